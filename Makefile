@@ -1,0 +1,107 @@
+# migbox: make | make static | make check | make check-quick | make install
+CC ?= cc
+CLANG ?= clang
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+BATS ?= bats
+
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wno-format-nonliteral
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -DMIGBOX_VERSION='"$(VERSION)"'
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -MMD -MP
+LIBS := -lzstd -lz -lxxhash -luuid -lpthread
+STATIC_LIBS := $(LIBS)
+
+LIB_SRCS := $(sort $(wildcard libcommon/*.c))
+APPLET_SRCS := $(sort $(wildcard applets/*.c))
+SRCS := $(LIB_SRCS) $(APPLET_SRCS)
+
+OBJS := $(SRCS:%.c=build/dyn/%.o)
+STATIC_OBJS := $(SRCS:%.c=build/static/%.o)
+ASAN_OBJS := $(SRCS:%.c=build/asan/%.o)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+APPLETS = $(shell ./migbox --list 2>/dev/null)
+
+.PHONY: all static asan fuzz man check check-quick check-unit check-asan \
+	check-interop check-vm check-fuzz install clean bench
+
+all: migbox
+
+migbox: $(OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)
+
+build/dyn/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+static: migbox-static
+
+migbox-static: $(STATIC_OBJS)
+	$(CC) $(ALL_CFLAGS) -static -o $@ $^ $(LDFLAGS) $(STATIC_LIBS)
+
+build/static/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+asan: build/asan/migbox
+
+build/asan/migbox: $(ASAN_OBJS)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)
+
+build/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -c -o $@ $<
+
+# libFuzzer targets: tests/fuzz/fuzz-*.c linked with libcommon (clang).
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+fuzz: $(FUZZ_TARGETS)
+
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	$(CLANG) -std=gnu11 $(CPPFLAGS) $(FUZZ_FLAGS) -Wall -Wextra -Werror -o $@ $^ $(LIBS)
+
+man: migbox
+	@mkdir -p man
+	./migbox --man > man/migbox.1
+	for a in $$(./migbox --list); do ./migbox --man $$a > man/$$a.1; done
+
+# Quick: the applet tests on the normal build (seconds).
+check-quick: migbox
+	MIGBOX=$(CURDIR)/migbox $(BATS) tests/applet-*.bats tests/migbox.bats
+
+check-asan: asan
+	MIGBOX=$(CURDIR)/build/asan/migbox $(BATS) tests/applet-*.bats tests/migbox.bats
+
+check-interop: migbox
+	MIGBOX=$(CURDIR)/migbox $(BATS) tests/interop-*.bats
+
+check-vm: migbox-static migbox
+	MIGBOX=$(CURDIR)/migbox MIGBOX_STATIC=$(CURDIR)/migbox-static $(BATS) tests/vm-*.bats
+
+FUZZ_SECONDS ?= 60
+check-fuzz: fuzz migbox
+	tests/fuzz/run $(FUZZ_SECONDS)
+
+# Everything, as CI runs it; bats prints TAP, tests/summarize counts it.
+check: migbox migbox-static asan fuzz
+	tests/run-all
+
+install: migbox man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 755 migbox $(DESTDIR)$(PREFIX)/bin/migbox
+	./migbox --install -s $(DESTDIR)$(PREFIX)/bin
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 completions/migbox.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/migbox
+
+bench: migbox
+	bench/stream-dump.sh
+
+clean:
+	rm -rf build migbox migbox-static
+
+-include $(OBJS:.o=.d) $(STATIC_OBJS:.o=.d) $(ASAN_OBJS:.o=.d)

@@ -1,0 +1,28 @@
+/* The applet table, sorted by name: dispatch, --list, --install, the man
+ * pages and the bash completion are all made from it.
+ * APPLET(id, name, summary): built; its file defines id_main and id_usage.
+ * PLANNED(name, summary): named for later; running it exits 2. */
+#ifndef MIGBOX_APPLETS_H
+#define MIGBOX_APPLETS_H
+
+#define APPLET_TABLE(APPLET, PLANNED) \
+	PLANNED("multifd-recv", "receive a migration stream over QEMU multifd TCP channels") \
+	PLANNED("multifd-send", "send a migration stream over QEMU multifd TCP channels") \
+	PLANNED("postcopy-serve", "serve a saved stream to a postcopy destination") \
+	PLANNED("pvrdma-mux", "RDMA-CM MAD multiplexer for PVRDMA devices") \
+	PLANNED("rdma-recv", "receive a migration stream over QEMU's RDMA protocol") \
+	PLANNED("rdma-send", "send a migration stream over QEMU's RDMA protocol") \
+	APPLET(stream_dump, "stream-dump", "inspect, digest and validate a migration stream") \
+	APPLET(stream_gen, "stream-gen", "generate a deterministic synthetic migration stream") \
+	PLANNED("vfio-dump", "save a VFIO device's state as a migration stream") \
+	PLANNED("vfio-load", "restore a VFIO device's state from a migration stream")
+
+#define APPLET_DECLARE(id, name, summary) \
+	int id##_main(int argc, char **argv); \
+	extern const char id##_usage[];
+#define PLANNED_DECLARE(name, summary)
+APPLET_TABLE(APPLET_DECLARE, PLANNED_DECLARE)
+#undef APPLET_DECLARE
+#undef PLANNED_DECLARE
+
+#endif

@@ -1,0 +1,29 @@
+/* A progress line on stderr for long transfers: bytes, rate and whatever
+ * the applet adds, refreshed at most twice a second. */
+#ifndef MIGBOX_PROGRESS_H
+#define MIGBOX_PROGRESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct progress {
+	bool enabled;
+	bool tty;		/* redraw one line with \r */
+	uint64_t start_ns;
+	uint64_t last_ns;
+	uint64_t last_bytes;
+	double rate;		/* bytes/s, smoothed */
+};
+
+uint64_t now_ns(void);
+void progress_init(struct progress *p, bool enabled);
+/* True when a line is due: build the extra text only then. */
+bool progress_due(const struct progress *p);
+/* Draws the line if due; extra is appended to it. */
+void progress_update(struct progress *p, uint64_t bytes, const char *extra);
+/* The final line, always printed when enabled. */
+void progress_done(struct progress *p, uint64_t bytes, const char *extra);
+/* "1.5 GiB" into buf. */
+const char *human_bytes(char *buf, size_t n, double bytes);
+
+#endif

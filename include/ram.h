@@ -1,0 +1,38 @@
+/* The guest's RAM blocks as the stream's MEM_SIZE record lists them. */
+#ifndef MIGBOX_RAM_H
+#define MIGBOX_RAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RAM_BLOCKS_MAX	4096
+
+struct ram_block {
+	char name[256];
+	uint8_t name_len;
+	uint64_t length;	/* used_length in bytes */
+	uint32_t index;		/* position in the list */
+	/* What the stream carried for this block. */
+	uint64_t page_records;
+	uint64_t zero_records;
+	uint64_t page_bytes;
+	/* Per-page hashes of the final image, when digesting (digest.h). */
+	uint64_t *page_hash;
+	void *user;		/* for the applet that owns the list */
+};
+
+struct ram_list {
+	struct ram_block *blocks;
+	uint32_t count;
+	uint64_t total;		/* sum of lengths */
+};
+
+/* Appends a block; -1 (errno EEXIST, EINVAL, E2BIG, ENOMEM) when the name
+ * is taken or empty, the length is zero, or the list is full. */
+int ram_list_add(struct ram_list *l, const char *name, size_t name_len,
+		 uint64_t length);
+struct ram_block *ram_block_find(const struct ram_list *l, const char *name,
+				 size_t name_len);
+void ram_list_clear(struct ram_list *l);
+
+#endif

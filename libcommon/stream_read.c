@@ -1,0 +1,943 @@
+/* Pull parser of the QEMU migration stream. Each record is looked at in
+ * place (peek) and consumed only once it is complete and valid, so with a
+ * tee (pass-through) only validated bytes go out. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "json.h"
+#include "stream.h"
+
+enum reader_state {
+	RS_HEADER,
+	RS_TOP,
+	RS_RAM_BODY,
+	RS_VFIO_BODY,
+	RS_VFIO_DATA,
+	RS_OPAQUE_BODY,
+	RS_FOOTER,
+	RS_PACKAGE,
+	RS_AFTER_EOF,
+	RS_AFTER_VMDESC,
+	RS_DONE,
+	RS_ERROR,
+};
+
+/* Bytes an opaque body's footer candidate needs after it to be judged:
+ * footer (5) + the largest section header (1 + 4 + 1 + 255 + 4 + 4). */
+#define FOOTER_LOOKAHEAD	(5 + 269)
+#define CHUNK_MAX		(256u << 10)
+
+struct stream_reader {
+	struct in_buf *in;
+	enum reader_state state;
+	char err[512];
+	struct ram_list ram;
+	struct stream_config cfg;
+	struct section_info **sections;	/* stable: items point at them */
+	uint32_t nsections;
+	uint32_t sections_cap;
+	struct section_info *cur;	/* section whose body is being read */
+	bool cur_started;		/* cur came from a START section */
+	struct ram_block *last_block;	/* for RAM_SAVE_FLAG_CONTINUE */
+	uint32_t page_size;
+	bool vfio_setup_seen;		/* SETUP_STATE must be followed by EOS */
+	uint64_t data_left;		/* of a vfio data blob or a package */
+	uint64_t package_size;
+	bool header_seen;
+	char *vmdesc;
+	size_t vmdesc_len;
+};
+
+static int fail(struct stream_reader *r, uint64_t offset, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct stream_reader *r, uint64_t offset, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(r->err, sizeof(r->err), "offset %llu: ",
+		     (unsigned long long)offset);
+	va_start(ap, fmt);
+	vsnprintf(r->err + n, sizeof(r->err) - (size_t)n, fmt, ap);
+	va_end(ap);
+	r->state = RS_ERROR;
+	return -1;
+}
+
+/* Returns a pointer to n bytes at off past the current position, or NULL
+ * with the error set (what: the thing expected there). */
+static const unsigned char *peek(struct stream_reader *r, size_t off, size_t n,
+				 const char *what)
+{
+	ssize_t got = in_want(r->in, off + n);
+
+	if (got < 0) {
+		fail(r, in_offset(r->in) + off, "read error while expecting %s: %s",
+		     what, strerror(r->in->err));
+		return NULL;
+	}
+	if ((size_t)got < off + n) {
+		fail(r, in_offset(r->in) + (size_t)got,
+		     "stream truncated: expected %s (%zu bytes), input ends",
+		     what, n);
+		return NULL;
+	}
+	return in_ptr(r->in) + off;
+}
+
+static void consume(struct stream_reader *r, struct stream_item *it, size_t n)
+{
+	it->offset = in_offset(r->in);
+	in_skip(r->in, n);
+	it->end_offset = in_offset(r->in);
+}
+
+static bool idstr_valid(const unsigned char *p, size_t len)
+{
+	if (!len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e)
+			return false;
+	return true;
+}
+
+struct stream_reader *stream_reader_new(struct in_buf *in)
+{
+	struct stream_reader *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->in = in;
+	r->page_size = 4096;
+	return r;
+}
+
+void stream_reader_free(struct stream_reader *r)
+{
+	if (!r)
+		return;
+	ram_list_clear(&r->ram);
+	free(r->cfg.raw);
+	for (uint32_t i = 0; i < r->nsections; i++)
+		free(r->sections[i]);
+	free(r->sections);
+	free(r->vmdesc);
+	free(r);
+}
+
+const char *stream_error(const struct stream_reader *r)
+{
+	return r->err;
+}
+
+struct ram_list *stream_ram(struct stream_reader *r)
+{
+	return &r->ram;
+}
+
+const struct stream_config *stream_config(const struct stream_reader *r)
+{
+	return &r->cfg;
+}
+
+uint32_t stream_page_size(const struct stream_reader *r)
+{
+	return r->page_size;
+}
+
+const char *stream_vmdesc(const struct stream_reader *r, size_t *len)
+{
+	if (len)
+		*len = r->vmdesc_len;
+	return r->vmdesc;
+}
+
+static struct section_info *section_find(struct stream_reader *r, uint32_t id)
+{
+	for (uint32_t i = 0; i < r->nsections; i++)
+		if (r->sections[i]->id == id)
+			return r->sections[i];
+	return NULL;
+}
+
+static enum section_kind kind_of(const char *idstr)
+{
+	size_t n = strlen(idstr);
+
+	if (!strcmp(idstr, "ram"))
+		return SECTION_KIND_RAM;
+	if (!strcmp(idstr, "vfio") || (n > 5 && !strcmp(idstr + n - 5, "/vfio")))
+		return SECTION_KIND_VFIO;
+	return SECTION_KIND_OPAQUE;
+}
+
+static int read_header(struct stream_reader *r, struct stream_item *it)
+{
+	const unsigned char *p = peek(r, 0, 8, "the stream header (magic QEVM, version)");
+	uint32_t magic, version;
+
+	if (!p)
+		return -1;
+	magic = get_be32(p);
+	version = get_be32(p + 4);
+	if (magic != QEMU_VM_FILE_MAGIC)
+		return fail(r, in_offset(r->in),
+			    "bad magic 0x%08x, expected 0x%08x (\"QEVM\"): not a QEMU migration stream",
+			    magic, QEMU_VM_FILE_MAGIC);
+	if (version == QEMU_VM_FILE_VERSION_COMPAT)
+		return fail(r, in_offset(r->in) + 4,
+			    "stream version 2 (pre-0.13 QEMU) is not supported, expected 3");
+	if (version != QEMU_VM_FILE_VERSION)
+		return fail(r, in_offset(r->in) + 4,
+			    "unsupported stream version %u, expected 3", version);
+	it->type = SI_HEADER;
+	it->version = version;
+	consume(r, it, 8);
+	r->header_seen = true;
+	r->state = RS_TOP;
+	return 1;
+}
+
+static int read_config(struct stream_reader *r, struct stream_item *it)
+{
+	struct stream_config *cfg = &r->cfg;
+	uint64_t base = in_offset(r->in);
+	const unsigned char *p;
+	size_t off = 0;
+	uint32_t len;
+
+	if (cfg->present)
+		return fail(r, base, "second configuration section");
+	if (r->nsections)
+		return fail(r, base, "configuration section after the first device section");
+	p = peek(r, 0, 5, "configuration section header");
+	if (!p)
+		return -1;
+	len = get_be32(p + 1);
+	if (len == 0 || len > 255)
+		return fail(r, base + 1,
+			    "machine name length %u, expected 1..255", len);
+	p = peek(r, 5, len, "machine name");
+	if (!p)
+		return -1;
+	if (!idstr_valid(p, len))
+		return fail(r, base + 5, "machine name is not printable text");
+	memcpy(cfg->machine, p, len);
+	cfg->machine[len] = 0;
+	off = 5 + len;
+
+	/* Subsections, as long as the next byte says so. */
+	for (;;) {
+		char name[256];
+		uint8_t nlen;
+		uint64_t sub_off = base + off;
+		ssize_t got = in_want(r->in, off + 1);
+
+		if (got < 0)
+			return fail(r, sub_off, "read error: %s", strerror(r->in->err));
+		if ((size_t)got < off + 1 || in_ptr(r->in)[off] != QEMU_VM_SUBSECTION)
+			break;
+		p = peek(r, off + 1, 1, "configuration subsection name length");
+		if (!p)
+			return -1;
+		nlen = p[0];
+		p = peek(r, off + 2, (size_t)nlen + 4, "configuration subsection name and version");
+		if (!p)
+			return -1;
+		if (!idstr_valid(p, nlen))
+			return fail(r, sub_off + 2, "configuration subsection name is not printable text");
+		memcpy(name, p, nlen);
+		name[nlen] = 0;
+		off += 2 + nlen + 4;
+		if (!strcmp(name, "configuration/uuid")) {
+			p = peek(r, off, 16, "uuid (16 bytes)");
+			if (!p)
+				return -1;
+			memcpy(cfg->uuid, p, 16);
+			cfg->has_uuid = true;
+			off += 16;
+		} else if (!strcmp(name, "configuration/target-page-bits")) {
+			uint32_t bits;
+
+			p = peek(r, off, 4, "target page bits");
+			if (!p)
+				return -1;
+			bits = get_be32(p);
+			if (bits < 12 || bits > 16)
+				return fail(r, base + off,
+					    "target page bits %u, expected 12..16", bits);
+			cfg->target_page_bits = bits;
+			r->page_size = 1u << bits;
+			off += 4;
+		} else if (!strcmp(name, "configuration/capabilities")) {
+			uint32_t count;
+
+			p = peek(r, off, 4, "capability count");
+			if (!p)
+				return -1;
+			count = get_be32(p);
+			if (count > 16)
+				return fail(r, base + off,
+					    "capability count %u, expected at most 16", count);
+			off += 4;
+			cfg->ncaps = count;
+			for (uint32_t i = 0; i < count; i++) {
+				p = peek(r, off, 1, "capability name length");
+				if (!p)
+					return -1;
+				nlen = p[0];
+				p = peek(r, off + 1, nlen, "capability name");
+				if (!p)
+					return -1;
+				if (!idstr_valid(p, nlen))
+					return fail(r, base + off + 1, "capability name is not printable text");
+				memcpy(cfg->caps[i], p, nlen);
+				cfg->caps[i][nlen] = 0;
+				off += 1 + nlen;
+			}
+		} else {
+			return fail(r, sub_off,
+				    "unknown configuration subsection '%s' (expected configuration/uuid, /target-page-bits or /capabilities)",
+				    name);
+		}
+	}
+	cfg->raw = malloc(off);
+	if (!cfg->raw)
+		return fail(r, base, "out of memory");
+	memcpy(cfg->raw, in_ptr(r->in), off);
+	cfg->raw_len = off;
+	cfg->present = true;
+	it->type = SI_CONFIG;
+	it->data = cfg->raw;
+	it->len = off;
+	consume(r, it, off);
+	return 1;
+}
+
+static int read_section_header(struct stream_reader *r, struct stream_item *it,
+			       uint8_t type)
+{
+	uint64_t base = in_offset(r->in);
+	const unsigned char *p;
+	struct section_info *s;
+	uint32_t id;
+	size_t total;
+
+	if (type == QEMU_VM_SECTION_START || type == QEMU_VM_SECTION_FULL) {
+		struct section_info info = { 0 };
+		uint8_t len;
+
+		p = peek(r, 0, 6, "section header");
+		if (!p)
+			return -1;
+		id = get_be32(p + 1);
+		len = p[5];
+		p = peek(r, 6, (size_t)len + 8, "section idstr, instance and version");
+		if (!p)
+			return -1;
+		if (!idstr_valid(p, len))
+			return fail(r, base + 6,
+				    "section %u: idstr of length %u is not printable text",
+				    id, len);
+		info.id = id;
+		memcpy(info.idstr, p, len);
+		info.instance = get_be32(p + len);
+		info.version = get_be32(p + len + 4);
+		info.kind = kind_of(info.idstr);
+		total = 6 + len + 8;
+
+		s = section_find(r, id);
+		if (type == QEMU_VM_SECTION_START) {
+			if (s)
+				return fail(r, base, "section %u ('%s') started twice", id, info.idstr);
+			if (info.kind == SECTION_KIND_OPAQUE)
+				return fail(r, base,
+					    "section %u: iterable device '%s' carries data migbox cannot parse (only 'ram' and vfio devices are iterable here)",
+					    id, info.idstr);
+			if (info.kind == SECTION_KIND_RAM && info.version != 4)
+				return fail(r, base, "ram section version %u, expected 4",
+					    info.version);
+		} else if (info.kind == SECTION_KIND_RAM) {
+			return fail(r, base, "section %u: 'ram' sent as a FULL section", id);
+		}
+		if (s && strcmp(s->idstr, info.idstr))
+			return fail(r, base, "section %u is '%s' here but was '%s' before",
+				    id, info.idstr, s->idstr);
+		if (!s) {
+			if (r->nsections >= STREAM_MAX_SECTIONS)
+				return fail(r, base, "more than %u sections", STREAM_MAX_SECTIONS);
+			if (r->nsections == r->sections_cap) {
+				uint32_t cap = r->sections_cap ? r->sections_cap * 2 : 16;
+				struct section_info **n = realloc(r->sections, cap * sizeof(*n));
+
+				if (!n)
+					return fail(r, base, "out of memory");
+				r->sections = n;
+				r->sections_cap = cap;
+			}
+			s = malloc(sizeof(*s));
+			if (!s)
+				return fail(r, base, "out of memory");
+			*s = info;
+			r->sections[r->nsections++] = s;
+		}
+		r->cur_started = type == QEMU_VM_SECTION_START;
+	} else {
+		p = peek(r, 0, 5, "section id");
+		if (!p)
+			return -1;
+		id = get_be32(p + 1);
+		total = 5;
+		s = section_find(r, id);
+		if (!s)
+			return fail(r, base, "%s section for unknown section id %u",
+				    section_type_name(type), id);
+		if (s->kind == SECTION_KIND_OPAQUE)
+			return fail(r, base, "%s section for non-iterable device '%s'",
+				    section_type_name(type), s->idstr);
+	}
+
+	r->cur = s;
+	it->type = SI_SECTION;
+	it->section_type = type;
+	it->section = s;
+	consume(r, it, total);
+	if (type == QEMU_VM_SECTION_FULL)
+		r->state = RS_OPAQUE_BODY;
+	else if (s->kind == SECTION_KIND_RAM)
+		r->state = RS_RAM_BODY;
+	else {
+		r->state = RS_VFIO_BODY;
+		r->vfio_setup_seen = false;
+	}
+	return 1;
+}
+
+static int read_command(struct stream_reader *r, struct stream_item *it)
+{
+	uint64_t base = in_offset(r->in);
+	const unsigned char *p = peek(r, 0, 5, "command header");
+	uint16_t cmd, len;
+
+	if (!p)
+		return -1;
+	cmd = get_be16(p + 1);
+	len = get_be16(p + 3);
+	if (cmd < MIG_CMD_OPEN_RETURN_PATH || cmd > MIG_CMD_ENABLE_COLO)
+		return fail(r, base + 1, "unknown command %u, expected 1..9", cmd);
+	if ((cmd == MIG_CMD_PACKAGED || cmd == MIG_CMD_PING) && len != 4)
+		return fail(r, base + 3, "command %u with length %u, expected 4", cmd, len);
+	p = peek(r, 5, len, "command data");
+	if (!p)
+		return -1;
+	it->type = SI_COMMAND;
+	it->cmd = cmd;
+	it->data = p;
+	it->len = len;
+	if (cmd == MIG_CMD_PACKAGED) {
+		uint32_t size = get_be32(p);
+
+		/* QEMU refuses packages over 16 MiB as well. */
+		if (size > (16u << 20))
+			return fail(r, base + 5, "package of %u bytes, expected at most 16 MiB", size);
+		r->package_size = r->data_left = size;
+		r->state = size ? RS_PACKAGE : RS_TOP;
+	}
+	consume(r, it, 5 + (size_t)len);
+	return 1;
+}
+
+static int read_top(struct stream_reader *r, struct stream_item *it)
+{
+	const unsigned char *p = peek(r, 0, 1, "a section type");
+	uint8_t type;
+
+	if (!p)
+		return -1;
+	type = p[0];
+	switch (type) {
+	case QEMU_VM_EOF:
+		it->type = SI_EOF;
+		consume(r, it, 1);
+		r->state = RS_AFTER_EOF;
+		return 1;
+	case QEMU_VM_CONFIGURATION:
+		return read_config(r, it);
+	case QEMU_VM_SECTION_START:
+	case QEMU_VM_SECTION_PART:
+	case QEMU_VM_SECTION_END:
+	case QEMU_VM_SECTION_FULL:
+		return read_section_header(r, it, type);
+	case QEMU_VM_COMMAND:
+		return read_command(r, it);
+	default:
+		return fail(r, in_offset(r->in),
+			    "unexpected byte 0x%02x where a section type was expected (EOF, START, PART, END, FULL, CONFIGURATION or COMMAND)",
+			    type);
+	}
+}
+
+static int read_block_list(struct stream_reader *r, struct stream_item *it,
+			   uint64_t total)
+{
+	uint64_t base = in_offset(r->in);
+	uint64_t left = total;
+	size_t off = 8;
+	const unsigned char *p;
+
+	if (r->ram.count)
+		return fail(r, base, "second MEM_SIZE record (block list already known)");
+	if (!r->cur_started)
+		return fail(r, base, "MEM_SIZE record outside the ram START section");
+	if (!total)
+		return fail(r, base, "MEM_SIZE record with total 0");
+	while (left) {
+		uint8_t len;
+		uint64_t length;
+
+		p = peek(r, off, 1, "RAM block name length");
+		if (!p)
+			return -1;
+		len = p[0];
+		p = peek(r, off + 1, (size_t)len + 8, "RAM block name and length");
+		if (!p)
+			return -1;
+		if (!idstr_valid(p, len))
+			return fail(r, base + off, "RAM block name of length %u is not printable text", len);
+		length = get_be64(p + len);
+		if (!length || length > left)
+			return fail(r, base + off + 1 + len,
+				    "RAM block '%.*s' length %llu, expected 1..%llu (what MEM_SIZE leaves)",
+				    len, (const char *)p, (unsigned long long)length,
+				    (unsigned long long)left);
+		if (ram_list_add(&r->ram, (const char *)p, len, length) < 0)
+			return fail(r, base + off, "RAM block '%.*s': %s", len, (const char *)p,
+				    errno == EEXIST ? "listed twice" : strerror(errno));
+		left -= length;
+		off += 1 + len + 8;
+	}
+	it->type = SI_RAM_MEM_SIZE;
+	consume(r, it, off);
+	return 1;
+}
+
+static int read_ram_record(struct stream_reader *r, struct stream_item *it)
+{
+	uint64_t base = in_offset(r->in);
+	const unsigned char *p = peek(r, 0, 8, "a RAM record header");
+	uint64_t header, addr, flags, kind;
+	struct ram_block *block;
+	size_t off = 8;
+
+	if (!p)
+		return -1;
+	header = get_be64(p);
+	addr = header & ~(uint64_t)(r->page_size - 1);
+	flags = header & (r->page_size - 1);
+	kind = flags & ~(uint64_t)RAM_SAVE_FLAG_CONTINUE;
+
+	if (flags & ~(uint64_t)0x3ff)
+		return fail(r, base, "RAM record with unknown flags 0x%llx",
+			    (unsigned long long)flags);
+	if (kind & RAM_SAVE_FLAG_XBZRLE)
+		return fail(r, base, "XBZRLE page record (flag 0x40) is not supported: migrate with the xbzrle capability off");
+	if (kind & RAM_SAVE_FLAG_COMPRESS_PAGE)
+		return fail(r, base, "COMPRESS_PAGE record (flag 0x100) is not supported: migrate with the compress capability off");
+	if (kind & RAM_SAVE_FLAG_FULL)
+		return fail(r, base, "obsolete RAM_SAVE_FLAG_FULL record (flag 0x01)");
+	if (kind & (kind - 1) || !kind)
+		return fail(r, base, "RAM record with flags 0x%llx: not exactly one of ZERO, PAGE, MEM_SIZE, EOS, HOOK, MULTIFD_FLUSH",
+			    (unsigned long long)flags);
+	if ((flags & RAM_SAVE_FLAG_CONTINUE) &&
+	    kind != RAM_SAVE_FLAG_ZERO && kind != RAM_SAVE_FLAG_PAGE)
+		return fail(r, base, "CONTINUE flag on a RAM record of flags 0x%llx", (unsigned long long)flags);
+
+	switch (kind) {
+	case RAM_SAVE_FLAG_MEM_SIZE:
+		return read_block_list(r, it, addr);
+	case RAM_SAVE_FLAG_EOS:
+	case RAM_SAVE_FLAG_HOOK:
+	case RAM_SAVE_FLAG_MULTIFD_FLUSH:
+		if (addr)
+			return fail(r, base, "RAM record of flags 0x%llx with address bits 0x%llx set",
+				    (unsigned long long)flags, (unsigned long long)addr);
+		it->type = kind == RAM_SAVE_FLAG_EOS ? SI_RAM_EOS :
+			   kind == RAM_SAVE_FLAG_HOOK ? SI_RAM_HOOK : SI_RAM_MULTIFD_FLUSH;
+		it->section = r->cur;
+		consume(r, it, 8);
+		if (kind == RAM_SAVE_FLAG_EOS)
+			r->state = RS_FOOTER;
+		return 1;
+	}
+
+	/* ZERO or PAGE */
+	if (!r->ram.count)
+		return fail(r, base, "page record before the RAM block list (MEM_SIZE)");
+	if (flags & RAM_SAVE_FLAG_CONTINUE) {
+		block = r->last_block;
+		if (!block)
+			return fail(r, base, "CONTINUE page record with no previous block");
+	} else {
+		uint8_t len;
+
+		p = peek(r, 8, 1, "RAM block name length");
+		if (!p)
+			return -1;
+		len = p[0];
+		p = peek(r, 9, len, "RAM block name");
+		if (!p)
+			return -1;
+		block = ram_block_find(&r->ram, (const char *)p, len);
+		if (!block)
+			return fail(r, base + 8, "page record for unknown RAM block '%.*s'",
+				    len, idstr_valid(p, len) ? (const char *)p : "(not text)");
+		off += 1 + len;
+	}
+	if (addr >= block->length)
+		return fail(r, base, "page at 0x%llx is beyond the end of block '%s' (length 0x%llx)",
+			    (unsigned long long)addr, block->name,
+			    (unsigned long long)block->length);
+	it->block = block;
+	it->addr = addr;
+	it->section = r->cur;
+	if (kind == RAM_SAVE_FLAG_ZERO) {
+		p = peek(r, off, 1, "zero page fill byte");
+		if (!p)
+			return -1;
+		it->type = SI_RAM_ZERO;
+		it->fill = p[0];
+		off += 1;
+	} else {
+		p = peek(r, off, r->page_size, "page data");
+		if (!p)
+			return -1;
+		it->type = SI_RAM_PAGE;
+		it->data = p;
+		it->len = r->page_size;
+		off += r->page_size;
+	}
+	r->last_block = block;
+	consume(r, it, off);
+	return 1;
+}
+
+static int read_vfio_tag(struct stream_reader *r, struct stream_item *it)
+{
+	uint64_t base = in_offset(r->in);
+	const unsigned char *p = peek(r, 0, 8, "a vfio tag (VFIO_MIG_FLAG_*)");
+	uint64_t tag;
+	size_t off = 8;
+
+	if (!p)
+		return -1;
+	tag = get_be64(p);
+	if (r->vfio_setup_seen && tag != VFIO_MIG_FLAG_END_OF_STATE)
+		return fail(r, base, "vfio '%s': tag 0x%llx after SETUP_STATE, expected END_OF_STATE",
+			    r->cur->idstr, (unsigned long long)tag);
+	it->type = SI_VFIO_TAG;
+	it->tag = tag;
+	it->section = r->cur;
+	it->size = 0;
+	switch (tag) {
+	case VFIO_MIG_FLAG_END_OF_STATE:
+		r->state = RS_FOOTER;
+		break;
+	case VFIO_MIG_FLAG_DEV_SETUP_STATE:
+		r->vfio_setup_seen = true;
+		break;
+	case VFIO_MIG_FLAG_DEV_DATA_STATE:
+		p = peek(r, 8, 8, "vfio data size");
+		if (!p)
+			return -1;
+		it->size = get_be64(p);
+		if (it->size > (1ull << 44))
+			return fail(r, base + 8, "vfio '%s': data size %llu is absurd (over 16 TiB)",
+				    r->cur->idstr, (unsigned long long)it->size);
+		off += 8;
+		r->data_left = it->size;
+		if (it->size)
+			r->state = RS_VFIO_DATA;
+		break;
+	case VFIO_MIG_FLAG_DEV_CONFIG_STATE:
+		return fail(r, base, "vfio '%s': DEV_CONFIG_STATE inside an iterative section",
+			    r->cur->idstr);
+	default:
+		return fail(r, base, "vfio '%s': unknown tag 0x%016llx, expected a VFIO_MIG_FLAG_* marker",
+			    r->cur->idstr, (unsigned long long)tag);
+	}
+	consume(r, it, off);
+	return 1;
+}
+
+/* Hands out the next piece of a length-known blob (vfio data, package). */
+static int read_blob_chunk(struct stream_reader *r, struct stream_item *it,
+			   enum stream_item_type type, const char *what)
+{
+	size_t want = r->data_left > CHUNK_MAX ? CHUNK_MAX : (size_t)r->data_left;
+	const unsigned char *p = peek(r, 0, want, what);
+
+	if (!p)
+		return -1;
+	it->type = type;
+	it->section = r->cur;
+	it->data = p;
+	it->len = want;
+	it->size = r->package_size;
+	consume(r, it, want);
+	r->data_left -= want;
+	return 1;
+}
+
+/* Is what follows a footer candidate at q plausibly the next record? */
+static bool next_record_plausible(struct stream_reader *r,
+				  const unsigned char *q, size_t rem)
+{
+	struct section_info *s;
+	uint8_t len;
+
+	if (!rem)
+		return r->in->eof;
+	switch (q[0]) {
+	case QEMU_VM_EOF:
+		if (rem == 1)
+			return r->in->eof;
+		return rem >= 7 && q[1] == QEMU_VM_VMDESCRIPTION && q[6] == '{';
+	case QEMU_VM_SECTION_START:
+	case QEMU_VM_SECTION_FULL:
+		if (rem < 6)
+			return false;
+		len = q[5];
+		return rem >= 6 + (size_t)len + 8 && idstr_valid(q + 6, len);
+	case QEMU_VM_SECTION_PART:
+	case QEMU_VM_SECTION_END:
+		if (rem < 5)
+			return false;
+		s = section_find(r, get_be32(q + 1));
+		return s && s->kind != SECTION_KIND_OPAQUE;
+	case QEMU_VM_COMMAND:
+		return rem >= 5 && get_be16(q + 1) >= MIG_CMD_OPEN_RETURN_PATH &&
+		       get_be16(q + 1) <= MIG_CMD_ENABLE_COLO;
+	default:
+		return false;
+	}
+}
+
+/* An opaque body has no length: it ends at a footer with this section's id
+ * that is followed by something that can only be the next record. */
+static int read_opaque_chunk(struct stream_reader *r, struct stream_item *it)
+{
+	uint64_t base = in_offset(r->in);
+	ssize_t got = in_want(r->in, FOOTER_LOOKAHEAD + 1);
+	const unsigned char *p = in_ptr(r->in);
+	size_t avail, i = 0;
+
+	if (got < 0)
+		return fail(r, base, "read error in the body of device '%s': %s",
+			    r->cur->idstr, strerror(r->in->err));
+	avail = in_avail(r->in);
+	if (!avail)
+		return fail(r, base, "stream truncated inside the body of device '%s' (section %u): no footer found",
+			    r->cur->idstr, r->cur->id);
+	for (;;) {
+		const unsigned char *f = memchr(p + i, QEMU_VM_SECTION_FOOTER, avail - i);
+
+		if (!f) {
+			i = avail;
+			break;
+		}
+		i = (size_t)(f - p);
+		if (avail - i < FOOTER_LOOKAHEAD && !r->in->eof) {
+			if (i)
+				break;	/* hand out what precedes; look again */
+			got = in_want(r->in, FOOTER_LOOKAHEAD);
+			if (got < 0)
+				return fail(r, base, "read error: %s", strerror(r->in->err));
+			p = in_ptr(r->in);
+			avail = in_avail(r->in);
+		}
+		if (avail - i >= 5 && get_be32(p + i + 1) == r->cur->id &&
+		    next_record_plausible(r, p + i + 5, avail - i - 5)) {
+			if (i)
+				break;
+			r->state = RS_FOOTER;
+			return 0;	/* caller goes on with the footer */
+		}
+		i++;
+	}
+	it->type = SI_OPAQUE;
+	it->section = r->cur;
+	it->data = p;
+	it->len = i;
+	consume(r, it, i);
+	return 1;
+}
+
+static int read_footer(struct stream_reader *r, struct stream_item *it)
+{
+	uint64_t base = in_offset(r->in);
+	const unsigned char *p = peek(r, 0, 5, "a section footer");
+	uint32_t id;
+
+	if (!p)
+		return -1;
+	if (p[0] != QEMU_VM_SECTION_FOOTER)
+		return fail(r, base, "byte 0x%02x after the body of section %u ('%s'), expected the footer 0x7e",
+			    p[0], r->cur->id, r->cur->idstr);
+	id = get_be32(p + 1);
+	if (id != r->cur->id)
+		return fail(r, base + 1, "footer names section %u, expected %u ('%s')",
+			    id, r->cur->id, r->cur->idstr);
+	it->type = SI_FOOTER;
+	it->section = r->cur;
+	consume(r, it, 5);
+	r->state = RS_TOP;
+	return 1;
+}
+
+static int read_vmdesc(struct stream_reader *r, struct stream_item *it)
+{
+	uint64_t base = in_offset(r->in);
+	ssize_t got = in_want(r->in, 1);
+	const unsigned char *p;
+	uint32_t len;
+	size_t have = 0, bad;
+
+	if (got < 0)
+		return fail(r, base, "read error: %s", strerror(r->in->err));
+	if (got == 0) {
+		r->state = RS_DONE;
+		return 0;
+	}
+	p = in_ptr(r->in);
+	if (p[0] != QEMU_VM_VMDESCRIPTION)
+		return fail(r, base, "byte 0x%02x after EOF, expected the end of the stream or a vmdesc (0x06)",
+			    p[0]);
+	p = peek(r, 0, 5, "vmdesc length");
+	if (!p)
+		return -1;
+	len = get_be32(p + 1);
+	if (len == 0 || len > STREAM_VMDESC_MAX)
+		return fail(r, base + 1, "vmdesc length %u, expected 1..%u", len, STREAM_VMDESC_MAX);
+	r->vmdesc = malloc((size_t)len + 1);
+	if (!r->vmdesc)
+		return fail(r, base, "out of memory for a vmdesc of %u bytes", len);
+	it->offset = base;
+	in_skip(r->in, 5);
+	while (have < len) {
+		size_t want = len - have > CHUNK_MAX ? CHUNK_MAX : len - have;
+
+		p = peek(r, 0, want, "vmdesc JSON");
+		if (!p)
+			return -1;
+		memcpy(r->vmdesc + have, p, want);
+		in_skip(r->in, want);
+		have += want;
+	}
+	r->vmdesc[len] = 0;
+	r->vmdesc_len = len;
+	if (json_validate(r->vmdesc, len, &bad) < 0)
+		return fail(r, base + 5 + bad, "vmdesc is not valid JSON");
+	it->type = SI_VMDESC;
+	it->data = (const unsigned char *)r->vmdesc;
+	it->len = len;
+	it->end_offset = in_offset(r->in);
+	r->state = RS_AFTER_VMDESC;
+	return 1;
+}
+
+int stream_next(struct stream_reader *r, struct stream_item *it)
+{
+	int ret;
+
+	memset(it, 0, sizeof(*it));
+	for (;;) {
+		switch (r->state) {
+		case RS_HEADER:
+			return read_header(r, it);
+		case RS_TOP:
+			return read_top(r, it);
+		case RS_RAM_BODY:
+			return read_ram_record(r, it);
+		case RS_VFIO_BODY:
+			return read_vfio_tag(r, it);
+		case RS_VFIO_DATA:
+			ret = read_blob_chunk(r, it, SI_VFIO_DATA, "vfio device data");
+			if (ret > 0 && !r->data_left)
+				r->state = RS_VFIO_BODY;
+			return ret;
+		case RS_PACKAGE:
+			ret = read_blob_chunk(r, it, SI_PACKAGE, "packaged stream data");
+			if (ret > 0 && !r->data_left)
+				r->state = RS_TOP;
+			return ret;
+		case RS_OPAQUE_BODY:
+			ret = read_opaque_chunk(r, it);
+			if (ret)
+				return ret;
+			continue;	/* the body ended: read the footer */
+		case RS_FOOTER:
+			return read_footer(r, it);
+		case RS_AFTER_EOF:
+			return read_vmdesc(r, it);
+		case RS_AFTER_VMDESC: {
+			ssize_t got = in_want(r->in, 1);
+
+			if (got < 0)
+				return fail(r, in_offset(r->in), "read error: %s", strerror(r->in->err));
+			if (got)
+				return fail(r, in_offset(r->in), "trailing bytes after the vmdesc, expected the end of the stream");
+			r->state = RS_DONE;
+			return 0;
+		}
+		case RS_DONE:
+			return 0;
+		case RS_ERROR:
+			return -1;
+		}
+	}
+}
+
+const char *stream_item_name(enum stream_item_type t)
+{
+	static const char *const names[] = {
+		[SI_HEADER] = "header", [SI_CONFIG] = "configuration",
+		[SI_SECTION] = "section", [SI_RAM_MEM_SIZE] = "ram block list",
+		[SI_RAM_PAGE] = "ram page", [SI_RAM_ZERO] = "ram zero page",
+		[SI_RAM_HOOK] = "ram hook", [SI_RAM_MULTIFD_FLUSH] = "ram multifd flush",
+		[SI_RAM_EOS] = "ram end of section", [SI_VFIO_TAG] = "vfio tag",
+		[SI_VFIO_DATA] = "vfio data", [SI_OPAQUE] = "device data",
+		[SI_FOOTER] = "footer", [SI_COMMAND] = "command",
+		[SI_PACKAGE] = "package data", [SI_EOF] = "eof",
+		[SI_VMDESC] = "vmdesc",
+	};
+
+	return t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "?";
+}
+
+const char *section_type_name(uint8_t type)
+{
+	switch (type) {
+	case QEMU_VM_SECTION_START: return "START";
+	case QEMU_VM_SECTION_PART: return "PART";
+	case QEMU_VM_SECTION_END: return "END";
+	case QEMU_VM_SECTION_FULL: return "FULL";
+	default: return "?";
+	}
+}
+
+const char *vfio_tag_name(uint64_t tag)
+{
+	switch (tag) {
+	case VFIO_MIG_FLAG_END_OF_STATE: return "END_OF_STATE";
+	case VFIO_MIG_FLAG_DEV_CONFIG_STATE: return "DEV_CONFIG_STATE";
+	case VFIO_MIG_FLAG_DEV_SETUP_STATE: return "DEV_SETUP_STATE";
+	case VFIO_MIG_FLAG_DEV_DATA_STATE: return "DEV_DATA_STATE";
+	default: return "?";
+	}
+}
