@@ -1,3 +1,523 @@
-const char stream_gen_usage[] = "usage: stream-gen\n";
-int stream_gen_main(int argc, char **argv);
-int stream_gen_main(int argc, char **argv) { (void)argc; (void)argv; return 1; }
+/* stream-gen: a valid, deterministic synthetic migration stream. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "applets.h"
+#include "io.h"
+#include "log.h"
+#include "opts.h"
+#include "progress.h"
+#include "ram.h"
+#include "stream.h"
+
+const char stream_gen_usage[] =
+"usage: stream-gen [OPTIONS] > STREAM\n"
+"       stream-gen --raw [OPTIONS] > IMAGE\n"
+"\n"
+"Writes a valid, deterministic QEMU migration stream: the same options and\n"
+"seed always give the same bytes. RAM is sent in a first pass over every\n"
+"page, then each further iteration re-sends a fraction of the pages with\n"
+"new content, as a live migration does; a device tail of FULL sections,\n"
+"EOF and a vmdesc follow. For tests and benchmarks.\n"
+"\n"
+"  -s, --seed N          seed of all content (default 1)\n"
+"  -b, --block NAME:SIZE a RAM block, repeatable (default pc.ram:64M);\n"
+"                        sizes take K, M, G suffixes and are page multiples\n"
+"  -m, --mix SPEC        share of page kinds, e.g. zero=30,random=30,text=40,\n"
+"                        repeat=0 (weights, normalized; this is the default)\n"
+"  -i, --iterations N    passes over RAM (default 1); the last one is the\n"
+"                        END section\n"
+"  -r, --resend PCT      percent of pages re-sent by each later pass (default 10)\n"
+"      --section-pages N pages per PART section (default 4096)\n"
+"      --devices N       FULL device sections in the tail (default 4)\n"
+"      --vfio IDSTR:SIZE add a vfio device with SIZE bytes of state\n"
+"      --no-vmdesc       end the stream at EOF, without a vmdesc\n"
+"      --machine NAME    machine type in the configuration (default\n"
+"                        pc-i440fx-7.2)\n"
+"      --uuid UUID       add a configuration/uuid subsection\n"
+"      --raw             write the final RAM image (blocks one after another)\n"
+"                        instead of the stream: what the destination must hold\n"
+"  -o, --output FILE     write to FILE (complete only on success) not stdout\n"
+"      --progress        show bytes and rate on stderr\n"
+"  -h, --help            show this help\n"
+"\n"
+"Page kinds: zero pages go as ZERO records; random pages do not compress;\n"
+"text pages compress like prose; repeat pages are one non-zero byte.\n";
+
+#define PAGE_SIZE	4096u
+#define TEXT_POOL_SIZE	(1u << 20)
+#define RAM_SECTION_ID	2u
+
+enum page_kind { KIND_ZERO, KIND_RANDOM, KIND_TEXT, KIND_REPEAT, KIND_COUNT };
+
+struct gen {
+	uint64_t seed;
+	struct ram_list ram;
+	unsigned mix[KIND_COUNT];	/* cumulative thresholds out of 10000 */
+	unsigned iterations;
+	unsigned resend_pct;
+	uint64_t section_pages;
+	unsigned devices;
+	bool vmdesc;
+	bool raw;
+	const char *machine;
+	bool has_uuid;
+	unsigned char uuid[16];
+	char vfio_idstr[STREAM_IDSTR_MAX];
+	uint64_t vfio_size;
+	unsigned char *text_pool;
+	struct out_buf out;
+	struct stream_writer w;
+	struct progress pg;
+	uint32_t next_section_id;
+};
+
+static uint64_t mix64(uint64_t x)
+{
+	/* splitmix64 finalizer: cheap, well-spread, deterministic */
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint64_t page_key(const struct gen *g, uint32_t block, uint64_t page,
+			 unsigned version)
+{
+	return mix64(mix64(mix64(g->seed ^ ((uint64_t)block << 48)) ^ page) ^ version);
+}
+
+static bool resent_in(const struct gen *g, uint32_t block, uint64_t page,
+		      unsigned iteration)
+{
+	uint64_t h = mix64(page_key(g, block, page, iteration) ^ 0x5e5e5e5eull);
+
+	return h % 10000 < g->resend_pct * 100u;
+}
+
+static unsigned final_version(const struct gen *g, uint32_t block, uint64_t page)
+{
+	for (unsigned k = g->iterations; k >= 2; k--)
+		if (resent_in(g, block, page, k))
+			return k;
+	return 1;
+}
+
+static void fill_random(unsigned char *buf, uint64_t key)
+{
+	/* xoshiro256** seeded from the key */
+	uint64_t s[4] = { mix64(key), mix64(key + 1), mix64(key + 2), mix64(key + 3) };
+
+	for (unsigned i = 0; i < PAGE_SIZE; i += 8) {
+		uint64_t r = s[1] * 5;
+		uint64_t t = s[1] << 17;
+
+		r = ((r << 7) | (r >> 57)) * 9;
+		s[2] ^= s[0];
+		s[3] ^= s[1];
+		s[1] ^= s[2];
+		s[0] ^= s[3];
+		s[2] ^= t;
+		s[3] = (s[3] << 45) | (s[3] >> 19);
+		memcpy(buf + i, &r, 8);
+	}
+}
+
+/* Content of a page at a version; returns its kind. */
+static enum page_kind make_page(const struct gen *g, uint32_t block, uint64_t page,
+				unsigned version, unsigned char *buf)
+{
+	uint64_t key = page_key(g, block, page, version);
+	unsigned pick = (unsigned)(key % 10000);
+	enum page_kind kind = KIND_ZERO;
+
+	while (kind < KIND_REPEAT && pick >= g->mix[kind])
+		kind++;
+	switch (kind) {
+	case KIND_ZERO:
+		memset(buf, 0, PAGE_SIZE);
+		break;
+	case KIND_RANDOM:
+		fill_random(buf, key);
+		break;
+	case KIND_TEXT: {
+		size_t off = (size_t)(mix64(key) % (TEXT_POOL_SIZE - PAGE_SIZE));
+		int n;
+
+		memcpy(buf, g->text_pool + off, PAGE_SIZE);
+		/* distinct pages: stamp where it is */
+		n = snprintf((char *)buf, 48, "block %u page %" PRIu64 " v%u ", block, page, version);
+		buf[n] = ' ';
+		break;
+	}
+	case KIND_REPEAT:
+		memset(buf, (int)(key >> 32) % 255 + 1, PAGE_SIZE);
+		break;
+	default:
+		break;
+	}
+	return kind;
+}
+
+static void make_text_pool(struct gen *g)
+{
+	static const char *const words[] = {
+		"the", "migration", "stream", "page", "of", "and", "a", "memory",
+		"guest", "device", "to", "is", "in", "dirty", "bitmap", "channel",
+		"qemu", "kernel", "state", "with", "for", "block", "that", "it",
+		"destination", "source", "sync", "zero", "as", "on", "be", "by",
+		"data", "section", "packet", "buffer", "thread", "copy", "load",
+		"save", "when", "which", "this", "from", "into", "each", "all",
+	};
+	uint64_t x = mix64(g->seed ^ 0x7e7e);
+	size_t i = 0;
+
+	g->text_pool = malloc(TEXT_POOL_SIZE);
+	if (!g->text_pool)
+		die("out of memory");
+	while (i < TEXT_POOL_SIZE) {
+		const char *w;
+		size_t n;
+
+		x = mix64(x);
+		w = words[x % (sizeof(words) / sizeof(words[0]))];
+		n = strlen(w);
+		for (size_t k = 0; k < n && i < TEXT_POOL_SIZE; k++)
+			g->text_pool[i++] = (unsigned char)w[k];
+		if (i < TEXT_POOL_SIZE)
+			g->text_pool[i++] = (x >> 40) % 13 == 0 ? '\n' : ' ';
+	}
+}
+
+static void check_out(struct gen *g)
+{
+	if (g->out.err) {
+		errno = g->out.err;
+		die_errno("write failed");
+	}
+}
+
+static void tick(struct gen *g)
+{
+	if (progress_due(&g->pg))
+		progress_update(&g->pg, out_offset(&g->out), NULL);
+}
+
+static void write_raw(struct gen *g)
+{
+	unsigned char page[PAGE_SIZE];
+
+	for (uint32_t b = 0; b < g->ram.count; b++) {
+		uint64_t pages = g->ram.blocks[b].length / PAGE_SIZE;
+
+		for (uint64_t p = 0; p < pages; p++) {
+			make_page(g, b, p, final_version(g, b, p), page);
+			out_write(&g->out, page, PAGE_SIZE);
+			tick(g);
+		}
+		check_out(g);
+	}
+}
+
+static void open_section(struct gen *g, uint8_t type, const struct section_info *s)
+{
+	stream_write_section(&g->w, type, s);
+}
+
+static void close_ram_section(struct gen *g, const struct section_info *s)
+{
+	stream_write_ram_flag(&g->w, RAM_SAVE_FLAG_EOS);
+	stream_write_footer(&g->w, s->id);
+}
+
+/* One pass: every page (iteration 1) or the re-sent ones, in sections of
+ * section_pages pages; the last pass goes into the END section. */
+static void write_pass(struct gen *g, const struct section_info *ram, unsigned iteration)
+{
+	bool last = iteration == g->iterations && g->iterations > 1;
+	uint64_t in_section = 0;
+	unsigned char page[PAGE_SIZE];
+
+	open_section(g, last ? QEMU_VM_SECTION_END : QEMU_VM_SECTION_PART, ram);
+	for (uint32_t b = 0; b < g->ram.count; b++) {
+		const struct ram_block *blk = &g->ram.blocks[b];
+		uint64_t pages = blk->length / PAGE_SIZE;
+
+		for (uint64_t p = 0; p < pages; p++) {
+			if (iteration > 1 && !resent_in(g, b, p, iteration))
+				continue;
+			if (!last && in_section == g->section_pages) {
+				close_ram_section(g, ram);
+				open_section(g, QEMU_VM_SECTION_PART, ram);
+				in_section = 0;
+			}
+			if (make_page(g, b, p, iteration, page) == KIND_ZERO)
+				stream_write_zero(&g->w, blk, p * PAGE_SIZE, 0);
+			else
+				stream_write_page(&g->w, blk, p * PAGE_SIZE, page);
+			in_section++;
+			tick(g);
+		}
+	}
+	close_ram_section(g, ram);
+	check_out(g);
+}
+
+static void write_vfio_data(struct gen *g)
+{
+	unsigned char chunk[PAGE_SIZE];
+	uint64_t left = g->vfio_size, n = 0;
+
+	/* QEMU writes at most its buffer size per DEV_DATA_STATE */
+	while (left) {
+		size_t len = left > sizeof(chunk) ? sizeof(chunk) : (size_t)left;
+
+		fill_random(chunk, mix64(g->seed ^ 0xf10f10) + n++);
+		stream_write_vfio_data(&g->w, chunk, len);
+		left -= len;
+	}
+}
+
+static void write_stream(struct gen *g)
+{
+	struct section_info ram = { .id = RAM_SECTION_ID, .version = 4, .kind = SECTION_KIND_RAM };
+	struct section_info vfio = { .id = RAM_SECTION_ID + 1, .version = 1, .kind = SECTION_KIND_VFIO };
+	struct json_text { char *buf; size_t len, cap; } js = { 0 };
+	FILE *jf;
+
+	strcpy(ram.idstr, "ram");
+	strcpy(vfio.idstr, g->vfio_idstr);
+	stream_write_header(&g->w);
+	stream_write_config(&g->w, g->machine, g->has_uuid ? g->uuid : NULL);
+
+	open_section(g, QEMU_VM_SECTION_START, &ram);
+	stream_write_mem_size(&g->w, &g->ram);
+	close_ram_section(g, &ram);
+	if (g->vfio_size) {
+		open_section(g, QEMU_VM_SECTION_START, &vfio);
+		stream_write_vfio_tag(&g->w, VFIO_MIG_FLAG_DEV_SETUP_STATE);
+		stream_write_vfio_tag(&g->w, VFIO_MIG_FLAG_END_OF_STATE);
+		stream_write_footer(&g->w, vfio.id);
+	}
+	for (unsigned k = 1; k <= g->iterations; k++)
+		write_pass(g, &ram, k);
+	if (g->iterations == 1) {
+		open_section(g, QEMU_VM_SECTION_END, &ram);
+		close_ram_section(g, &ram);
+	}
+	if (g->vfio_size) {
+		open_section(g, QEMU_VM_SECTION_END, &vfio);
+		write_vfio_data(g);
+		stream_write_vfio_tag(&g->w, VFIO_MIG_FLAG_END_OF_STATE);
+		stream_write_footer(&g->w, vfio.id);
+	}
+
+	jf = open_memstream(&js.buf, &js.len);
+	if (!jf)
+		die("out of memory");
+	fprintf(jf, "{\"page_size\": %u, \"devices\": [", PAGE_SIZE);
+	for (unsigned d = 0; d < g->devices; d++) {
+		struct section_info dev = { .id = RAM_SECTION_ID + 2 + d, .version = 1 };
+		unsigned char body[1024];
+		size_t len = 16 + (size_t)(mix64(g->seed ^ d) % (sizeof(body) - 16));
+
+		snprintf(dev.idstr, sizeof(dev.idstr), "gen-device-%u", d);
+		fill_random(body, mix64(g->seed ^ 0xdede) + d);
+		/* keep bodies free of footer bytes: real device data may hold
+		 * them, but a generator should not test the heuristics by luck */
+		for (size_t i = 0; i < len; i++)
+			if (body[i] == QEMU_VM_SECTION_FOOTER)
+				body[i] = 0x7f;
+		open_section(g, QEMU_VM_SECTION_FULL, &dev);
+		out_write(&g->out, body, len);
+		stream_write_footer(&g->w, dev.id);
+		fprintf(jf, "%s{\"name\": \"%s\", \"instance_id\": 0, \"vmsd_uid\": 0, "
+			"\"fields\": [{\"name\": \"data\", \"type\": \"buffer\", \"size\": %zu}]}",
+			d ? ", " : "", dev.idstr, len);
+	}
+	fprintf(jf, "]}");
+	fclose(jf);
+	stream_write_eof(&g->w);
+	if (g->vmdesc)
+		stream_write_vmdesc(&g->w, js.buf, js.len);
+	free(js.buf);
+	check_out(g);
+}
+
+static void parse_mix(struct gen *g, const char *spec)
+{
+	static const char *const names[KIND_COUNT] = { "zero", "random", "text", "repeat" };
+	unsigned weight[KIND_COUNT] = { 0 }, sum = 0, acc = 0;
+	char *copy = strdup(spec), *tok, *save = NULL;
+
+	if (!copy)
+		die("out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		uint64_t v;
+		int k;
+
+		if (!eq)
+			die_usage("--mix: '%s' is not KIND=WEIGHT", tok);
+		*eq = 0;
+		for (k = 0; k < KIND_COUNT && strcmp(tok, names[k]); k++)
+			;
+		if (k == KIND_COUNT)
+			die_usage("--mix: unknown page kind '%s' (zero, random, text, repeat)", tok);
+		if (parse_uint(eq + 1, 0, 10000, &v) < 0)
+			die_usage("--mix: weight of %s must be a number 0..10000", tok);
+		weight[k] = (unsigned)v;
+	}
+	free(copy);
+	for (int k = 0; k < KIND_COUNT; k++)
+		sum += weight[k];
+	if (!sum)
+		die_usage("--mix: all weights are zero");
+	for (int k = 0; k < KIND_COUNT; k++) {
+		acc += weight[k];
+		g->mix[k] = (unsigned)((uint64_t)acc * 10000 / sum);
+	}
+}
+
+static void add_block(struct gen *g, const char *spec)
+{
+	const char *colon = strrchr(spec, ':');
+	uint64_t size;
+
+	if (!colon || colon == spec)
+		die_usage("--block wants NAME:SIZE, got '%s'", spec);
+	if (parse_size(colon + 1, &size) < 0 || !size || size % PAGE_SIZE)
+		die_usage("--block %s: size must be a non-zero multiple of %u", spec, PAGE_SIZE);
+	if ((size_t)(colon - spec) > 255)
+		die_usage("--block %s: name longer than 255 bytes", spec);
+	if (ram_list_add(&g->ram, spec, (size_t)(colon - spec), size) < 0)
+		die_usage("--block %s: %s", spec, errno == EEXIST ? "name given twice" : strerror(errno));
+}
+
+int stream_gen_main(int argc, char **argv)
+{
+	enum { OPT_SECTION_PAGES = 256, OPT_DEVICES, OPT_VFIO, OPT_NO_VMDESC,
+	       OPT_MACHINE, OPT_UUID, OPT_RAW, OPT_PROGRESS };
+	static const struct option longopts[] = {
+		{ "seed", required_argument, NULL, 's' },
+		{ "block", required_argument, NULL, 'b' },
+		{ "mix", required_argument, NULL, 'm' },
+		{ "iterations", required_argument, NULL, 'i' },
+		{ "resend", required_argument, NULL, 'r' },
+		{ "section-pages", required_argument, NULL, OPT_SECTION_PAGES },
+		{ "devices", required_argument, NULL, OPT_DEVICES },
+		{ "vfio", required_argument, NULL, OPT_VFIO },
+		{ "no-vmdesc", no_argument, NULL, OPT_NO_VMDESC },
+		{ "machine", required_argument, NULL, OPT_MACHINE },
+		{ "uuid", required_argument, NULL, OPT_UUID },
+		{ "raw", no_argument, NULL, OPT_RAW },
+		{ "output", required_argument, NULL, 'o' },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct gen g = {
+		.seed = 1, .iterations = 1, .resend_pct = 10, .section_pages = 4096,
+		.devices = 4, .vmdesc = true, .machine = "pc-i440fx-7.2",
+	};
+	const char *output = NULL;
+	bool show_progress = false;
+	struct out_file of;
+	uint64_t v;
+	int c;
+
+	parse_mix(&g, "zero=30,random=30,text=40,repeat=0");
+	while ((c = getopt_long(argc, argv, "s:b:m:i:r:o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (parse_uint(optarg, 0, UINT64_MAX, &g.seed) < 0)
+				die_usage("--seed wants a number");
+			break;
+		case 'b': add_block(&g, optarg); break;
+		case 'm': parse_mix(&g, optarg); break;
+		case 'i':
+			if (parse_uint(optarg, 1, 1000, &v) < 0)
+				die_usage("--iterations wants 1..1000");
+			g.iterations = (unsigned)v;
+			break;
+		case 'r':
+			if (parse_uint(optarg, 0, 100, &v) < 0)
+				die_usage("--resend wants a percentage 0..100");
+			g.resend_pct = (unsigned)v;
+			break;
+		case OPT_SECTION_PAGES:
+			if (parse_uint(optarg, 1, 1u << 30, &g.section_pages) < 0)
+				die_usage("--section-pages wants a positive number");
+			break;
+		case OPT_DEVICES:
+			if (parse_uint(optarg, 0, 1000, &v) < 0)
+				die_usage("--devices wants 0..1000");
+			g.devices = (unsigned)v;
+			break;
+		case OPT_VFIO: {
+			const char *colon = strrchr(optarg, ':');
+			size_t n = colon ? (size_t)(colon - optarg) : 0;
+
+			if (!colon || !n || n > 255 || parse_size(colon + 1, &g.vfio_size) < 0 || !g.vfio_size)
+				die_usage("--vfio wants IDSTR:SIZE with a non-zero size");
+			memcpy(g.vfio_idstr, optarg, n);
+			g.vfio_idstr[n] = 0;
+			if (n < 5 || strcmp(g.vfio_idstr + n - 5, "/vfio"))
+				die_usage("--vfio: the idstr must end in /vfio, as QEMU's do");
+			break;
+		}
+		case OPT_NO_VMDESC: g.vmdesc = false; break;
+		case OPT_MACHINE:
+			if (!*optarg || strlen(optarg) > 255)
+				die_usage("--machine wants a name of 1..255 bytes");
+			g.machine = optarg;
+			break;
+		case OPT_UUID:
+			if (uuid_parse(optarg, g.uuid) < 0)
+				die_usage("--uuid: '%s' is not a UUID", optarg);
+			g.has_uuid = true;
+			break;
+		case OPT_RAW: g.raw = true; break;
+		case 'o': output = optarg; break;
+		case OPT_PROGRESS: show_progress = true; break;
+		case 'h': opts_help();
+		default: die_usage("bad option");
+		}
+	}
+	if (optind < argc)
+		die_usage("unexpected argument '%s'", argv[optind]);
+	if (!g.ram.count)
+		add_block(&g, "pc.ram:64M");
+	if (!output && isatty(STDOUT_FILENO))
+		die_usage("refusing to write a binary stream to a terminal: redirect or use -o");
+
+	if (out_file_open(&of, output) < 0)
+		die_errno("cannot create %s", output);
+	if (out_init(&g.out, of.fd, 1u << 20) < 0)
+		die("out of memory");
+	stream_writer_init(&g.w, &g.out, PAGE_SIZE);
+	make_text_pool(&g);
+	progress_init(&g.pg, show_progress);
+
+	if (g.raw)
+		write_raw(&g);
+	else
+		write_stream(&g);
+	if (out_close(&g.out) < 0) {
+		errno = g.out.err;
+		out_file_abort(&of);
+		die_errno("write failed");
+	}
+	progress_done(&g.pg, g.out.written, NULL);
+	if (out_file_commit(&of) < 0)
+		die_errno("cannot complete %s", output);
+	free(g.text_pool);
+	ram_list_clear(&g.ram);
+	return EXIT_OK;
+}

@@ -48,6 +48,7 @@ struct stream_reader {
 	uint64_t data_left;		/* of a vfio data blob or a package */
 	uint64_t package_size;
 	bool header_seen;
+	uint64_t rejected_footer;	/* last footer of cur not followed by a record */
 	char *vmdesc;
 	size_t vmdesc_len;
 };
@@ -741,6 +742,9 @@ static int read_opaque_chunk(struct stream_reader *r, struct stream_item *it)
 		return fail(r, base, "read error in the body of device '%s': %s",
 			    r->cur->idstr, strerror(r->in->err));
 	avail = in_avail(r->in);
+	if (!avail && r->rejected_footer)
+		return fail(r, base, "stream ends inside the body of device '%s' (section %u): its footer at offset %llu is followed by no valid record",
+			    r->cur->idstr, r->cur->id, (unsigned long long)r->rejected_footer);
 	if (!avail)
 		return fail(r, base, "stream truncated inside the body of device '%s' (section %u): no footer found",
 			    r->cur->idstr, r->cur->id);
@@ -761,12 +765,15 @@ static int read_opaque_chunk(struct stream_reader *r, struct stream_item *it)
 			p = in_ptr(r->in);
 			avail = in_avail(r->in);
 		}
-		if (avail - i >= 5 && get_be32(p + i + 1) == r->cur->id &&
-		    next_record_plausible(r, p + i + 5, avail - i - 5)) {
-			if (i)
-				break;
-			r->state = RS_FOOTER;
-			return 0;	/* caller goes on with the footer */
+		if (avail - i >= 5 && get_be32(p + i + 1) == r->cur->id) {
+			if (next_record_plausible(r, p + i + 5, avail - i - 5)) {
+				if (i)
+					break;
+				r->state = RS_FOOTER;
+				r->rejected_footer = 0;
+				return 0;	/* caller goes on with the footer */
+			}
+			r->rejected_footer = base + i;
 		}
 		i++;
 	}
@@ -781,7 +788,7 @@ static int read_opaque_chunk(struct stream_reader *r, struct stream_item *it)
 static int read_footer(struct stream_reader *r, struct stream_item *it)
 {
 	uint64_t base = in_offset(r->in);
-	const unsigned char *p = peek(r, 0, 5, "a section footer");
+	const unsigned char *p = peek(r, 0, 1, "a section footer");
 	uint32_t id;
 
 	if (!p)
@@ -789,6 +796,9 @@ static int read_footer(struct stream_reader *r, struct stream_item *it)
 	if (p[0] != QEMU_VM_SECTION_FOOTER)
 		return fail(r, base, "byte 0x%02x after the body of section %u ('%s'), expected the footer 0x7e",
 			    p[0], r->cur->id, r->cur->idstr);
+	p = peek(r, 0, 5, "a section footer");
+	if (!p)
+		return -1;
 	id = get_be32(p + 1);
 	if (id != r->cur->id)
 		return fail(r, base + 1, "footer names section %u, expected %u ('%s')",

@@ -1,0 +1,243 @@
+#!/usr/bin/env bats
+# stream-dump: structure, digests, pass-through, and every kind of bad input.
+load helpers
+load stream-builder
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+}
+
+@test "a crafted minimal stream is valid and its structure is reported" {
+	sb_valid > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_ok
+	[[ $output == *"machine pc-i440fx-7.2"* ]]
+	[[ $output =~ pc.ram\ +65536\ +1\ +1\ +4096 ]]
+	[[ $output == *"timer"*"inst 0"*"ver 2"*"11 bytes"* ]]
+	[[ $output == *"vmdesc: none"* ]]
+}
+
+@test "--json reports blocks, sections, devices and validity" {
+	mb stream-gen -b pc.ram:1M -b rom:64K --devices 3 -i 2 > "$T/s"
+	run mb stream-dump --json "$T/s"
+	assert_ok
+	[[ $(jq -r .valid <<<"$output") == true ]]
+	[[ $(jq -c '[.ram_blocks[] | [.name, .length]]' <<<"$output") == '[["pc.ram",1048576],["rom",65536]]' ]]
+	[[ $(jq '.devices | length' <<<"$output") == 3 ]]
+	[[ $(jq '.vmdesc.devices' <<<"$output") == 3 ]]
+	[[ $(jq -r '.sections[0].idstr' <<<"$output") == ram ]]
+	[[ $(jq '.sections[0].end' <<<"$output") == 1 ]]
+	[[ $(jq '.bytes' <<<"$output") == $(stat -c %s "$T/s") ]]
+}
+
+@test "--json on a bad stream: valid false with the error, exit 1" {
+	printf 'QEVX\0\0\0\3' > "$T/s"
+	run mb stream-dump --json "$T/s"
+	[[ $status -eq 1 ]]
+	json=$(grep '^{' <<<"$output")
+	[[ $(jq -r .valid <<<"$json") == false ]]
+	[[ $(jq -r .error <<<"$json") == *"bad magic"* ]]
+}
+
+@test "--digest of a stream equals --image-digest of its final image" {
+	for mix in zero=1 random=1 text=1 repeat=1 zero=30,random=30,text=40; do
+		mb stream-gen -s 7 -b pc.ram:2M -m "$mix" -i 3 -r 40 > "$T/s"
+		mb stream-gen -s 7 -b pc.ram:2M -m "$mix" -i 3 -r 40 --raw > "$T/raw"
+		a=$(mb stream-dump --digest "$T/s" | awk '$1 == "ram" {print $2}')
+		b=$(mb stream-dump --image-digest "$T/raw" | awk '{print $2}')
+		[[ -n $a && $a == "$b" ]]
+	done
+}
+
+@test "digests ignore framing, order and re-sent pages; they see content" {
+	# same final state: one pass, or three passes with re-sends
+	sb_valid > "$T/a"
+	{ sb_valid_head; sb_page 0 pc.ram b; sb_zero 4096 ""; sb_eos; sb_footer 2
+	  sb_part 2; sb_zero 4096 pc.ram; sb_page 0 "" a; sb_valid_tail; } > "$T/b"
+	[[ $(digests "$T/a") == "$(digests "$T/b")" ]]
+	# a page never sent equals a zero page
+	{ sb_valid_head; sb_page 0 pc.ram a; sb_valid_tail; } > "$T/c"
+	[[ $(digests "$T/a") == "$(digests "$T/c")" ]]
+	# different page content: different RAM digest, same state digest
+	{ sb_valid_head; sb_page 0 pc.ram z; sb_valid_tail; } > "$T/d"
+	[[ $(digests "$T/a" | grep ^ram) != "$(digests "$T/d" | grep ^ram)" ]]
+	[[ $(digests "$T/a" | grep ^state) == "$(digests "$T/d" | grep ^state)" ]]
+	# different device bytes: different state digest
+	sed 's/devicebytes/devicebytez/' "$T/a" > "$T/e"
+	[[ $(digests "$T/a" | grep ^state) != "$(digests "$T/e" | grep ^state)" ]]
+}
+
+@test "pass-through copies the stream byte for byte and reports on stderr" {
+	mb stream-gen -b pc.ram:4M -i 2 --vfio 0000:00:05.0/vfio:3000 > "$T/s"
+	mb stream-dump -p "$T/s" > "$T/out" 2> "$T/err"
+	cmp "$T/s" "$T/out"
+	grep -q "vfio 0000:00:05.0/vfio instance 0: 3000 bytes" "$T/err"
+	mb stream-dump -p --digest < "$T/s" 2> "$T/err" | cmp - "$T/s"
+	grep -q '^ram ' "$T/err"
+}
+
+@test "pass-through of a broken stream never writes its end" {
+	mb stream-gen -b pc.ram:4M > "$T/s"
+	size=$(stat -c %s "$T/s")
+	# cut inside the vmdesc: EOF byte and vmdesc must be held back
+	head -c $((size - 10)) "$T/s" > "$T/cut"
+	run bash -c "'$MIGBOX' stream-dump -p -q '$T/cut' > '$T/out'"
+	assert_fails_with 1 "stream truncated" "vmdesc"
+	run mb stream-dump -q "$T/out"
+	assert_fails_with 1 "stream truncated"
+	[[ $(stat -c %s "$T/out") -lt $((size - 100)) ]]
+}
+
+@test "--progress prints bytes, rate and pages on stderr" {
+	mb stream-gen -b pc.ram:8M > "$T/s"
+	run bash -c "'$MIGBOX' stream-dump --progress -q '$T/s' 2>&1 >/dev/null"
+	assert_ok
+	[[ $output =~ stream-dump:\ [0-9.]+\ MiB\ +[0-9.]+\ [KMG]iB/s.*pages\ [0-9]+\ +zero\ [0-9]+ ]]
+}
+
+@test "--sections lists every section with its offset" {
+	mb stream-gen -b pc.ram:1M --section-pages 64 > "$T/s"
+	run mb stream-dump --sections "$T/s"
+	assert_ok
+	[[ $(grep -cE '^  @[0-9]+ +PART +2 ram$' <<<"$output") == 4 ]]
+	[[ $output == *"@26 "*"START    2 ram"* ]]
+}
+
+@test "truncation at every offset of a small stream: exit 1 with the offset, never a crash" {
+	mb stream-gen -b pc.ram:32K -b rom:8K --devices 2 --vfio d/vfio:100 > "$T/s"
+	size=$(stat -c %s "$T/s")
+	for ((n = 0; n < size; n += 7)); do
+		head -c $n "$T/s" > "$T/cut"
+		run mb stream-dump -q "$T/cut"
+		# the stream may end just before its vmdesc: that is a complete stream
+		if [[ $status -eq 0 ]]; then
+			[[ $(head -c $((n + 1)) "$T/s" | tail -c 1 | od -An -tx1) == " 06" ]] ||
+				{ echo "truncation at $n accepted"; false; }
+			continue
+		fi
+		[[ $status -eq 1 && $output == *"offset "* ]] ||
+			{ echo "at $n: status $status: $output"; false; }
+	done
+}
+
+@test "bit flips in headers: clean exit 1 or a still-valid stream, never a crash" {
+	sb_valid > "$T/s"
+	size=$(stat -c %s "$T/s")
+	for ((off = 0; off < 80; off++)); do
+		for bit in 1 16 128; do
+			cp "$T/s" "$T/f"
+			byte=$(od -An -tu1 -j $off -N1 "$T/f" | tr -d ' ')
+			patch_bytes "$T/f" $off "$(printf %02x $((byte ^ bit)))"
+			run mb stream-dump -q "$T/f"
+			[[ $status -eq 0 || ($status -eq 1 && $output == *"offset "*) ]] ||
+				{ echo "flip $bit at $off: status $status: $output"; false; }
+		done
+	done
+}
+
+@test "bad magic, version 2, unknown version" {
+	printf 'QEVX\0\0\0\3' > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "offset 0: bad magic 0x51455658"
+	printf 'QEVM\0\0\0\2' > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "offset 4: stream version 2"
+	printf 'QEVM\0\0\0\4' > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "unsupported stream version 4, expected 3"
+	: > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "offset 0: stream truncated: expected the stream header"
+}
+
+@test "absurd lengths are refused before use" {
+	{ sb_header; u8 7; be32 0xffffffff; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "offset 9: machine name length 4294967295, expected 1..255"
+	{ sb_header; sb_config pc; sb_start 2 ram 0 4; be64 $((65536 | 4)); str8 pc.ram; be64 0x7fffffffffff0000; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "RAM block 'pc.ram' length" "expected 1..65536"
+	{ sb_valid_head; sb_eos; sb_footer 2; sb_start 5 d/vfio 0 1; be64 0xffffffffef100004; be64 0xffffffffffff; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "vfio 'd/vfio': data size 281474976710655 is absurd"
+	{ sb_valid_head; sb_eos; sb_footer 2; sb_eof; u8 6; be32 0x7fffffff; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "vmdesc length 2147483647"
+	{ sb_valid_head; sb_eos; sb_footer 2; u8 8; be16 7; be16 4; be32 0x10000000; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "package of 268435456 bytes"
+}
+
+@test "page records: unknown block, CONTINUE without a block, beyond the block" {
+	{ sb_valid_head; sb_page 0 nosuch a; sb_valid_tail; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "page record for unknown RAM block 'nosuch'"
+	{ sb_header; sb_config pc; sb_start 2 ram 0 4; sb_mem_size pc.ram 65536; sb_page 0 "" a; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "CONTINUE page record with no previous block"
+	{ sb_valid_head; sb_page 65536 pc.ram a; sb_valid_tail; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "page at 0x10000 is beyond the end of block 'pc.ram' (length 0x10000)"
+	{ sb_header; sb_config pc; sb_start 2 ram 0 4; sb_page 0 pc.ram a; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "page record before the RAM block list"
+}
+
+@test "RAM flags: unknown, XBZRLE, COMPRESS_PAGE, combinations are refused by name" {
+	for f in 0x400:"unknown flags 0x400" 0x40:XBZRLE 0x100:COMPRESS_PAGE \
+		 0x01:"obsolete RAM_SAVE_FLAG_FULL" 0x0a:"not exactly one of" \
+		 0x30:"CONTINUE flag on a RAM record" 0x00:"not exactly one of"; do
+		{ sb_valid_head; be64 $((${f%%:*})); } > "$T/s"
+		run mb stream-dump "$T/s"
+		assert_fails_with 1 "offset 84: " "${f#*:}"
+	done
+}
+
+@test "HOOK and MULTIFD_FLUSH records are carried and counted" {
+	{ sb_valid_head; be64 0x80; be64 0x200; sb_page 0 pc.ram a; sb_valid_tail; } > "$T/s"
+	run mb stream-dump --json "$T/s"
+	assert_ok
+	[[ $(jq -c '.ram_records | [.hook, .multifd_flush]' <<<"$output") == "[1,1]" ]]
+	mb stream-dump -p "$T/s" 2>/dev/null | cmp - "$T/s"
+}
+
+@test "structure errors: unknown section type, bad footer, unknown section id, iterable device" {
+	{ sb_header; u8 9; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "offset 8: unexpected byte 0x09 where a section type was expected"
+	{ sb_valid_head; sb_eos; sb_footer 9; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "footer names section 9, expected 2 ('ram')"
+	{ sb_valid_head; sb_eos; u8 0x55; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "byte 0x55 after the body of section 2 ('ram'), expected the footer 0x7e"
+	{ sb_valid_head; sb_eos; sb_footer 2; sb_part 44; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "PART section for unknown section id 44"
+	{ sb_header; sb_start 4 block 0 1; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "iterable device 'block'"
+	{ sb_valid; printf 'x'; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "inside the body of device 'timer' (section 3): its footer at offset"
+	{ sb_valid; u8 6; be32 3; printf '{x}'; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "vmdesc is not valid JSON"
+}
+
+@test "configuration subsections: uuid, unknown subsection" {
+	mb stream-gen -b r:64K --uuid 12345678-1234-5678-9abc-def012345678 > "$T/s"
+	run mb stream-dump --json "$T/s"
+	assert_ok
+	[[ $(jq -r .uuid <<<"$output") == 12345678-1234-5678-9abc-def012345678 ]]
+	{ sb_header; sb_config pc; u8 5; str8 configuration/bogus; be32 1; } > "$T/s"
+	run mb stream-dump "$T/s"
+	assert_fails_with 1 "unknown configuration subsection 'configuration/bogus'"
+}
+
+@test "a missing file and an unreadable input are runtime errors" {
+	run mb stream-dump "$T/none"
+	assert_fails_with 1 "cannot open $T/none"
+	run mb stream-dump "$T"
+	assert_fails_with 1 "read error"
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env bats
+# The multi-call binary: dispatch, --list, --install, --help, exit codes.
+load helpers
+
+@test "migbox --list names the built applets, sorted" {
+	run mb --list
+	assert_ok
+	[[ $output == *stream-dump* && $output == *stream-gen* ]]
+	[[ $output == "$(printf '%s\n' "$output" | sort)" ]]
+}
+
+@test "migbox --list --all includes applets not built yet" {
+	run mb --list --all
+	assert_ok
+	[[ $output == *pvrdma-mux* && $output == *postcopy-serve* ]]
+}
+
+@test "an applet runs as 'migbox APPLET' and through a link of its name" {
+	ln -s "$MIGBOX" "$BATS_TEST_TMPDIR/stream-gen"
+	"$BATS_TEST_TMPDIR/stream-gen" -b r:64K > "$BATS_TEST_TMPDIR/a"
+	mb stream-gen -b r:64K > "$BATS_TEST_TMPDIR/b"
+	cmp "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/b"
+}
+
+@test "--install makes hard links, --install -s symbolic ones, for built applets only" {
+	mkdir "$BATS_TEST_TMPDIR/h" "$BATS_TEST_TMPDIR/s"
+	run mb --install "$BATS_TEST_TMPDIR/h"
+	assert_ok
+	[[ -f $BATS_TEST_TMPDIR/h/stream-dump && ! -L $BATS_TEST_TMPDIR/h/stream-dump ]]
+	run mb --install -s "$BATS_TEST_TMPDIR/s"
+	assert_ok
+	[[ -L $BATS_TEST_TMPDIR/s/stream-dump ]]
+	for a in $(mb --list); do [[ -e $BATS_TEST_TMPDIR/s/$a ]]; done
+	[[ ! -e $BATS_TEST_TMPDIR/s/pvrdma-mux ]]
+	run "$BATS_TEST_TMPDIR/s/stream-dump" --help
+	assert_ok
+	[[ $output == *"usage: stream-dump"* ]]
+}
+
+@test "--install into a missing directory fails with the path" {
+	run mb --install "$BATS_TEST_TMPDIR/nope"
+	assert_fails_with 1 "cannot create $BATS_TEST_TMPDIR/nope/stream-dump"
+}
+
+@test "an applet not built yet exits 2 saying so" {
+	run mb pvrdma-mux
+	assert_fails_with 2 "pvrdma-mux: not built yet"
+}
+
+@test "unknown applet, no applet, bad option: exit 2" {
+	run mb frobnicate
+	assert_fails_with 2 "unknown applet 'frobnicate'"
+	run mb
+	assert_fails_with 2 "no applet given"
+	run mb stream-dump --no-such-option
+	assert_fails_with 2 "Try 'stream-dump --help'"
+}
+
+@test "--help and --version for migbox and for every applet" {
+	run mb --help
+	assert_ok
+	[[ $output == *"usage: migbox APPLET"* ]]
+	run mb --version
+	assert_ok
+	[[ $output == "migbox "* ]]
+	for a in $(mb --list); do
+		run mb "$a" --help
+		assert_ok
+		[[ $output == *"usage: $a"* ]]
+		run mb "$a" --version
+		assert_ok
+		[[ $output == "migbox "* ]]
+	done
+}
+
+@test "--man makes a man page per applet from the same table" {
+	for a in migbox $(mb --list); do
+		if [[ $a == migbox ]]; then run mb --man; else run mb --man "$a"; fi
+		assert_ok
+		[[ $output == *".SH NAME"* && $output == *".SH SYNOPSIS"* ]]
+	done
+	run mb --man
+	[[ $output == *"pvrdma-mux"*"(not built yet)"* ]]
+	if command -v man >/dev/null; then
+		mb --man stream-dump > "$BATS_TEST_TMPDIR/s.1"
+		run man -l "$BATS_TEST_TMPDIR/s.1"
+		assert_ok
+	fi
+}
+
+@test "bash completion offers applets and their options" {
+	run bash -c "
+		source '$BATS_TEST_DIRNAME/../completions/migbox.bash'
+		migbox() { '$MIGBOX' \"\$@\"; }
+		COMP_WORDS=(migbox stream-d); COMP_CWORD=1; _migbox; echo \"\${COMPREPLY[*]}\"
+		COMP_WORDS=(migbox stream-dump --dig); COMP_CWORD=2; _migbox; echo \"\${COMPREPLY[*]}\"
+		COMP_WORDS=(stream-gen --ra); COMP_CWORD=1; _migbox; echo \"\${COMPREPLY[*]}\""
+	assert_ok
+	[[ ${lines[0]} == stream-dump ]]
+	[[ ${lines[1]} == --digest ]]
+	[[ ${lines[2]} == --raw ]]
+}
