@@ -140,7 +140,7 @@ static void print_man(const char *name, const char *summary, const char *usage)
 	for (i = 0; name[i] && i < sizeof(upper) - 1; i++)
 		upper[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
 	upper[i] = 0;
-	printf(".TH %s 1 \"\" \"migbox %s\" \"User Commands\"\n", upper, migbox_version());
+	printf(".TH %s 1 \"\" \"migbox\" \"User Commands\"\n", upper);
 	printf(".SH NAME\n%s \\- %s\n.SH SYNOPSIS\n.nf\n", name, summary);
 	/* The synopsis is everything up to the first empty line. */
 	while (*p && *p != '\n') {
@@ -160,20 +160,24 @@ static void print_man(const char *name, const char *summary, const char *usage)
 		const char *eol = strchrnul(p, '\n');
 		size_t n = (size_t)(eol - p);
 
-		if (n >= 3 && !strncmp(p, "  -", 3)) {
-			const char *gap = strstr(p + 2, "  ");
+		size_t indent = strspn(p, " ");
+
+		/* option lines: "  -x, --long ARG   text" or "      --long" */
+		if (indent >= 2 && indent <= 6 && indent < n && p[indent] == '-') {
+			const char *opt = p + indent;
+			const char *gap = strstr(opt, "  ");
 
 			if (!in_opts)
 				printf(".SH OPTIONS\n");
 			in_opts = true;
 			printf(".TP\n");
 			if (gap && gap < eol) {
-				roff_line(p + 2, (size_t)(gap - p - 2));
+				roff_line(opt, (size_t)(gap - opt));
 				while (gap < eol && *gap == ' ')
 					gap++;
 				roff_line(gap, (size_t)(eol - gap));
 			} else {
-				roff_line(p + 2, n - 2);
+				roff_line(opt, (size_t)(eol - opt));
 			}
 		} else if (n == 0) {
 			printf(in_opts ? "" : ".PP\n");

@@ -84,7 +84,8 @@ int write_full(int fd, const void *p, size_t n);
 ssize_t read_full(int fd, void *p, size_t n);
 
 /* An output file that appears under its name only once complete: written
- * as NAME.tmp.PID and renamed by out_file_commit(). "-" means stdout. */
+ * as NAME.tmp.PID and renamed by out_file_commit(). "-" means stdout; an
+ * existing device or fifo is written in place. */
 struct out_file {
 	int fd;
 	char *path;

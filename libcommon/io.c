@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bytes.h"
@@ -208,10 +209,18 @@ int out_be64(struct out_buf *o, uint64_t v)
 
 int out_file_open(struct out_file *f, const char *path)
 {
+	struct stat st;
+
 	memset(f, 0, sizeof(*f));
 	if (!path || !strcmp(path, "-")) {
 		f->fd = STDOUT_FILENO;
 		return 0;
+	}
+	/* A device or fifo is written in place: renaming over it would
+	 * replace it with a regular file. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		f->fd = open(path, O_WRONLY | O_CLOEXEC);
+		return f->fd < 0 ? -1 : 0;
 	}
 	f->path = strdup(path);
 	if (!f->path || asprintf(&f->tmp_path, "%s.tmp.%d", path, (int)getpid()) < 0) {
@@ -236,7 +245,7 @@ int out_file_commit(struct out_file *f)
 	int ret = 0;
 
 	if (!f->path)
-		return 0;
+		return f->fd == STDOUT_FILENO ? 0 : close(f->fd);
 	if (fsync(f->fd) < 0 && errno != EINVAL)
 		ret = -1;
 	if (close(f->fd) < 0)
@@ -253,8 +262,11 @@ int out_file_commit(struct out_file *f)
 
 void out_file_abort(struct out_file *f)
 {
-	if (!f->path)
+	if (!f->path) {
+		if (f->fd != STDOUT_FILENO)
+			close(f->fd);
 		return;
+	}
 	close(f->fd);
 	unlink(f->tmp_path);
 	free(f->path);

@@ -66,7 +66,10 @@ setup() {
 }
 
 @test "a full disk is a clean runtime error" {
-	[[ -e /dev/full ]]
+	[[ -c /dev/full ]]
+	run mb stream-gen -b r:4M -o /dev/full
+	assert_fails_with 1 "write failed: No space left on device"
+	[[ -c /dev/full ]]
 	run bash -c "'$MIGBOX' stream-gen -b r:4M > /dev/full"
 	assert_fails_with 1 "write failed: No space left on device"
 }

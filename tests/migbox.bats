@@ -100,3 +100,10 @@ load helpers
 	[[ ${lines[1]} == --digest ]]
 	[[ ${lines[2]} == --raw ]]
 }
+
+@test "the committed man pages are what --man makes (run make man after changing a usage text)" {
+	for a in migbox $(mb --list); do
+		if [[ $a == migbox ]]; then mb --man > "$BATS_TEST_TMPDIR/p"; else mb --man "$a" > "$BATS_TEST_TMPDIR/p"; fi
+		diff -u "$BATS_TEST_DIRNAME/../man/$a.1" "$BATS_TEST_TMPDIR/p"
+	done
+}
