@@ -6,16 +6,16 @@
 #define MIGBOX_APPLETS_H
 
 #define APPLET_TABLE(APPLET, PLANNED) \
-	PLANNED("multifd-recv", "receive a migration stream over QEMU multifd TCP channels") \
-	PLANNED("multifd-send", "send a migration stream over QEMU multifd TCP channels") \
+	APPLET(multifd_recv, "multifd-recv", "receive a migration stream over QEMU multifd TCP channels") \
+	APPLET(multifd_send, "multifd-send", "send a migration stream over QEMU multifd TCP channels") \
 	PLANNED("postcopy-serve", "serve a saved stream to a postcopy destination") \
 	PLANNED("pvrdma-mux", "RDMA-CM MAD multiplexer for PVRDMA devices") \
 	PLANNED("rdma-recv", "receive a migration stream over QEMU's RDMA protocol") \
 	PLANNED("rdma-send", "send a migration stream over QEMU's RDMA protocol") \
 	APPLET(stream_dump, "stream-dump", "inspect, digest and validate a migration stream") \
 	APPLET(stream_gen, "stream-gen", "generate a deterministic synthetic migration stream") \
-	PLANNED("vfio-dump", "save a VFIO device's state as a migration stream") \
-	PLANNED("vfio-load", "restore a VFIO device's state from a migration stream")
+	APPLET(vfio_dump, "vfio-dump", "save a VFIO device's state as a migration stream") \
+	APPLET(vfio_load, "vfio-load", "restore a VFIO device's state from a migration stream")
 
 #define APPLET_DECLARE(id, name, summary) \
 	int id##_main(int argc, char **argv); \

@@ -1,0 +1,79 @@
+#!/usr/bin/env bats
+# vfio-dump / vfio-load against the kernel's VFIO migration v2 uAPI on real
+# mtty mdevs, inside the throwaway VM (tests/vm/run). One boot runs every
+# case (tests/vm/scenarios/vfio.sh); each test asserts its own case.
+
+setup_file()
+{
+	local top=$BATS_TEST_DIRNAME/..
+	export VFIO_OUT=$BATS_FILE_TMPDIR/vfio.out
+	# vfio-regs: a static test tool that reads and writes the UART registers
+	gcc -static -O2 -D_GNU_SOURCE -I"$top/include" -o "$BATS_FILE_TMPDIR/vfio-regs" \
+		"$top/tests/vm/tools/vfio-regs.c" "$top/libcommon/vfio.c" ||
+		{ echo "cannot build vfio-regs" >&2; return 1; }
+	"$top/tests/vm/run" --timeout 240 --add "$BATS_FILE_TMPDIR/vfio-regs:/bin/vfio-regs" \
+		vfio info precopy pipe file passthrough garbage truncated toolong \
+		wrongdevice busy nodevice nomigration > "$VFIO_OUT" 2>&1
+	echo "rc=$?" >> "$VFIO_OUT"
+}
+
+# case NAME: its lines are in the output and it passed
+passed()
+{
+	grep -E "^(PASS|FAIL|state|stderr|time|info|dump) $1[: ]|^(PASS|FAIL) $1$" "$VFIO_OUT" || true
+	grep -qx "PASS $1" "$VFIO_OUT" || { echo "--- whole VM output:"; cat "$VFIO_OUT"; return 1; }
+}
+
+@test "vfio: --info reports mtty's migration flags, state and data size" {
+	passed info
+	grep -q '^info: migration flags 0x7: STOP_COPY P2P PRE_COPY$' "$VFIO_OUT"
+}
+
+@test "vfio: --precopy dump (START, PART, END; 96 bytes) loads into another device" {
+	passed precopy
+}
+
+@test "vfio: vfio-dump A | vfio-load B moves the UART registers and FIFO" {
+	passed pipe
+	grep -q '^state pipe: port 0: ier 04 lcr 03 mcr 0b scr 5a fifo 68 65 6c 6c 6f|port 1: ier 00 lcr 1b mcr 00 scr a5 fifo 01 02 03|$' "$VFIO_OUT"
+}
+
+@test "vfio: through a file, which stream-dump reads" {
+	passed file
+}
+
+@test "vfio: through stream-dump --pass-through" {
+	passed passthrough
+}
+
+@test "vfio: garbage on stdin: exit 1, device still usable" {
+	passed garbage
+}
+
+@test "vfio: truncated state: exit 1, device back to RUNNING and usable" {
+	passed truncated
+}
+
+@test "vfio: state too long for the device: exit 1, device usable" {
+	passed toolong
+}
+
+@test "vfio: a 2-port state into a 1-port device: exit 1, device RUNNING" {
+	passed wrongdevice
+}
+
+@test "vfio: a device open elsewhere (EBUSY): exit 1 saying so" {
+	passed busy
+}
+
+@test "vfio: a device that does not exist: exit 1 saying so" {
+	passed nodevice
+}
+
+@test "vfio: a device without migration support: exit 1 saying so" {
+	passed nomigration
+}
+
+@test "vfio: the VM run as a whole succeeded" {
+	grep -qx 'rc=0' "$VFIO_OUT" || { cat "$VFIO_OUT"; false; }
+}

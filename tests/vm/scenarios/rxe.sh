@@ -1,0 +1,10 @@
+# rxe: Soft-RoCE comes up ACTIVE on a dummy netdev
+#
+# usage: rxe
+
+. /scenarios/lib.sh
+
+setup_rxe
+rdma link show
+ip -4 -o addr show dev "$RXE_NETDEV"
+ls /dev/infiniband
