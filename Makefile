@@ -23,7 +23,11 @@ STATIC_OBJS := $(SRCS:%.c=build/static/%.o)
 ASAN_OBJS := $(SRCS:%.c=build/asan/%.o)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-APPLETS = $(shell ./migbox --list 2>/dev/null)
+# V=1 shows the full commands
+ifneq ($(V),1)
+Q := @
+quiet = @echo "  $(1)	$@";
+endif
 
 .PHONY: all static asan fuzz man check check-quick check-unit check-asan \
 	check-interop check-vm check-fuzz install clean bench
@@ -31,29 +35,29 @@ APPLETS = $(shell ./migbox --list 2>/dev/null)
 all: migbox
 
 migbox: $(OBJS)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)
+	$(call quiet,LINK)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)
 
 build/dyn/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	$(call quiet,CC)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 static: migbox-static
 
 migbox-static: $(STATIC_OBJS)
-	$(CC) $(ALL_CFLAGS) -static -o $@ $^ $(LDFLAGS) $(STATIC_LIBS)
+	$(call quiet,LINK)$(CC) $(ALL_CFLAGS) -static -o $@ $^ $(LDFLAGS) $(STATIC_LIBS)
 
 build/static/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	$(call quiet,CC)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 asan: build/asan/migbox
 
 build/asan/migbox: $(ASAN_OBJS)
-	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)
+	$(call quiet,LINK)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)
 
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -c -o $@ $<
+	$(call quiet,CC)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -c -o $@ $<
 
 # libFuzzer targets: tests/fuzz/fuzz-*.c linked with libcommon (clang).
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))
@@ -62,7 +66,7 @@ fuzz: $(FUZZ_TARGETS)
 
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
-	$(CLANG) -std=gnu11 $(CPPFLAGS) $(FUZZ_FLAGS) -Wall -Wextra -Werror -o $@ $^ $(LIBS)
+	$(call quiet,FUZZ)$(CLANG) -std=gnu11 $(CPPFLAGS) $(FUZZ_FLAGS) -Wall -Wextra -Werror -o $@ $^ $(LIBS)
 
 man: migbox
 	@mkdir -p man
