@@ -324,8 +324,8 @@ static void write_stream(struct gen *g)
 	fprintf(jf, "{\"page_size\": %u, \"devices\": [", PAGE_SIZE);
 	for (unsigned d = 0; d < g->devices; d++) {
 		struct section_info dev = { .id = RAM_SECTION_ID + 2 + d, .version = 1 };
-		unsigned char body[1024];
-		size_t len = 16 + (size_t)(mix64(g->seed ^ d) % (sizeof(body) - 16));
+		unsigned char body[PAGE_SIZE];	/* fill_random writes a whole page */
+		size_t len = 16 + (size_t)(mix64(g->seed ^ d) % (1024 - 16));
 
 		snprintf(dev.idstr, sizeof(dev.idstr), "gen-device-%u", d);
 		fill_random(body, mix64(g->seed ^ 0xdede) + d);

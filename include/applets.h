@@ -6,8 +6,8 @@
 #define MIGBOX_APPLETS_H
 
 #define APPLET_TABLE(APPLET, PLANNED) \
-	PLANNED("multifd-recv", "receive a migration stream over QEMU multifd TCP channels") \
-	PLANNED("multifd-send", "send a migration stream over QEMU multifd TCP channels") \
+	APPLET(multifd_recv, "multifd-recv", "receive a migration stream over QEMU multifd TCP channels") \
+	APPLET(multifd_send, "multifd-send", "send a migration stream over QEMU multifd TCP channels") \
 	PLANNED("postcopy-serve", "serve a saved stream to a postcopy destination") \
 	PLANNED("pvrdma-mux", "RDMA-CM MAD multiplexer for PVRDMA devices") \
 	PLANNED("rdma-recv", "receive a migration stream over QEMU's RDMA protocol") \

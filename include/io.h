@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 struct out_buf {
 	int fd;
@@ -37,6 +38,10 @@ void in_free(struct in_buf *b);
  * readable: n, or fewer at the end of input; -1 on a read error (b->err).
  * Invalidates pointers from earlier in_ptr() calls. */
 ssize_t in_want(struct in_buf *b, size_t n);
+/* Puts n bytes (n <= cap) already read from the fd in front of what is
+ * still to be read, e.g. the first bytes a server read to tell its
+ * connections apart. Only before the first in_want(). */
+int in_prefill(struct in_buf *b, const void *p, size_t n);
 /* Copies everything consumed so far to the tee. */
 int in_tee_flush(struct in_buf *b);
 /* Copies the consumed bytes before stream offset `upto` to the tee and
@@ -69,6 +74,8 @@ int out_init(struct out_buf *o, int fd, size_t cap);
 int out_close(struct out_buf *o);
 int out_write(struct out_buf *o, const void *p, size_t n);
 int out_flush(struct out_buf *o);
+/* Flushes, then writes the vector without copying it (it is consumed). */
+int out_writev(struct out_buf *o, struct iovec *iov, int iovcnt);
 int out_u8(struct out_buf *o, uint8_t v);
 int out_be16(struct out_buf *o, uint16_t v);
 int out_be32(struct out_buf *o, uint32_t v);

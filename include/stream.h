@@ -163,6 +163,13 @@ int stream_write_page(struct stream_writer *w, const struct ram_block *b,
 		      uint64_t addr, const void *data);
 int stream_write_zero(struct stream_writer *w, const struct ram_block *b,
 		      uint64_t addr, uint8_t fill);
+/* The header of a PAGE or ZERO record (flags RAM_SAVE_FLAG_*), CONTINUE
+ * as this writer's order wants, into h; returns its length. For a writer
+ * of many pages that hands their data to writev itself. */
+#define STREAM_PAGE_HEADER_MAX	(8 + 1 + 255)
+size_t stream_page_header(struct stream_writer *w, const struct ram_block *b,
+			  uint64_t addr, uint64_t flags,
+			  unsigned char h[STREAM_PAGE_HEADER_MAX]);
 int stream_write_ram_flag(struct stream_writer *w, uint64_t flag);
 int stream_write_vfio_tag(struct stream_writer *w, uint64_t tag);
 /* DEV_DATA_STATE, size and the data in one go. */

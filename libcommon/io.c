@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,17 @@ void in_free(struct in_buf *b)
 {
 	free(b->buf);
 	b->buf = NULL;
+}
+
+int in_prefill(struct in_buf *b, const void *p, size_t n)
+{
+	if (b->end || n > b->cap) {
+		b->err = EINVAL;
+		return -1;
+	}
+	memcpy(b->buf, p, n);
+	b->end = n;
+	return 0;
 }
 
 int in_tee_flush(struct in_buf *b)
@@ -142,6 +154,33 @@ int out_flush(struct out_buf *o)
 	}
 	o->written += o->len;
 	o->len = 0;
+	return 0;
+}
+
+int out_writev(struct out_buf *o, struct iovec *iov, int iovcnt)
+{
+	if (out_flush(o) < 0)
+		return -1;
+	while (iovcnt) {
+		ssize_t w = writev(o->fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			o->err = errno;
+			return -1;
+		}
+		o->written += (uint64_t)w;
+		while (iovcnt && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			iovcnt--;
+		}
+		if (iovcnt) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
 	return 0;
 }
 

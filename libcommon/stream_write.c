@@ -75,10 +75,10 @@ int stream_write_mem_size(struct stream_writer *w, const struct ram_list *ram)
 	return w->out->err ? -1 : 0;
 }
 
-static int write_page_header(struct stream_writer *w, const struct ram_block *b,
-			     uint64_t addr, uint64_t flags)
+size_t stream_page_header(struct stream_writer *w, const struct ram_block *b,
+			  uint64_t addr, uint64_t flags,
+			  unsigned char h[STREAM_PAGE_HEADER_MAX])
 {
-	unsigned char h[8 + 1 + 255];
 	size_t n = 8;
 
 	if (b == w->last_block) {
@@ -90,7 +90,15 @@ static int write_page_header(struct stream_writer *w, const struct ram_block *b,
 		w->last_block = b;
 	}
 	put_be64(h, addr | flags);
-	return out_write(w->out, h, n);
+	return n;
+}
+
+static int write_page_header(struct stream_writer *w, const struct ram_block *b,
+			     uint64_t addr, uint64_t flags)
+{
+	unsigned char h[STREAM_PAGE_HEADER_MAX];
+
+	return out_write(w->out, h, stream_page_header(w, b, addr, flags, h));
 }
 
 int stream_write_page(struct stream_writer *w, const struct ram_block *b,

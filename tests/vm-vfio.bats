@@ -12,7 +12,7 @@ setup_file()
 		"$top/tests/vm/tools/vfio-regs.c" "$top/libcommon/vfio.c" ||
 		{ echo "cannot build vfio-regs" >&2; return 1; }
 	"$top/tests/vm/run" --timeout 240 --add "$BATS_FILE_TMPDIR/vfio-regs:/bin/vfio-regs" \
-		vfio info precopy pipe file passthrough garbage truncated toolong \
+		vfio info precopy pipe file passthrough multifd garbage truncated toolong \
 		wrongdevice busy nodevice nomigration > "$VFIO_OUT" 2>&1
 	echo "rc=$?" >> "$VFIO_OUT"
 }
@@ -44,6 +44,10 @@ passed()
 
 @test "vfio: through stream-dump --pass-through" {
 	passed passthrough
+}
+
+@test "vfio: vfio-dump A | multifd-send ... multifd-recv | vfio-load B" {
+	passed multifd
 }
 
 @test "vfio: garbage on stdin: exit 1, device still usable" {

@@ -102,6 +102,17 @@ run_case() {
 		migbox vfio-dump "$A" | migbox stream-dump -p -q | migbox vfio-load "$B" || fail "pipeline"
 		b_has_a_state
 		;;
+	multifd)
+		# across the multifd transport, over loopback inside the VM
+		sh -c "set -o pipefail; migbox multifd-recv -c 2 --timeout 20 127.0.0.1:4444 |
+			migbox vfio-load '$B'" 2> /tmp/recv.err &
+		recv=$!
+		sleep 1
+		timed sh -c "set -o pipefail; migbox vfio-dump '$A' |
+			migbox multifd-send -c 2 --timeout 20 127.0.0.1:4444" || fail "vfio-dump | multifd-send"
+		wait $recv || fail "multifd-recv | vfio-load: $(cat /tmp/recv.err)"
+		b_has_a_state
+		;;
 	garbage)
 		head -c 4096 /dev/urandom > /tmp/garbage
 		expect_failure "bad magic" migbox vfio-load "$B" < /tmp/garbage

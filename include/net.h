@@ -1,0 +1,66 @@
+/* TCP endpoints for the network transports: "HOST:PORT", "[V6ADDR]:PORT"
+ * and ":PORT" (any address), listening (IPv4 and IPv6), connecting with a
+ * deadline, and reads and writes that say why they stopped.
+ *
+ * Functions that can fail take a caller's buffer (err, NET_ERR_LEN) and
+ * fill it with what went wrong; they never print. */
+#ifndef MIGBOX_NET_H
+#define MIGBOX_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define NET_ERR_LEN	256
+#define NET_NAME_LEN	80	/* "[ffff:...:ffff]:65535" with room */
+
+struct net_endpoint {
+	char host[256];		/* empty: any address */
+	char port[8];
+};
+
+/* Parses HOST:PORT, [HOST]:PORT or :PORT (host_required: not the last).
+ * -1 with err filled when the text is not such an endpoint. */
+int net_endpoint_parse(const char *text, bool host_required,
+		       struct net_endpoint *ep, char *err);
+/* "HOST:PORT" as given, for messages. */
+const char *net_endpoint_name(const struct net_endpoint *ep, char *buf,
+			      size_t n);
+
+/* A listening socket; an empty host listens on every IPv6 and IPv4
+ * address. Returns the fd or -1. */
+int net_listen(const struct net_endpoint *ep, char *err);
+/* The local port of a bound socket (for ":0"), or 0. */
+uint16_t net_local_port(int fd);
+
+/* Connects, retrying while the peer refuses (it may not listen yet), until
+ * deadline_ns (CLOCK_MONOTONIC, see now_ns()). Returns the fd or -1. */
+int net_connect(const struct net_endpoint *ep, uint64_t deadline_ns,
+		char *err);
+
+/* TCP_NODELAY (page packets and sync points go out at once) and close on
+ * exec. */
+void net_tune(int fd);
+int net_set_nonblocking(int fd, bool on);
+/* The peer's address as "ADDR:PORT" or "[ADDR]:PORT". */
+const char *net_peer_name(int fd, char *buf, size_t n);
+/* On the next close, reset the connection instead of closing it in order:
+ * the peer learns that this end failed. */
+void net_abort_on_close(int fd);
+
+/* Reads exactly n bytes. Returns n, the bytes read before an orderly end
+ * of the connection (0..n-1), or -1 with errno set. */
+ssize_t net_read_full(int fd, void *p, size_t n);
+/* Writes every byte of the vector (it is consumed); no SIGPIPE. -1 with
+ * errno set. */
+int net_writev_full(int fd, struct iovec *iov, int iovcnt);
+/* After the last write and shutdown(fd, SHUT_WR): waits, until
+ * deadline_ns (0: forever), for the peer to close too. 0 on an orderly
+ * close, -1 with errno (ECONNRESET: the peer failed; ETIMEDOUT; EPROTO:
+ * the peer sent bytes). Shut down every connection of a transfer before
+ * waiting on one: the peer may close only once all have ended. */
+int net_wait_close(int fd, uint64_t deadline_ns);
+
+#endif
