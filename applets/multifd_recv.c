@@ -51,6 +51,7 @@
 #include "multifd.h"
 #include "net.h"
 #include "opts.h"
+#include "monitor.h"
 #include "progress.h"
 #include "stream.h"
 
@@ -91,7 +92,6 @@ const char multifd_recv_usage[] =
 "\n"
 "Exit status: 0 a complete stream written, 1 failure, 2 usage error.\n";
 
-#define MONITOR_TICK_NS		250000000ull
 #define ACCEPT_TICK_MS		250
 #define EXTRA_CONNECTIONS	16	/* unidentified ones beyond the expected */
 
@@ -169,9 +169,7 @@ struct receiver {
 
 	/* Read by the monitor. */
 	_Atomic uint64_t main_bytes, zero_pages;
-	pthread_t monitor;
-	bool monitor_started, monitor_stop;
-	pthread_cond_t monitor_wake;
+	struct monitor mon;
 	struct progress pg;
 	uint64_t start_ns;
 };
@@ -198,7 +196,6 @@ static void rx_vfail_locked(struct receiver *rx, const char *fmt, va_list ap)
 			(void)eventfd_write(rx->wake_fd, 1);	/* the acceptor's poll */
 	}
 	pthread_cond_broadcast(&rx->cond);
-	pthread_cond_broadcast(&rx->monitor_wake);
 }
 
 /* Records the first failure and wakes every thread; blocked reads return
@@ -254,7 +251,7 @@ static void close_own_part_locked(struct receiver *rx)
 static int channel_read(struct recv_channel *ch, void *p, size_t n, const char *what)
 {
 	struct receiver *rx = ch->rx;
-	ssize_t got = net_read_full(ch->fd, p, n);
+	ssize_t got = read_full(ch->fd, p, n);
 
 	if (got == (ssize_t)n) {
 		atomic_fetch_add_explicit(&ch->bytes, n, memory_order_relaxed);
@@ -886,43 +883,21 @@ static uint64_t moved_bytes(struct receiver *rx, char *extra, size_t n)
 	return total;
 }
 
-static void *monitor_thread(void *arg)
+static uint64_t monitor_moved(void *ctx, char *extra, size_t n)
 {
-	struct receiver *rx = arg;
-	uint64_t last_moved = 0, last_change = now_ns();
-	char extra[2048];
-
-	pthread_mutex_lock(&rx->lock);
-	while (!rx->monitor_stop) {
-		struct timespec ts;
-		uint64_t moved, t;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += (long)MONITOR_TICK_NS;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&rx->monitor_wake, &rx->lock, &ts);
-		if (rx->monitor_stop || rx->failed)
-			break;
-		pthread_mutex_unlock(&rx->lock);
-
-		moved = moved_bytes(rx, progress_due(&rx->pg) ? extra : NULL, sizeof(extra));
-		t = now_ns();
-		if (moved != last_moved) {
-			last_moved = moved;
-			last_change = t;
-		} else if (rx->timeout_s && t - last_change >= rx->timeout_s * 1000000000ull) {
-			rx_fail(rx, "no byte came on any channel for %u s (--timeout)", rx->timeout_s);
-		}
-		if (progress_due(&rx->pg))
-			progress_update(&rx->pg, moved, extra);
-		pthread_mutex_lock(&rx->lock);
-	}
-	pthread_mutex_unlock(&rx->lock);
-	return NULL;
+	return moved_bytes(ctx, extra, n);
 }
+
+static void monitor_idle(void *ctx, unsigned int timeout_s)
+{
+	rx_fail(ctx, "no byte came on any channel for %u s (--timeout)", timeout_s);
+}
+
+static const struct monitor_ops rx_monitor_ops = {
+	.moved = monitor_moved,
+	.idle = monitor_idle,
+	.activity = NULL,
+};
 
 /* ---- set-up, tear-down, report ---- */
 
@@ -932,7 +907,6 @@ static int setup(struct receiver *rx)
 
 	pthread_mutex_init(&rx->lock, NULL);
 	pthread_cond_init(&rx->cond, NULL);
-	pthread_cond_init(&rx->monitor_wake, NULL);
 	rx->listen_fd = rx->main_fd = rx->stage_fd = -1;
 	rx->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (rx->wake_fd < 0)
@@ -961,12 +935,7 @@ static int setup(struct receiver *rx)
 
 static void stop_threads(struct receiver *rx)
 {
-	pthread_mutex_lock(&rx->lock);
-	rx->monitor_stop = true;
-	pthread_cond_broadcast(&rx->monitor_wake);
-	pthread_mutex_unlock(&rx->lock);
-	if (rx->monitor_started)
-		pthread_join(rx->monitor, NULL);
+	monitor_stop(&rx->mon);
 	for (unsigned int i = 0; i < rx->nchannels; i++)
 		if (rx->ch[i].started)
 			pthread_join(rx->ch[i].thread, NULL);
@@ -1070,7 +1039,6 @@ static void cleanup(struct receiver *rx)
 		close(rx->stage_fd);
 	}
 	pthread_cond_destroy(&rx->cond);
-	pthread_cond_destroy(&rx->monitor_wake);
 	pthread_mutex_destroy(&rx->lock);
 }
 
@@ -1111,8 +1079,8 @@ static void run(struct receiver *rx)
 		goto out;
 
 	progress_init(&rx->pg, rx->show_progress);
-	if (pthread_create(&rx->monitor, NULL, monitor_thread, rx) == 0)
-		rx->monitor_started = true;
+	if (monitor_start(&rx->mon, &rx_monitor_ops, rx, &rx->pg, rx->timeout_s) < 0)
+		msg("cannot start the progress and timeout thread: %s", strerror(errno));
 	if (in_init(&in, rx->main_fd, 4u << 20) < 0 ||
 	    in_prefill(&in, "QEVM", 4) < 0 || !(r = stream_reader_new(&in))) {
 		rx_fail(rx, "out of memory");

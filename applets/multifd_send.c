@@ -29,6 +29,7 @@
 #include "multifd.h"
 #include "net.h"
 #include "opts.h"
+#include "monitor.h"
 #include "progress.h"
 #include "stream.h"
 
@@ -73,7 +74,6 @@ const char multifd_send_usage[] =
 "connection, receiver), 2 usage error.\n";
 
 #define CONNECT_TIMEOUT_DEFAULT	30	/* s, when --timeout is not given */
-#define MONITOR_TICK_NS		250000000ull
 
 /* One packet's worth of pages, or a SYNC. */
 struct send_job {
@@ -136,9 +136,7 @@ struct sender {
 
 	/* Read by the monitor. */
 	_Atomic uint64_t input_bytes, main_bytes, zero_pages;
-	pthread_t monitor;
-	bool monitor_started, monitor_stop;
-	pthread_cond_t monitor_wake;
+	struct monitor mon;
 	struct progress pg;
 	uint64_t start_ns;
 };
@@ -172,7 +170,6 @@ static void tx_fail(struct sender *tx, const char *fmt, ...)
 	pthread_cond_broadcast(&tx->main_wake);
 	for (unsigned int i = 0; i < tx->nchannels; i++)
 		pthread_cond_broadcast(&tx->ch[i].wake);
-	pthread_cond_broadcast(&tx->monitor_wake);
 	pthread_mutex_unlock(&tx->lock);
 }
 
@@ -555,45 +552,30 @@ static uint64_t moved_bytes(struct sender *tx, char *extra, size_t n)
 	return total;
 }
 
-static void *monitor_thread(void *arg)
+static uint64_t monitor_moved(void *ctx, char *extra, size_t n)
 {
-	struct sender *tx = arg;
-	uint64_t last_moved = 0, last_change = now_ns();
-	char extra[2048];
-
-	pthread_mutex_lock(&tx->lock);
-	while (!tx->monitor_stop) {
-		struct timespec ts;
-		uint64_t moved, input, t;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += (long)MONITOR_TICK_NS;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&tx->monitor_wake, &tx->lock, &ts);
-		if (tx->monitor_stop || tx->failed)
-			break;
-		pthread_mutex_unlock(&tx->lock);
-
-		moved = moved_bytes(tx, progress_due(&tx->pg) ? extra : NULL, sizeof(extra));
-		input = atomic_load_explicit(&tx->input_bytes, memory_order_relaxed);
-		t = now_ns();
-		if (moved + input != last_moved) {
-			last_moved = moved + input;
-			last_change = t;
-		} else if (tx->timeout_s && t - last_change >= tx->timeout_s * 1000000000ull) {
-			tx_fail(tx, "no byte moved for %u s (--timeout): the receiver stopped reading or stdin stopped",
-				tx->timeout_s);
-		}
-		if (progress_due(&tx->pg))
-			progress_update(&tx->pg, moved, extra);
-		pthread_mutex_lock(&tx->lock);
-	}
-	pthread_mutex_unlock(&tx->lock);
-	return NULL;
+	return moved_bytes(ctx, extra, n);
 }
+
+static void monitor_idle(void *ctx, unsigned int timeout_s)
+{
+	tx_fail(ctx, "no byte moved for %u s (--timeout): the receiver stopped reading or stdin stopped", timeout_s);
+}
+
+/* reading stdin counts as activity too: a slow producer is not a hang */
+static uint64_t monitor_activity(void *ctx)
+{
+	struct sender *tx = ctx;
+
+	return moved_bytes(tx, NULL, 0) +
+	       atomic_load_explicit(&tx->input_bytes, memory_order_relaxed);
+}
+
+static const struct monitor_ops tx_monitor_ops = {
+	.moved = monitor_moved,
+	.idle = monitor_idle,
+	.activity = monitor_activity,
+};
 
 /* ---- set-up, tear-down, report ---- */
 
@@ -639,7 +621,6 @@ static int setup(struct sender *tx)
 
 	pthread_mutex_init(&tx->lock, NULL);
 	pthread_cond_init(&tx->main_wake, NULL);
-	pthread_cond_init(&tx->monitor_wake, NULL);
 	tx->main_fd = -1;
 	tx->ch = calloc(tx->nchannels, sizeof(*tx->ch));
 	tx->filling = job_new();
@@ -668,16 +649,13 @@ static void stop_threads(struct sender *tx)
 {
 	pthread_mutex_lock(&tx->lock);
 	tx->quit = true;
-	tx->monitor_stop = true;
 	for (unsigned int i = 0; i < tx->nchannels; i++)
 		pthread_cond_broadcast(&tx->ch[i].wake);
-	pthread_cond_broadcast(&tx->monitor_wake);
 	pthread_mutex_unlock(&tx->lock);
 	for (unsigned int i = 0; i < tx->nchannels; i++)
 		if (tx->ch[i].started)
 			pthread_join(tx->ch[i].thread, NULL);
-	if (tx->monitor_started)
-		pthread_join(tx->monitor, NULL);
+	monitor_stop(&tx->mon);
 }
 
 /* Success needs the receiver to close every connection in order: a
@@ -791,7 +769,6 @@ static void cleanup(struct sender *tx)
 	job_free(tx->filling);
 	free(tx->ch);
 	pthread_cond_destroy(&tx->main_wake);
-	pthread_cond_destroy(&tx->monitor_wake);
 	pthread_mutex_destroy(&tx->lock);
 }
 
@@ -816,8 +793,8 @@ static void run(struct sender *tx)
 	if (start_channels(tx, deadline) < 0)
 		goto out;
 	progress_init(&tx->pg, tx->show_progress);
-	if (pthread_create(&tx->monitor, NULL, monitor_thread, tx) == 0)
-		tx->monitor_started = true;
+	if (monitor_start(&tx->mon, &tx_monitor_ops, tx, &tx->pg, tx->timeout_s) < 0)
+		msg("cannot start the progress and timeout thread: %s", strerror(errno));
 
 	while ((ret = stream_next(r, &it)) > 0) {
 		if (send_item(tx, r, &it) < 0 || tx->main_out.err)

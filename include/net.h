@@ -50,9 +50,6 @@ const char *net_peer_name(int fd, char *buf, size_t n);
  * the peer learns that this end failed. */
 void net_abort_on_close(int fd);
 
-/* Reads exactly n bytes. Returns n, the bytes read before an orderly end
- * of the connection (0..n-1), or -1 with errno set. */
-ssize_t net_read_full(int fd, void *p, size_t n);
 /* Writes every byte of the vector (it is consumed); no SIGPIPE. -1 with
  * errno set. */
 int net_writev_full(int fd, struct iovec *iov, int iovcnt);

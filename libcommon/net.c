@@ -299,26 +299,6 @@ void net_abort_on_close(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
-ssize_t net_read_full(int fd, void *p, size_t n)
-{
-	unsigned char *c = p;
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, c + got, n - got);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 int net_writev_full(int fd, struct iovec *iov, int iovcnt)
 {
 	while (iovcnt) {
