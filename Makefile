@@ -104,6 +104,7 @@ install: migbox man
 
 bench: migbox
 	bench/stream-dump.sh
+	bench/multifd.sh
 
 clean:
 	rm -rf build migbox migbox-static
