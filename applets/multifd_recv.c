@@ -118,7 +118,7 @@ struct recv_channel {
 	bool ended;				/* the thread is done */
 	bool closed;				/* ... after an orderly close */
 	/* Counters for the monitor. */
-	_Atomic uint64_t bytes, packets, pages_recv, payload_bytes;
+	struct mfd_counters cnt;
 };
 
 struct receiver {
@@ -254,7 +254,7 @@ static int channel_read(struct recv_channel *ch, void *p, size_t n, const char *
 	ssize_t got = read_full(ch->fd, p, n);
 
 	if (got == (ssize_t)n) {
-		atomic_fetch_add_explicit(&ch->bytes, n, memory_order_relaxed);
+		atomic_fetch_add_explicit(&ch->cnt.bytes, n, memory_order_relaxed);
 		return 1;
 	}
 	if (got == 0 && !strcmp(what, "header"))
@@ -361,11 +361,11 @@ static int receive_packet(struct recv_channel *ch)
 		}
 		if (write_pages(ch, b) < 0)
 			return -1;
-		atomic_fetch_add_explicit(&ch->pages_recv, pkt->normal_pages, memory_order_relaxed);
-		atomic_fetch_add_explicit(&ch->payload_bytes, pkt->next_packet_size,
+		atomic_fetch_add_explicit(&ch->cnt.pages, pkt->normal_pages, memory_order_relaxed);
+		atomic_fetch_add_explicit(&ch->cnt.payload_bytes, pkt->next_packet_size,
 					  memory_order_relaxed);
 	}
-	atomic_fetch_add_explicit(&ch->packets, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ch->cnt.packets, 1, memory_order_relaxed);
 	if (pkt->flags & MULTIFD_FLAG_SYNC) {
 		pthread_mutex_lock(&rx->lock);
 		ch->syncs++;
@@ -431,7 +431,7 @@ static int start_channel(struct receiver *rx, struct pending_conn *pc)
 	pthread_mutex_unlock(&rx->lock);
 	pc->fd = -1;
 	snprintf(ch->peer, sizeof(ch->peer), "%s", pc->peer);
-	atomic_store_explicit(&ch->bytes, MULTIFD_INIT_SIZE, memory_order_relaxed);
+	atomic_store_explicit(&ch->cnt.bytes, MULTIFD_INIT_SIZE, memory_order_relaxed);
 	if (pthread_create(&ch->thread, NULL, recv_channel_thread, ch)) {
 		rx_fail(rx, "channel %u: cannot start its thread", init.id);
 		return -1;
@@ -863,23 +863,17 @@ static int finish(struct receiver *rx, struct stream_reader *r)
 static uint64_t moved_bytes(struct receiver *rx, char *extra, size_t n)
 {
 	uint64_t total = atomic_load_explicit(&rx->main_bytes, memory_order_relaxed);
-	uint64_t pages = 0;
-	size_t len = 0;
-	char hb[32];
+	uint64_t pages = 0, bytes[MULTIFD_CHANNELS_MAX];
 
 	for (unsigned int i = 0; i < rx->nchannels; i++) {
-		total += atomic_load_explicit(&rx->ch[i].bytes, memory_order_relaxed);
-		pages += atomic_load_explicit(&rx->ch[i].pages_recv, memory_order_relaxed);
+		bytes[i] = atomic_load_explicit(&rx->ch[i].cnt.bytes, memory_order_relaxed);
+		total += bytes[i];
+		pages += atomic_load_explicit(&rx->ch[i].cnt.pages, memory_order_relaxed);
 	}
-	if (extra) {
-		len += (size_t)snprintf(extra + len, n - len, "pages %" PRIu64 "  zero %" PRIu64,
-					pages, atomic_load_explicit(&rx->zero_pages, memory_order_relaxed));
-		for (unsigned int i = 0; i < rx->nchannels && len < n; i++)
-			len += (size_t)snprintf(extra + len, n - len, "%sch%u %s", i ? " " : "  ", i,
-						human_bytes(hb, sizeof(hb),
-							    (double)atomic_load_explicit(&rx->ch[i].bytes,
-											 memory_order_relaxed)));
-	}
+	if (extra)
+		progress_channels_text(extra, n, pages,
+				       atomic_load_explicit(&rx->zero_pages, memory_order_relaxed),
+				       bytes, rx->nchannels);
 	return total;
 }
 
@@ -944,18 +938,19 @@ static void stop_threads(struct receiver *rx)
 static void write_stats(struct receiver *rx)
 {
 	FILE *f = fopen(rx->stats_path, "w");
+	const struct mfd_counters *cnt[MULTIFD_CHANNELS_MAX];
+	const char *peers[MULTIFD_CHANNELS_MAX];
+	uint64_t syncs[MULTIFD_CHANNELS_MAX];
 	struct json_writer w;
-	uint64_t pages = 0, payload = 0, packets = 0, multifd = 0;
 
 	if (!f) {
 		msg("cannot write --stats-json %s: %s", rx->stats_path, strerror(errno));
 		return;
 	}
 	for (unsigned int i = 0; i < rx->nchannels; i++) {
-		pages += rx->ch[i].pages_recv;
-		payload += rx->ch[i].payload_bytes;
-		packets += rx->ch[i].packets;
-		multifd += rx->ch[i].bytes;
+		cnt[i] = &rx->ch[i].cnt;
+		peers[i] = rx->ch[i].peer;
+		syncs[i] = rx->ch[i].syncs;
 	}
 	jw_init(&w, f, true);
 	jw_object(&w);
@@ -968,32 +963,12 @@ static void write_stats(struct receiver *rx)
 	jw_key(&w, "channels"); jw_u64(&w, rx->nchannels);
 	jw_key(&w, "compression"); jw_string(&w, rx->method->name);
 	jw_key(&w, "ram_total"); jw_u64(&w, rx->ram_total);
-	jw_key(&w, "pages"); jw_u64(&w, pages);
-	jw_key(&w, "page_bytes"); jw_u64(&w, pages * MULTIFD_PAGE_SIZE);
-	jw_key(&w, "zero_pages"); jw_u64(&w, rx->zero_pages);
-	jw_key(&w, "main_bytes"); jw_u64(&w, rx->main_bytes);
-	jw_key(&w, "multifd_bytes"); jw_u64(&w, multifd);
-	jw_key(&w, "payload_bytes"); jw_u64(&w, payload);
-	jw_key(&w, "packets"); jw_u64(&w, packets);
-	jw_key(&w, "compression_ratio");
-	jw_double(&w, payload ? (double)(pages * MULTIFD_PAGE_SIZE) / (double)payload : 0);
 	jw_key(&w, "sync_points"); jw_u64(&w, rx->eos_written);
 	jw_key(&w, "own_part_sections"); jw_u64(&w, rx->own_parts);
 	jw_key(&w, "output_bytes"); jw_u64(&w, rx->out.written);
-	jw_key(&w, "per_channel");
-	jw_array(&w);
-	for (unsigned int i = 0; i < rx->nchannels; i++) {
-		jw_object(&w);
-		jw_key(&w, "id"); jw_u64(&w, i);
-		jw_key(&w, "peer"); jw_string(&w, rx->ch[i].peer);
-		jw_key(&w, "bytes"); jw_u64(&w, rx->ch[i].bytes);
-		jw_key(&w, "packets"); jw_u64(&w, rx->ch[i].packets);
-		jw_key(&w, "pages"); jw_u64(&w, rx->ch[i].pages_recv);
-		jw_key(&w, "payload_bytes"); jw_u64(&w, rx->ch[i].payload_bytes);
-		jw_key(&w, "syncs"); jw_u64(&w, rx->ch[i].syncs);
-		jw_object_end(&w);
-	}
-	jw_array_end(&w);
+	jw_key(&w, "zero_pages"); jw_u64(&w, rx->zero_pages);
+	jw_key(&w, "main_bytes"); jw_u64(&w, rx->main_bytes);
+	mfd_counters_json(&w, cnt, peers, syncs, rx->nchannels);
 	jw_object_end(&w);
 	jw_end(&w);
 	if (fclose(f))
@@ -1050,7 +1025,7 @@ static void report_failure(struct receiver *rx)
 
 	if (id >= 0 && !strncmp(rx->error, "main channel", 12))
 		msg("channel %d closed early, after %" PRIu64 " packets and %" PRIu64
-		    " SYNC packets; then %s", id, (uint64_t)rx->ch[id].packets,
+		    " SYNC packets; then %s", id, (uint64_t)rx->ch[id].cnt.packets,
 		    rx->ch[id].syncs, rx->error);
 	else
 		msg("%s", rx->error);

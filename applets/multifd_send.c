@@ -99,7 +99,8 @@ struct send_channel {
 	void *cctx;
 	unsigned char header[MULTIFD_PACKET_HEADER_SIZE];
 	/* Counters: written by the channel, read by the monitor. */
-	_Atomic uint64_t bytes, packets, pages, payload_bytes, syncs;
+	struct mfd_counters cnt;
+	_Atomic uint64_t syncs;
 };
 
 struct sender {
@@ -230,11 +231,11 @@ static int send_packet(struct send_channel *ch, const struct send_job *job)
 			job->packet_num, strerror(errno));
 		return -1;
 	}
-	atomic_fetch_add_explicit(&ch->bytes, sizeof(ch->header) + pkt.next_packet_size,
+	atomic_fetch_add_explicit(&ch->cnt.bytes, sizeof(ch->header) + pkt.next_packet_size,
 				  memory_order_relaxed);
-	atomic_fetch_add_explicit(&ch->packets, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&ch->pages, job->npages, memory_order_relaxed);
-	atomic_fetch_add_explicit(&ch->payload_bytes, pkt.next_packet_size, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ch->cnt.packets, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ch->cnt.pages, job->npages, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ch->cnt.payload_bytes, pkt.next_packet_size, memory_order_relaxed);
 	if (job->flags & MULTIFD_FLAG_SYNC)
 		atomic_fetch_add_explicit(&ch->syncs, 1, memory_order_relaxed);
 	return 0;
@@ -257,7 +258,7 @@ static void *send_channel_thread(void *arg)
 		tx_fail(tx, "channel %u: sending the init packet: %s", ch->id, strerror(errno));
 		return NULL;
 	}
-	atomic_fetch_add_explicit(&ch->bytes, sizeof(buf), memory_order_relaxed);
+	atomic_fetch_add_explicit(&ch->cnt.bytes, sizeof(buf), memory_order_relaxed);
 
 	for (;;) {
 		struct send_job *job;
@@ -532,23 +533,17 @@ static int send_item(struct sender *tx, struct stream_reader *r,
 static uint64_t moved_bytes(struct sender *tx, char *extra, size_t n)
 {
 	uint64_t total = atomic_load_explicit(&tx->main_bytes, memory_order_relaxed);
-	uint64_t pages = 0;
-	size_t len = 0;
-	char hb[32];
+	uint64_t pages = 0, bytes[MULTIFD_CHANNELS_MAX];
 
 	for (unsigned int i = 0; i < tx->nchannels; i++) {
-		total += atomic_load_explicit(&tx->ch[i].bytes, memory_order_relaxed);
-		pages += atomic_load_explicit(&tx->ch[i].pages, memory_order_relaxed);
+		bytes[i] = atomic_load_explicit(&tx->ch[i].cnt.bytes, memory_order_relaxed);
+		total += bytes[i];
+		pages += atomic_load_explicit(&tx->ch[i].cnt.pages, memory_order_relaxed);
 	}
-	if (extra) {
-		len += (size_t)snprintf(extra + len, n - len, "pages %" PRIu64 "  zero %" PRIu64,
-					pages, atomic_load_explicit(&tx->zero_pages, memory_order_relaxed));
-		for (unsigned int i = 0; i < tx->nchannels && len < n; i++)
-			len += (size_t)snprintf(extra + len, n - len, "%sch%u %s", i ? " " : "  ", i,
-						human_bytes(hb, sizeof(hb),
-							    (double)atomic_load_explicit(&tx->ch[i].bytes,
-											 memory_order_relaxed)));
-	}
+	if (extra)
+		progress_channels_text(extra, n, pages,
+				       atomic_load_explicit(&tx->zero_pages, memory_order_relaxed),
+				       bytes, tx->nchannels);
 	return total;
 }
 
@@ -687,18 +682,17 @@ static void wait_receiver_close(struct sender *tx)
 static void write_stats(struct sender *tx)
 {
 	FILE *f = fopen(tx->stats_path, "w");
+	const struct mfd_counters *cnt[MULTIFD_CHANNELS_MAX];
+	uint64_t syncs[MULTIFD_CHANNELS_MAX];
 	struct json_writer w;
-	uint64_t pages = 0, payload = 0, packets = 0, multifd = 0;
 
 	if (!f) {
 		msg("cannot write --stats-json %s: %s", tx->stats_path, strerror(errno));
 		return;
 	}
 	for (unsigned int i = 0; i < tx->nchannels; i++) {
-		pages += tx->ch[i].pages;
-		payload += tx->ch[i].payload_bytes;
-		packets += tx->ch[i].packets;
-		multifd += tx->ch[i].bytes;
+		cnt[i] = &tx->ch[i].cnt;
+		syncs[i] = tx->ch[i].syncs;
 	}
 	jw_init(&w, f, true);
 	jw_object(&w);
@@ -713,30 +707,11 @@ static void write_stats(struct sender *tx)
 	jw_key(&w, "level"); jw_i64(&w, tx->level);
 	jw_key(&w, "input_bytes"); jw_u64(&w, tx->input_bytes);
 	jw_key(&w, "ram_total"); jw_u64(&w, tx->ram_total);
-	jw_key(&w, "pages"); jw_u64(&w, pages);
-	jw_key(&w, "page_bytes"); jw_u64(&w, pages * MULTIFD_PAGE_SIZE);
-	jw_key(&w, "zero_pages"); jw_u64(&w, tx->zero_pages);
-	jw_key(&w, "main_bytes"); jw_u64(&w, tx->main_bytes);
-	jw_key(&w, "multifd_bytes"); jw_u64(&w, multifd);
-	jw_key(&w, "payload_bytes"); jw_u64(&w, payload);
-	jw_key(&w, "packets"); jw_u64(&w, packets);
-	jw_key(&w, "compression_ratio");
-	jw_double(&w, payload ? (double)(pages * MULTIFD_PAGE_SIZE) / (double)payload : 0);
 	jw_key(&w, "sync_points"); jw_u64(&w, tx->sync_points);
 	jw_key(&w, "extra_sync_points"); jw_u64(&w, tx->extra_sync_points);
-	jw_key(&w, "per_channel");
-	jw_array(&w);
-	for (unsigned int i = 0; i < tx->nchannels; i++) {
-		jw_object(&w);
-		jw_key(&w, "id"); jw_u64(&w, i);
-		jw_key(&w, "bytes"); jw_u64(&w, tx->ch[i].bytes);
-		jw_key(&w, "packets"); jw_u64(&w, tx->ch[i].packets);
-		jw_key(&w, "pages"); jw_u64(&w, tx->ch[i].pages);
-		jw_key(&w, "payload_bytes"); jw_u64(&w, tx->ch[i].payload_bytes);
-		jw_key(&w, "syncs"); jw_u64(&w, tx->ch[i].syncs);
-		jw_object_end(&w);
-	}
-	jw_array_end(&w);
+	jw_key(&w, "zero_pages"); jw_u64(&w, tx->zero_pages);
+	jw_key(&w, "main_bytes"); jw_u64(&w, tx->main_bytes);
+	mfd_counters_json(&w, cnt, NULL, syncs, tx->nchannels);
 	jw_object_end(&w);
 	jw_end(&w);
 	if (fclose(f))

@@ -76,6 +76,8 @@ int out_write(struct out_buf *o, const void *p, size_t n);
 int out_flush(struct out_buf *o);
 /* Flushes, then writes the vector without copying it (it is consumed). */
 int out_writev(struct out_buf *o, struct iovec *iov, int iovcnt);
+/* Drops n written bytes from the front of a vector. */
+void iov_advance(struct iovec **iov, int *iovcnt, size_t n);
 int out_u8(struct out_buf *o, uint8_t v);
 int out_be16(struct out_buf *o, uint16_t v);
 int out_be32(struct out_buf *o, uint32_t v);

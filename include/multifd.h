@@ -13,6 +13,7 @@
 #define MIGBOX_MULTIFD_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "ram.h"
@@ -86,6 +87,23 @@ struct ram_block *mfd_packet_block(const struct mfd_packet *p,
 				   char err[MULTIFD_ERR_LEN]);
 
 const char *mfd_compression_name(uint32_t comp_flag);
+/* What one channel moved: bumped by its thread, read by the monitor and
+ * --stats-json. */
+struct mfd_counters {
+	_Atomic uint64_t bytes;		/* on the wire, headers included */
+	_Atomic uint64_t packets;
+	_Atomic uint64_t pages;
+	_Atomic uint64_t payload_bytes;
+};
+
+struct json_writer;
+/* The --stats-json figures both ends share: totals over the channels,
+ * the compression ratio, and one object per channel ("per_channel");
+ * peers[i] (may be NULL) names channel i's peer, syncs[i] its SYNCs. */
+void mfd_counters_json(struct json_writer *w, const struct mfd_counters *const *ch,
+		       const char *const *peers, const uint64_t *syncs,
+		       unsigned int channels);
+
 void mfd_uuid_format(const unsigned char uuid[16], char out[37]);
 
 #endif

@@ -23,6 +23,10 @@ bool progress_due(const struct progress *p);
 void progress_update(struct progress *p, uint64_t bytes, const char *extra);
 /* The final line, always printed when enabled. */
 void progress_done(struct progress *p, uint64_t bytes, const char *extra);
+/* "pages P  zero Z  ch0 1.5 GiB ch1 ..." into buf: the tail of a
+ * multi-channel transfer's progress line. */
+void progress_channels_text(char *buf, size_t n, uint64_t pages, uint64_t zero,
+			    const uint64_t *channel_bytes, unsigned int channels);
 /* "1.5 GiB" into buf. */
 const char *human_bytes(char *buf, size_t n, double bytes);
 

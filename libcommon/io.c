@@ -157,6 +157,19 @@ int out_flush(struct out_buf *o)
 	return 0;
 }
 
+void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
+{
+	while (*iovcnt && n >= (*iov)->iov_len) {
+		n -= (*iov)->iov_len;
+		(*iov)++;
+		(*iovcnt)--;
+	}
+	if (*iovcnt) {
+		(*iov)->iov_base = (char *)(*iov)->iov_base + n;
+		(*iov)->iov_len -= n;
+	}
+}
+
 int out_writev(struct out_buf *o, struct iovec *iov, int iovcnt)
 {
 	if (out_flush(o) < 0)
@@ -171,15 +184,7 @@ int out_writev(struct out_buf *o, struct iovec *iov, int iovcnt)
 			return -1;
 		}
 		o->written += (uint64_t)w;
-		while (iovcnt && (size_t)w >= iov->iov_len) {
-			w -= (ssize_t)iov->iov_len;
-			iov++;
-			iovcnt--;
-		}
-		if (iovcnt) {
-			iov->iov_base = (char *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
+		iov_advance(&iov, &iovcnt, (size_t)w);
 	}
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "json.h"
 #include "multifd.h"
 
 #define KNOWN_FLAGS	(MULTIFD_FLAG_SYNC | MULTIFD_FLAG_COMPRESSION_MASK)
@@ -191,4 +192,41 @@ struct ram_block *mfd_packet_block(const struct mfd_packet *p,
 		}
 	}
 	return b;
+}
+
+void mfd_counters_json(struct json_writer *w, const struct mfd_counters *const *ch,
+		       const char *const *peers, const uint64_t *syncs,
+		       unsigned int channels)
+{
+	uint64_t pages = 0, payload = 0, packets = 0, bytes = 0;
+
+	for (unsigned int i = 0; i < channels; i++) {
+		pages += ch[i]->pages;
+		payload += ch[i]->payload_bytes;
+		packets += ch[i]->packets;
+		bytes += ch[i]->bytes;
+	}
+	jw_key(w, "pages"); jw_u64(w, pages);
+	jw_key(w, "page_bytes"); jw_u64(w, pages * MULTIFD_PAGE_SIZE);
+	jw_key(w, "multifd_bytes"); jw_u64(w, bytes);
+	jw_key(w, "payload_bytes"); jw_u64(w, payload);
+	jw_key(w, "packets"); jw_u64(w, packets);
+	jw_key(w, "compression_ratio");
+	jw_double(w, payload ? (double)(pages * MULTIFD_PAGE_SIZE) / (double)payload : 0);
+	jw_key(w, "per_channel");
+	jw_array(w);
+	for (unsigned int i = 0; i < channels; i++) {
+		jw_object(w);
+		jw_key(w, "id"); jw_u64(w, i);
+		if (peers) {
+			jw_key(w, "peer"); jw_string(w, peers[i]);
+		}
+		jw_key(w, "bytes"); jw_u64(w, ch[i]->bytes);
+		jw_key(w, "packets"); jw_u64(w, ch[i]->packets);
+		jw_key(w, "pages"); jw_u64(w, ch[i]->pages);
+		jw_key(w, "payload_bytes"); jw_u64(w, ch[i]->payload_bytes);
+		jw_key(w, "syncs"); jw_u64(w, syncs[i]);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
 }

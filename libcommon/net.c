@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "net.h"
 #include "progress.h"
 
@@ -310,15 +311,7 @@ int net_writev_full(int fd, struct iovec *iov, int iovcnt)
 				continue;
 			return -1;
 		}
-		while (iovcnt && (size_t)w >= iov->iov_len) {
-			w -= (ssize_t)iov->iov_len;
-			iov++;
-			iovcnt--;
-		}
-		if (iovcnt) {
-			iov->iov_base = (char *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
+		iov_advance(&iov, &iovcnt, (size_t)w);
 	}
 	return 0;
 }

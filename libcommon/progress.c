@@ -1,3 +1,4 @@
+#include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,4 +80,15 @@ void progress_done(struct progress *p, uint64_t bytes, const char *extra)
 {
 	if (p->enabled)
 		draw(p, bytes, extra, true);
+}
+
+void progress_channels_text(char *buf, size_t n, uint64_t pages, uint64_t zero,
+			    const uint64_t *channel_bytes, unsigned int channels)
+{
+	size_t len = (size_t)snprintf(buf, n, "pages %" PRIu64 "  zero %" PRIu64, pages, zero);
+	char hb[32];
+
+	for (unsigned int i = 0; i < channels && len < n; i++)
+		len += (size_t)snprintf(buf + len, n - len, "%sch%u %s", i ? " " : "  ", i,
+					human_bytes(hb, sizeof(hb), (double)channel_bytes[i]));
 }
