@@ -532,19 +532,14 @@ static int send_item(struct sender *tx, struct stream_reader *r,
 
 static uint64_t moved_bytes(struct sender *tx, char *extra, size_t n)
 {
-	uint64_t total = atomic_load_explicit(&tx->main_bytes, memory_order_relaxed);
-	uint64_t pages = 0, bytes[MULTIFD_CHANNELS_MAX];
+	const struct mfd_counters *cnt[MULTIFD_CHANNELS_MAX];
 
-	for (unsigned int i = 0; i < tx->nchannels; i++) {
-		bytes[i] = atomic_load_explicit(&tx->ch[i].cnt.bytes, memory_order_relaxed);
-		total += bytes[i];
-		pages += atomic_load_explicit(&tx->ch[i].cnt.pages, memory_order_relaxed);
-	}
-	if (extra)
-		progress_channels_text(extra, n, pages,
-				       atomic_load_explicit(&tx->zero_pages, memory_order_relaxed),
-				       bytes, tx->nchannels);
-	return total;
+	for (unsigned int i = 0; i < tx->nchannels; i++)
+		cnt[i] = &tx->ch[i].cnt;
+	return mfd_counters_moved(cnt, tx->nchannels,
+				  atomic_load_explicit(&tx->main_bytes, memory_order_relaxed),
+				  atomic_load_explicit(&tx->zero_pages, memory_order_relaxed),
+				  extra, n);
 }
 
 static uint64_t monitor_moved(void *ctx, char *extra, size_t n)

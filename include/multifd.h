@@ -96,6 +96,11 @@ struct mfd_counters {
 	_Atomic uint64_t payload_bytes;
 };
 
+/* Bytes moved in all (main_bytes plus every channel's); with extra, also
+ * the progress text (pages, zero pages, bytes per channel). */
+uint64_t mfd_counters_moved(const struct mfd_counters *const *ch, unsigned int channels,
+			    uint64_t main_bytes, uint64_t zero_pages, char *extra, size_t n);
+
 struct json_writer;
 /* The --stats-json figures both ends share: totals over the channels,
  * the compression ratio, and one object per channel ("per_channel");

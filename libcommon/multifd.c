@@ -4,6 +4,7 @@
 
 #include "bytes.h"
 #include "json.h"
+#include "progress.h"
 #include "multifd.h"
 
 #define KNOWN_FLAGS	(MULTIFD_FLAG_SYNC | MULTIFD_FLAG_COMPRESSION_MASK)
@@ -229,4 +230,19 @@ void mfd_counters_json(struct json_writer *w, const struct mfd_counters *const *
 		jw_object_end(w);
 	}
 	jw_array_end(w);
+}
+
+uint64_t mfd_counters_moved(const struct mfd_counters *const *ch, unsigned int channels,
+			    uint64_t main_bytes, uint64_t zero_pages, char *extra, size_t n)
+{
+	uint64_t total = main_bytes, pages = 0, bytes[MULTIFD_CHANNELS_MAX];
+
+	for (unsigned int i = 0; i < channels; i++) {
+		bytes[i] = atomic_load_explicit(&ch[i]->bytes, memory_order_relaxed);
+		total += bytes[i];
+		pages += atomic_load_explicit(&ch[i]->pages, memory_order_relaxed);
+	}
+	if (extra)
+		progress_channels_text(extra, n, pages, zero_pages, bytes, channels);
+	return total;
 }
