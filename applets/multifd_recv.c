@@ -948,15 +948,9 @@ static void write_stats(struct receiver *rx)
 		syncs[i] = rx->ch[i].syncs;
 	}
 	jw_init(&w, f, true);
-	jw_object(&w);
-	jw_key(&w, "applet"); jw_string(&w, "multifd-recv");
-	jw_key(&w, "ok"); jw_bool(&w, !rx->failed);
-	if (rx->failed) {
-		jw_key(&w, "error"); jw_string(&w, rx->error);
-	}
-	jw_key(&w, "seconds"); jw_double(&w, (double)(now_ns() - rx->start_ns) / 1e9);
-	jw_key(&w, "channels"); jw_u64(&w, rx->nchannels);
-	jw_key(&w, "compression"); jw_string(&w, rx->method->name);
+	mfd_stats_begin(&w, "multifd-recv", rx->failed ? rx->error : NULL,
+			(double)(now_ns() - rx->start_ns) / 1e9, rx->nchannels,
+			rx->method->name);
 	jw_key(&w, "ram_total"); jw_u64(&w, rx->ram_total);
 	jw_key(&w, "sync_points"); jw_u64(&w, rx->eos_written);
 	jw_key(&w, "own_part_sections"); jw_u64(&w, rx->own_parts);

@@ -690,15 +690,9 @@ static void write_stats(struct sender *tx)
 		syncs[i] = tx->ch[i].syncs;
 	}
 	jw_init(&w, f, true);
-	jw_object(&w);
-	jw_key(&w, "applet"); jw_string(&w, "multifd-send");
-	jw_key(&w, "ok"); jw_bool(&w, !tx->failed);
-	if (tx->failed) {
-		jw_key(&w, "error"); jw_string(&w, tx->error);
-	}
-	jw_key(&w, "seconds"); jw_double(&w, (double)(now_ns() - tx->start_ns) / 1e9);
-	jw_key(&w, "channels"); jw_u64(&w, tx->nchannels);
-	jw_key(&w, "compression"); jw_string(&w, tx->method->name);
+	mfd_stats_begin(&w, "multifd-send", tx->failed ? tx->error : NULL,
+			(double)(now_ns() - tx->start_ns) / 1e9, tx->nchannels,
+			tx->method->name);
 	jw_key(&w, "level"); jw_i64(&w, tx->level);
 	jw_key(&w, "input_bytes"); jw_u64(&w, tx->input_bytes);
 	jw_key(&w, "ram_total"); jw_u64(&w, tx->ram_total);

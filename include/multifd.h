@@ -102,6 +102,10 @@ uint64_t mfd_counters_moved(const struct mfd_counters *const *ch, unsigned int c
 			    uint64_t main_bytes, uint64_t zero_pages, char *extra, size_t n);
 
 struct json_writer;
+/* Opens the --stats-json object with what both ends report first:
+ * applet, ok (and error), seconds, channels, compression. */
+void mfd_stats_begin(struct json_writer *w, const char *applet, const char *error,
+		     double seconds, unsigned int channels, const char *compression);
 /* The --stats-json figures both ends share: totals over the channels,
  * the compression ratio, and one object per channel ("per_channel");
  * peers[i] (may be NULL) names channel i's peer, syncs[i] its SYNCs. */

@@ -246,3 +246,17 @@ uint64_t mfd_counters_moved(const struct mfd_counters *const *ch, unsigned int c
 		progress_channels_text(extra, n, pages, zero_pages, bytes, channels);
 	return total;
 }
+
+void mfd_stats_begin(struct json_writer *w, const char *applet, const char *error,
+		     double seconds, unsigned int channels, const char *compression)
+{
+	jw_object(w);
+	jw_key(w, "applet"); jw_string(w, applet);
+	jw_key(w, "ok"); jw_bool(w, !error);
+	if (error) {
+		jw_key(w, "error"); jw_string(w, error);
+	}
+	jw_key(w, "seconds"); jw_double(w, seconds);
+	jw_key(w, "channels"); jw_u64(w, channels);
+	jw_key(w, "compression"); jw_string(w, compression);
+}
