@@ -14,6 +14,7 @@
 #include "opts.h"
 #include "progress.h"
 #include "ram.h"
+#include "session.h"
 #include "stream.h"
 
 const char stream_gen_usage[] =
@@ -43,12 +44,16 @@ const char stream_gen_usage[] =
 "      --uuid UUID       add a configuration/uuid subsection\n"
 "      --raw             write the final RAM image (blocks one after another)\n"
 "                        instead of the stream: what the destination must hold\n"
-"  -o, --output FILE     write to FILE (complete only on success) not stdout\n"
+"  -o, --output FILE     write to FILE, which appears only once complete and\n"
+"                        on disk (a symlink is followed), instead of stdout\n"
 "      --progress        show bytes and rate on stderr\n"
 "  -h, --help            show this help\n"
 "\n"
 "Page kinds: zero pages go as ZERO records; random pages do not compress;\n"
-"text pages compress like prose; repeat pages are one non-zero byte.\n";
+"text pages compress like prose; repeat pages are one non-zero byte.\n"
+"\n"
+"Exit status: 0 written, 1 failure (nothing is left under FILE), 2 usage\n"
+"error; killed by SIGINT, SIGTERM or SIGHUP after cleaning up.\n";
 
 #define PAGE_SIZE	4096u
 #define TEXT_POOL_SIZE	(1u << 20)
@@ -76,6 +81,7 @@ struct gen {
 	struct stream_writer w;
 	struct progress pg;
 	uint32_t next_section_id;
+	struct session session;
 };
 
 static uint64_t mix64(uint64_t x)
@@ -195,12 +201,10 @@ static void make_text_pool(struct gen *g)
 	}
 }
 
-static void check_out(struct gen *g)
+/* A write error is sticky in g->out: checked once per block or pass. */
+static int check_out(struct gen *g)
 {
-	if (g->out.err) {
-		errno = g->out.err;
-		die_errno("write failed");
-	}
+	return g->out.err ? -1 : 0;
 }
 
 static void tick(struct gen *g)
@@ -209,7 +213,7 @@ static void tick(struct gen *g)
 		progress_update(&g->pg, out_offset(&g->out), NULL);
 }
 
-static void write_raw(struct gen *g)
+static int write_raw(struct gen *g)
 {
 	unsigned char page[PAGE_SIZE];
 
@@ -221,8 +225,10 @@ static void write_raw(struct gen *g)
 			out_write(&g->out, page, PAGE_SIZE);
 			tick(g);
 		}
-		check_out(g);
+		if (check_out(g) < 0)
+			return -1;
 	}
+	return 0;
 }
 
 static void open_section(struct gen *g, uint8_t type, const struct section_info *s)
@@ -238,7 +244,7 @@ static void close_ram_section(struct gen *g, const struct section_info *s)
 
 /* One pass: every page (iteration 1) or the re-sent ones, in sections of
  * section_pages pages; the last pass goes into the END section. */
-static void write_pass(struct gen *g, const struct section_info *ram, unsigned iteration)
+static int write_pass(struct gen *g, const struct section_info *ram, unsigned iteration)
 {
 	bool last = iteration == g->iterations && g->iterations > 1;
 	uint64_t in_section = 0;
@@ -264,9 +270,11 @@ static void write_pass(struct gen *g, const struct section_info *ram, unsigned i
 			in_section++;
 			tick(g);
 		}
+		if (check_out(g) < 0)
+			return -1;
 	}
 	close_ram_section(g, ram);
-	check_out(g);
+	return check_out(g);
 }
 
 static void write_vfio_data(struct gen *g)
@@ -284,43 +292,10 @@ static void write_vfio_data(struct gen *g)
 	}
 }
 
-static void write_stream(struct gen *g)
+/* The tail of FULL device sections, and the vmdesc that describes them
+ * into js (open_memstream'd). */
+static int write_devices(struct gen *g, FILE *jf)
 {
-	struct section_info ram = { .id = RAM_SECTION_ID, .version = 4, .kind = SECTION_KIND_RAM };
-	struct section_info vfio = { .id = RAM_SECTION_ID + 1, .version = 1, .kind = SECTION_KIND_VFIO };
-	struct json_text { char *buf; size_t len, cap; } js = { 0 };
-	FILE *jf;
-
-	strcpy(ram.idstr, "ram");
-	strcpy(vfio.idstr, g->vfio_idstr);
-	stream_write_header(&g->w);
-	stream_write_config(&g->w, g->machine, g->has_uuid ? g->uuid : NULL);
-
-	open_section(g, QEMU_VM_SECTION_START, &ram);
-	stream_write_mem_size(&g->w, &g->ram);
-	close_ram_section(g, &ram);
-	if (g->vfio_size) {
-		open_section(g, QEMU_VM_SECTION_START, &vfio);
-		stream_write_vfio_tag(&g->w, VFIO_MIG_FLAG_DEV_SETUP_STATE);
-		stream_write_vfio_tag(&g->w, VFIO_MIG_FLAG_END_OF_STATE);
-		stream_write_footer(&g->w, vfio.id);
-	}
-	for (unsigned k = 1; k <= g->iterations; k++)
-		write_pass(g, &ram, k);
-	if (g->iterations == 1) {
-		open_section(g, QEMU_VM_SECTION_END, &ram);
-		close_ram_section(g, &ram);
-	}
-	if (g->vfio_size) {
-		open_section(g, QEMU_VM_SECTION_END, &vfio);
-		write_vfio_data(g);
-		stream_write_vfio_tag(&g->w, VFIO_MIG_FLAG_END_OF_STATE);
-		stream_write_footer(&g->w, vfio.id);
-	}
-
-	jf = open_memstream(&js.buf, &js.len);
-	if (!jf)
-		die("out of memory");
 	fprintf(jf, "{\"page_size\": %u, \"devices\": [", PAGE_SIZE);
 	for (unsigned d = 0; d < g->devices; d++) {
 		struct section_info dev = { .id = RAM_SECTION_ID + 2 + d, .version = 1 };
@@ -342,12 +317,60 @@ static void write_stream(struct gen *g)
 			d ? ", " : "", dev.idstr, len);
 	}
 	fprintf(jf, "]}");
-	fclose(jf);
-	stream_write_eof(&g->w);
-	if (g->vmdesc)
-		stream_write_vmdesc(&g->w, js.buf, js.len);
-	free(js.buf);
-	check_out(g);
+	return check_out(g);
+}
+
+static int write_stream(struct gen *g)
+{
+	struct section_info ram = { .id = RAM_SECTION_ID, .version = 4, .kind = SECTION_KIND_RAM };
+	struct section_info vfio = { .id = RAM_SECTION_ID + 1, .version = 1, .kind = SECTION_KIND_VFIO };
+	char *js = NULL;
+	size_t js_len = 0;
+	FILE *jf;
+	int ret = 0;
+
+	strcpy(ram.idstr, "ram");
+	strcpy(vfio.idstr, g->vfio_idstr);
+	stream_write_header(&g->w);
+	stream_write_config(&g->w, g->machine, g->has_uuid ? g->uuid : NULL);
+
+	open_section(g, QEMU_VM_SECTION_START, &ram);
+	stream_write_mem_size(&g->w, &g->ram);
+	close_ram_section(g, &ram);
+	if (g->vfio_size) {
+		open_section(g, QEMU_VM_SECTION_START, &vfio);
+		stream_write_vfio_tag(&g->w, VFIO_MIG_FLAG_DEV_SETUP_STATE);
+		stream_write_vfio_tag(&g->w, VFIO_MIG_FLAG_END_OF_STATE);
+		stream_write_footer(&g->w, vfio.id);
+	}
+	for (unsigned k = 1; k <= g->iterations && !ret; k++)
+		ret = write_pass(g, &ram, k);
+	if (ret)
+		return -1;
+	if (g->iterations == 1) {
+		open_section(g, QEMU_VM_SECTION_END, &ram);
+		close_ram_section(g, &ram);
+	}
+	if (g->vfio_size) {
+		open_section(g, QEMU_VM_SECTION_END, &vfio);
+		write_vfio_data(g);
+		stream_write_vfio_tag(&g->w, VFIO_MIG_FLAG_END_OF_STATE);
+		stream_write_footer(&g->w, vfio.id);
+	}
+	jf = open_memstream(&js, &js_len);
+	if (!jf)
+		return -1;
+	ret = write_devices(g, jf);
+	if (fclose(jf) || !js)
+		ret = -1;
+	if (!ret) {
+		stream_write_eof(&g->w);
+		if (g->vmdesc)
+			stream_write_vmdesc(&g->w, js, js_len);
+		ret = check_out(g);
+	}
+	free(js);
+	return ret;
 }
 
 static void parse_mix(struct gen *g, const char *spec)
@@ -400,10 +423,57 @@ static void add_block(struct gen *g, const char *spec)
 		die_usage("--block %s: %s", spec, errno == EEXIST ? "name given twice" : strerror(errno));
 }
 
-int stream_gen_main(int argc, char **argv)
+static void parse_vfio(struct gen *g, const char *arg)
 {
-	enum { OPT_SECTION_PAGES = 256, OPT_DEVICES, OPT_VFIO, OPT_NO_VMDESC,
-	       OPT_MACHINE, OPT_UUID, OPT_RAW, OPT_PROGRESS };
+	const char *colon = strrchr(arg, ':');
+	size_t n = colon ? (size_t)(colon - arg) : 0;
+
+	if (!colon || !n || n > 255 || parse_size(colon + 1, &g->vfio_size) < 0 || !g->vfio_size)
+		die_usage("--vfio wants IDSTR:SIZE with a non-zero size");
+	memcpy(g->vfio_idstr, arg, n);
+	g->vfio_idstr[n] = 0;
+	if (n < 5 || strcmp(g->vfio_idstr + n - 5, "/vfio"))
+		die_usage("--vfio: the idstr must end in /vfio, as QEMU's do");
+}
+
+enum { OPT_SECTION_PAGES = 256, OPT_DEVICES, OPT_VFIO, OPT_NO_VMDESC,
+       OPT_MACHINE, OPT_UUID, OPT_RAW, OPT_PROGRESS };
+
+/* Options that take a number, each with its range and message. */
+static void parse_number_option(struct gen *g, int c, const char *arg)
+{
+	uint64_t v;
+
+	switch (c) {
+	case 's':
+		if (parse_uint(arg, 0, UINT64_MAX, &g->seed) < 0)
+			die_usage("--seed wants a number");
+		break;
+	case 'i':
+		if (parse_uint(arg, 1, 1000, &v) < 0)
+			die_usage("--iterations wants 1..1000");
+		g->iterations = (unsigned)v;
+		break;
+	case 'r':
+		if (parse_uint(arg, 0, 100, &v) < 0)
+			die_usage("--resend wants a percentage 0..100");
+		g->resend_pct = (unsigned)v;
+		break;
+	case OPT_SECTION_PAGES:
+		if (parse_uint(arg, 1, 1u << 30, &g->section_pages) < 0)
+			die_usage("--section-pages wants a positive number");
+		break;
+	case OPT_DEVICES:
+		if (parse_uint(arg, 0, 1000, &v) < 0)
+			die_usage("--devices wants 0..1000");
+		g->devices = (unsigned)v;
+		break;
+	}
+}
+
+/* Returns the -o FILE, or NULL for stdout. */
+static const char *parse_args(struct gen *g, int argc, char **argv)
+{
 	static const struct option longopts[] = {
 		{ "seed", required_argument, NULL, 's' },
 		{ "block", required_argument, NULL, 'b' },
@@ -422,102 +492,96 @@ int stream_gen_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct gen g = {
-		.seed = 1, .iterations = 1, .resend_pct = 10, .section_pages = 4096,
-		.devices = 4, .vmdesc = true, .machine = "pc-i440fx-7.2",
-	};
 	const char *output = NULL;
-	bool show_progress = false;
-	struct out_file of;
-	uint64_t v;
 	int c;
 
-	parse_mix(&g, "zero=30,random=30,text=40,repeat=0");
+	parse_mix(g, "zero=30,random=30,text=40,repeat=0");
 	while ((c = getopt_long(argc, argv, "s:b:m:i:r:o:h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 's':
-			if (parse_uint(optarg, 0, UINT64_MAX, &g.seed) < 0)
-				die_usage("--seed wants a number");
+		case 's': case 'i': case 'r': case OPT_SECTION_PAGES: case OPT_DEVICES:
+			parse_number_option(g, c, optarg);
 			break;
-		case 'b': add_block(&g, optarg); break;
-		case 'm': parse_mix(&g, optarg); break;
-		case 'i':
-			if (parse_uint(optarg, 1, 1000, &v) < 0)
-				die_usage("--iterations wants 1..1000");
-			g.iterations = (unsigned)v;
-			break;
-		case 'r':
-			if (parse_uint(optarg, 0, 100, &v) < 0)
-				die_usage("--resend wants a percentage 0..100");
-			g.resend_pct = (unsigned)v;
-			break;
-		case OPT_SECTION_PAGES:
-			if (parse_uint(optarg, 1, 1u << 30, &g.section_pages) < 0)
-				die_usage("--section-pages wants a positive number");
-			break;
-		case OPT_DEVICES:
-			if (parse_uint(optarg, 0, 1000, &v) < 0)
-				die_usage("--devices wants 0..1000");
-			g.devices = (unsigned)v;
-			break;
-		case OPT_VFIO: {
-			const char *colon = strrchr(optarg, ':');
-			size_t n = colon ? (size_t)(colon - optarg) : 0;
-
-			if (!colon || !n || n > 255 || parse_size(colon + 1, &g.vfio_size) < 0 || !g.vfio_size)
-				die_usage("--vfio wants IDSTR:SIZE with a non-zero size");
-			memcpy(g.vfio_idstr, optarg, n);
-			g.vfio_idstr[n] = 0;
-			if (n < 5 || strcmp(g.vfio_idstr + n - 5, "/vfio"))
-				die_usage("--vfio: the idstr must end in /vfio, as QEMU's do");
-			break;
-		}
-		case OPT_NO_VMDESC: g.vmdesc = false; break;
+		case 'b': add_block(g, optarg); break;
+		case 'm': parse_mix(g, optarg); break;
+		case OPT_VFIO: parse_vfio(g, optarg); break;
+		case OPT_NO_VMDESC: g->vmdesc = false; break;
 		case OPT_MACHINE:
 			if (!*optarg || strlen(optarg) > 255)
 				die_usage("--machine wants a name of 1..255 bytes");
-			g.machine = optarg;
+			g->machine = optarg;
 			break;
 		case OPT_UUID:
-			if (uuid_parse(optarg, g.uuid) < 0)
+			if (uuid_parse(optarg, g->uuid) < 0)
 				die_usage("--uuid: '%s' is not a UUID", optarg);
-			g.has_uuid = true;
+			g->has_uuid = true;
 			break;
-		case OPT_RAW: g.raw = true; break;
+		case OPT_RAW: g->raw = true; break;
 		case 'o': output = optarg; break;
-		case OPT_PROGRESS: show_progress = true; break;
+		case OPT_PROGRESS: g->pg.enabled = true; break;
 		case 'h': opts_help();
 		default: die_usage("bad option");
 		}
 	}
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
-	if (!g.ram.count)
-		add_block(&g, "pc.ram:64M");
+	if (!g->ram.count)
+		add_block(g, "pc.ram:64M");
 	if (!output && isatty(STDOUT_FILENO))
 		die_usage("refusing to write a binary stream to a terminal: redirect or use -o");
+	return output;
+}
 
+/* Writes the stream or image to of; the message of a failure, or NULL. */
+static const char *generate(struct gen *g, struct out_file *of, char *why, size_t n)
+{
+	if (out_init(&g->out, of->fd, 1u << 20) < 0)
+		return "out of memory";
+	out_set_wake(&g->out, g->session.wake_fd);
+	stream_writer_init(&g->w, &g->out, PAGE_SIZE);
+	make_text_pool(g);
+	if ((g->raw ? write_raw(g) : write_stream(g)) < 0 || out_close(&g->out) < 0) {
+		if (session_failed(&g->session))
+			return g->session.error;
+		snprintf(why, n, "write failed: %s", strerror(g->out.err ? g->out.err : ENOMEM));
+		out_discard(&g->out);
+		return why;
+	}
+	progress_done(&g->pg, g->out.written, NULL);
+	return NULL;
+}
+
+int stream_gen_main(int argc, char **argv)
+{
+	struct gen g = {
+		.seed = 1, .iterations = 1, .resend_pct = 10, .section_pages = 4096,
+		.devices = 4, .vmdesc = true, .machine = "pc-i440fx-7.2",
+	};
+	const char *output, *why;
+	struct out_file of;
+	char buf[512];
+	bool show_progress;
+
+	output = parse_args(&g, argc, argv);
+	show_progress = g.pg.enabled;
+	progress_init(&g.pg, show_progress);
+	if (session_init(&g.session) < 0)
+		die_errno("cannot set up");
 	if (out_file_open(&of, output) < 0)
 		die_errno("cannot create %s", output);
-	if (out_init(&g.out, of.fd, 1u << 20) < 0)
-		die("out of memory");
-	stream_writer_init(&g.w, &g.out, PAGE_SIZE);
-	make_text_pool(&g);
-	progress_init(&g.pg, show_progress);
-
-	if (g.raw)
-		write_raw(&g);
-	else
-		write_stream(&g);
-	if (out_close(&g.out) < 0) {
-		errno = g.out.err;
+	why = generate(&g, &of, buf, sizeof(buf));
+	if (!why && session_failed(&g.session))
+		why = g.session.error;
+	if (!why && out_file_commit(&of) < 0) {
+		snprintf(buf, sizeof(buf), "cannot complete %s: %s", output, strerror(errno));
+		why = buf;
+	} else if (why) {
 		out_file_abort(&of);
-		die_errno("write failed");
 	}
-	progress_done(&g.pg, g.out.written, NULL);
-	if (out_file_commit(&of) < 0)
-		die_errno("cannot complete %s", output);
+	if (!why)
+		session_complete(&g.session);
+	else
+		msg("%s", why);
 	free(g.text_pool);
 	ram_list_clear(&g.ram);
-	return EXIT_OK;
+	return session_end(&g.session, why ? EXIT_FAIL : EXIT_OK);
 }

@@ -1,6 +1,13 @@
 /* Buffered byte I/O on file descriptors: an input buffer that can hand out
  * pointers into itself (a page is never copied to be looked at) and keeps the
- * stream offset for error messages, and an output buffer with sticky errors. */
+ * stream offset for error messages, and an output buffer with sticky errors.
+ *
+ * Every wait can be woken: an end given a wake fd (session.h) polls it
+ * beside its own fd, and a read or write fails with ECANCELED once the wake
+ * fd is readable. A pipe is reopened through /proc/self/fd as a private
+ * non-blocking file description (the shared one, which the shell and the
+ * other end of a pipeline see, keeps its flags); a socket uses
+ * MSG_DONTWAIT; a regular file never waits. */
 #ifndef MIGBOX_IO_H
 #define MIGBOX_IO_H
 
@@ -10,8 +17,36 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-struct out_buf {
+enum io_how {
+	IO_PLAIN,	/* a file, or nothing to wake from: plain calls */
+	IO_POLL,	/* poll, then a plain call (may still block) */
+	IO_NONBLOCK,	/* a private non-blocking description */
+	IO_SOCKET,	/* MSG_DONTWAIT on each call */
+};
+
+/* One end of I/O: the fd to use, and how to wait on it. */
+struct io_end {
 	int fd;
+	int wake_fd;		/* -1: nothing wakes the waits */
+	enum io_how how;
+	bool own;		/* fd was opened here: close it */
+};
+
+/* Sets e up for fd (read or write side), woken by wake_fd. Never fails:
+ * when fd cannot be made non-blocking privately, it is polled (IO_POLL). */
+void io_end_init(struct io_end *e, int fd, int wake_fd, bool write);
+void io_end_close(struct io_end *e);
+/* Waits until fd is ready for events, wake_fd is readable (-1, ECANCELED)
+ * or timeout_ms passed (0; -1 waits forever). 1 when ready. */
+int io_wait(int fd, short events, int wake_fd, int timeout_ms);
+/* One read of up to n bytes (0 at the end); -1 with errno. */
+ssize_t io_read(struct io_end *e, void *p, size_t n);
+/* Every byte of the vector (it is consumed); -1 with errno. */
+int io_writev_all(struct io_end *e, struct iovec *iov, int iovcnt);
+int io_write_all(struct io_end *e, const void *p, size_t n);
+
+struct out_buf {
+	struct io_end io;
 	unsigned char *buf;
 	size_t cap;
 	size_t len;
@@ -20,7 +55,7 @@ struct out_buf {
 };
 
 struct in_buf {
-	int fd;
+	struct io_end io;
 	unsigned char *buf;
 	size_t cap;
 	size_t pos;		/* next unread byte */
@@ -33,6 +68,8 @@ struct in_buf {
 };
 
 int in_init(struct in_buf *b, int fd, size_t cap);
+/* Reads wait on wake_fd too (see above). */
+void in_set_wake(struct in_buf *b, int wake_fd);
 void in_free(struct in_buf *b);
 /* Makes n bytes (n <= cap) readable at in_ptr(). Returns the bytes
  * readable: n, or fewer at the end of input; -1 on a read error (b->err).
@@ -70,8 +107,11 @@ static inline void in_skip(struct in_buf *b, size_t n)
 }
 
 int out_init(struct out_buf *o, int fd, size_t cap);
+void out_set_wake(struct out_buf *o, int wake_fd);
 /* Flushes, then frees the buffer; returns -1 if any write failed. */
 int out_close(struct out_buf *o);
+/* Frees the buffer without writing what it holds. */
+void out_discard(struct out_buf *o);
 int out_write(struct out_buf *o, const void *p, size_t n);
 int out_flush(struct out_buf *o);
 /* Flushes, then writes the vector without copying it (it is consumed). */
@@ -92,13 +132,19 @@ static inline uint64_t out_offset(const struct out_buf *o)
 int write_full(int fd, const void *p, size_t n);
 ssize_t read_full(int fd, void *p, size_t n);
 
-/* An output file that appears under its name only once complete: written
- * as NAME.tmp.PID and renamed by out_file_commit(). "-" means stdout; an
- * existing device or fifo is written in place. */
+/* An output file that appears under its name only once complete and on
+ * disk: written as an unnamed O_TMPFILE in the target's directory (or,
+ * where the filesystem has none, an O_EXCL|O_NOFOLLOW NAME.tmp.XXXXXX),
+ * then fsynced, linked over NAME and its directory fsynced by
+ * out_file_commit(). A symlink given as NAME is followed, never replaced;
+ * "-" or NULL means stdout; an existing device or fifo is written in
+ * place. On failure the functions return -1 with errno, and nothing is
+ * left behind. */
 struct out_file {
 	int fd;
-	char *path;
-	char *tmp_path;
+	char *path;		/* the final name (links followed), or NULL */
+	char *tmp_path;		/* a named temporary, or NULL */
+	bool unnamed;		/* an O_TMPFILE, linked in at commit */
 };
 
 int out_file_open(struct out_file *f, const char *path);

@@ -1,34 +1,42 @@
-/* The guest's RAM blocks as the stream's MEM_SIZE record lists them. */
+/* The guest's RAM blocks as the stream's MEM_SIZE record lists them, with
+ * a hashed name index: a stream names a block in every page record that
+ * does not CONTINUE, so lookups must not cost the number of blocks. */
 #ifndef MIGBOX_RAM_H
 #define MIGBOX_RAM_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pagemap.h"
+
 #define RAM_BLOCKS_MAX	4096
+#define RAM_NAME_MAX	255
 
 struct ram_block {
-	char name[256];
+	char name[RAM_NAME_MAX + 1];
 	uint8_t name_len;
-	uint64_t length;	/* used_length in bytes */
+	uint64_t length;	/* used_length in bytes, a page multiple */
 	uint32_t index;		/* position in the list */
 	/* What the stream carried for this block. */
 	uint64_t page_records;
 	uint64_t zero_records;
 	uint64_t page_bytes;
 	/* Per-page hashes of the final image, when digesting (digest.h). */
-	uint64_t *page_hash;
+	struct pagemap *digest;
 	void *user;		/* for the applet that owns the list */
 };
 
 struct ram_list {
 	struct ram_block *blocks;
 	uint32_t count;
+	uint32_t cap;
 	uint64_t total;		/* sum of lengths */
+	uint16_t *by_name;	/* hash slots: block index + 1, 0 empty */
 };
 
 /* Appends a block; -1 (errno EEXIST, EINVAL, E2BIG, ENOMEM) when the name
- * is taken or empty, the length is zero, or the list is full. */
+ * is taken or empty, the length is zero, or the list is full. Pointers to
+ * blocks stay valid until the next add. */
 int ram_list_add(struct ram_list *l, const char *name, size_t name_len,
 		 uint64_t length);
 struct ram_block *ram_block_find(const struct ram_list *l, const char *name,

@@ -72,6 +72,7 @@ enum section_kind {
 };
 
 struct section_info {
+	uint32_t index;		/* order of first appearance, 0.. */
 	uint32_t id;
 	uint32_t instance;
 	uint32_t version;
@@ -110,7 +111,8 @@ struct stream_item {
 	uint64_t addr;			/* offset in block */
 	uint8_t fill;			/* SI_RAM_ZERO */
 	uint64_t tag;			/* SI_VFIO_TAG */
-	uint64_t size;			/* SI_VFIO_TAG data size; SI_PACKAGE total */
+	uint64_t size;			/* SI_VFIO_TAG data size; SI_PACKAGE and
+					 * a PACKAGED SI_COMMAND: the package's */
 	uint16_t cmd;			/* SI_COMMAND */
 	const unsigned char *data;	/* page, chunk, command data, raw config */
 	size_t len;
@@ -130,7 +132,8 @@ struct stream_config {
 
 struct stream_reader;
 
-/* Reader over an input buffer the caller owns. */
+/* Reader over an input buffer the caller owns. Every RAM block length is
+ * a multiple of the target page size (QEMU's always are). */
 struct stream_reader *stream_reader_new(struct in_buf *in);
 void stream_reader_free(struct stream_reader *r);
 /* 1: *it holds the next item; 0: the stream ended cleanly (after EOF and
@@ -140,6 +143,8 @@ const char *stream_error(const struct stream_reader *r);
 struct ram_list *stream_ram(struct stream_reader *r);
 const struct stream_config *stream_config(const struct stream_reader *r);
 uint32_t stream_page_size(const struct stream_reader *r);
+/* Sections seen so far (each section_info's index is below this). */
+uint32_t stream_section_count(const struct stream_reader *r);
 /* The vmdesc JSON, once SI_VMDESC was returned (NUL-terminated). */
 const char *stream_vmdesc(const struct stream_reader *r, size_t *len);
 

@@ -1,3 +1,5 @@
+#include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -5,130 +7,169 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "bytes.h"
 #include "digest.h"
 #include "io.h"
 
-/* Page hashes of 0 mean "never written": the page is zero. A real hash of
- * 0 (odds 2^-64) would read as a zero page; acceptable for a digest. */
+#define CHUNK_SHIFT	6	/* 64 page hashes (512 bytes) per chunk */
+#define CHUNK_PAGES	(1u << CHUNK_SHIFT)
+#define PAGE_SIZE_MAX	65536
+
+/* The hash of a page filled with one byte, cached per thread for the
+ * last page size and fill asked (a stream uses one page size, and QEMU
+ * only ever fills with 0). */
 static uint64_t fill_hash(uint8_t fill, uint32_t page_size)
 {
-	static uint64_t cache[256];
-	static uint32_t cached_size[256];
-	unsigned char page[65536];
+	static _Thread_local uint64_t hash;
+	static _Thread_local uint32_t size;
+	static _Thread_local uint8_t byte;
+	unsigned char *page;
 
-	if (cached_size[fill] == page_size)
-		return cache[fill];
+	if (size == page_size && byte == fill)
+		return hash;
+	page = malloc(page_size);
+	if (!page)
+		return 1;	/* not a zero hash: the page still counts */
 	memset(page, fill, page_size);
-	cache[fill] = XXH3_64bits(page, page_size);
-	cached_size[fill] = page_size;
-	return cache[fill];
+	hash = XXH3_64bits(page, page_size);
+	free(page);
+	size = page_size;
+	byte = fill;
+	return hash;
 }
 
-int ram_digest_enable(struct ram_list *l, uint32_t page_size)
+int ram_digest_enable(struct ram_list *l)
 {
 	for (uint32_t i = 0; i < l->count; i++) {
 		struct ram_block *b = &l->blocks[i];
-		uint64_t pages = (b->length + page_size - 1) / page_size;
 
-		if (b->page_hash)
+		if (b->digest)
 			continue;
-		b->page_hash = calloc(pages, sizeof(uint64_t));
-		if (!b->page_hash)
+		b->digest = malloc(sizeof(*b->digest));
+		if (!b->digest)
 			return -1;
+		pagemap_init(b->digest, CHUNK_PAGES * sizeof(uint64_t));
 	}
 	return 0;
 }
 
-void ram_digest_page(struct ram_block *b, uint64_t addr, const void *page,
-		     uint32_t page_size)
+/* Records the hash of a page; 0 stands for a zero page. */
+static int set_hash(struct ram_block *b, uint64_t page, uint64_t h)
 {
-	b->page_hash[addr / page_size] = XXH3_64bits(page, page_size);
+	uint64_t *chunk = pagemap_chunk(b->digest, page >> CHUNK_SHIFT, h != 0);
+
+	if (!chunk)
+		return h ? -1 : 0;	/* a zero page where none was: nothing to undo */
+	chunk[page & (CHUNK_PAGES - 1)] = h;
+	return 0;
 }
 
-void ram_digest_fill(struct ram_block *b, uint64_t addr, uint8_t fill,
-		     uint32_t page_size)
+int ram_digest_page(struct ram_block *b, uint64_t addr, const void *page,
+		    uint32_t page_size)
 {
-	b->page_hash[addr / page_size] = fill ? fill_hash(fill, page_size) : 0;
+	uint64_t h = XXH3_64bits(page, page_size);
+
+	return set_hash(b, addr / page_size, h == fill_hash(0, page_size) ? 0 : h);
 }
 
-void ram_digest_final(const struct ram_block *b, uint32_t page_size,
-		      struct digest *out)
+int ram_digest_fill(struct ram_block *b, uint64_t addr, uint8_t fill,
+		    uint32_t page_size)
 {
-	uint64_t pages = (b->length + page_size - 1) / page_size;
-	uint64_t zero = fill_hash(0, page_size);
+	return set_hash(b, addr / page_size, fill ? fill_hash(fill, page_size) : 0);
+}
+
+static void put_pair(XXH3_state_t *st, uint64_t page, uint64_t h)
+{
+	unsigned char le[16];
+
+	for (int k = 0; k < 8; k++) {
+		le[k] = (unsigned char)(page >> (8 * k));
+		le[8 + k] = (unsigned char)(h >> (8 * k));
+	}
+	XXH3_128bits_update(st, le, sizeof(le));
+}
+
+static void put_count(XXH3_state_t *st, uint64_t pages, struct digest *out)
+{
+	unsigned char le[8];
+
+	for (int k = 0; k < 8; k++)
+		le[k] = (unsigned char)(pages >> (8 * k));
+	XXH3_128bits_update(st, le, sizeof(le));
+	XXH128_canonicalFromHash((XXH128_canonical_t *)out->bytes, XXH3_128bits_digest(st));
+}
+
+static int hash_chunk(void *ctx, uint64_t key, void *chunk)
+{
+	const uint64_t *h = chunk;
+
+	for (uint32_t i = 0; i < CHUNK_PAGES; i++)
+		if (h[i])
+			put_pair(ctx, (key << CHUNK_SHIFT) + i, h[i]);
+	return 0;
+}
+
+int ram_digest_final(const struct ram_block *b, uint32_t page_size,
+		     struct digest *out)
+{
 	XXH3_state_t st;
-	unsigned char chunk[4096];
-	size_t n = 0;
 
 	XXH3_128bits_reset(&st);
-	for (uint64_t i = 0; i < pages; i++) {
-		uint64_t h = b->page_hash ? b->page_hash[i] : 0;
-
-		if (!h)
-			h = zero;
-		for (int k = 0; k < 8; k++)
-			chunk[n++] = (unsigned char)(h >> (8 * k));
-		if (n == sizeof(chunk)) {
-			XXH3_128bits_update(&st, chunk, n);
-			n = 0;
-		}
-	}
-	XXH3_128bits_update(&st, chunk, n);
-	XXH128_canonicalFromHash((XXH128_canonical_t *)out->bytes,
-				 XXH3_128bits_digest(&st));
+	if (b->digest && pagemap_each(b->digest, hash_chunk, &st) < 0)
+		return -1;
+	put_count(&st, (b->length + page_size - 1) / page_size, out);
+	return 0;
 }
 
 int image_digest_fd(int fd, uint32_t page_size, struct digest *out,
 		    uint64_t *length)
 {
-	struct ram_block b = { .length = 0 };
-	size_t cap = 1 << 20, used = 0;
-	unsigned char *buf = malloc(cap);
-	uint64_t *hashes = NULL;
-	size_t nhash = 0, hcap = 0;
+	size_t cap = 1u << 20, used = 0;
+	unsigned char *buf;
+	uint64_t zero, page = 0, len = 0;
+	XXH3_state_t st;
 	ssize_t r;
 
+	if (page_size > PAGE_SIZE_MAX || cap % page_size) {
+		errno = EINVAL;
+		return -1;
+	}
+	buf = malloc(cap);
 	if (!buf)
 		return -1;
-	/* Hash page by page; a short last page is padded with zeros. */
-	for (;;) {
-		r = read_full(fd, buf + used, cap - used);
-		if (r < 0)
-			goto fail;
-		used += (size_t)r;
-		b.length += (uint64_t)r;
-		size_t whole = r == 0 ? used : used - used % page_size;
-		if (r == 0 && whole % page_size) {
-			memset(buf + whole, 0, page_size - whole % page_size);
-			whole += page_size - whole % page_size;
-		}
-		for (size_t off = 0; off < whole; off += page_size) {
-			if (nhash == hcap) {
-				uint64_t *h;
+	zero = fill_hash(0, page_size);
+	XXH3_128bits_reset(&st);
+	do {
+		size_t whole;
 
-				hcap = hcap ? hcap * 2 : 4096;
-				h = realloc(hashes, hcap * sizeof(*h));
-				if (!h)
-					goto fail;
-				hashes = h;
-			}
-			hashes[nhash++] = XXH3_64bits(buf + off, page_size);
+		r = read_full(fd, buf + used, cap - used);
+		if (r < 0) {
+			int e = errno;
+
+			free(buf);
+			errno = e;
+			return -1;
 		}
-		if (r == 0)
-			break;
-		memmove(buf, buf + whole, used - whole);
-		used -= whole;
-	}
-	b.page_hash = hashes;
-	ram_digest_final(&b, page_size, out);
-	*length = b.length;
-	free(hashes);
+		used += (size_t)r;
+		len += (uint64_t)r;
+		whole = used - used % page_size;
+		if (r == 0 && used % page_size) {
+			memset(buf + used, 0, page_size - used % page_size);
+			whole += page_size;
+		}
+		for (size_t off = 0; off < whole; off += page_size, page++) {
+			uint64_t h = XXH3_64bits(buf + off, page_size);
+
+			if (h != zero)
+				put_pair(&st, page, h);
+		}
+		memmove(buf, buf + whole, used - (whole < used ? whole : used));
+		used = whole < used ? used - whole : 0;
+	} while (r > 0);
 	free(buf);
+	put_count(&st, page, out);
+	*length = len;
 	return 0;
-fail:
-	free(hashes);
-	free(buf);
-	return -1;
 }
 
 void digest_hex(const struct digest *d, char hex[DIGEST_HEX_LEN])
@@ -163,6 +204,22 @@ void digest_state_free(struct digest_state *s)
 void digest_update(struct digest_state *s, const void *p, size_t n)
 {
 	XXH3_128bits_update(&s->st, p, n);
+}
+
+void digest_update_be32(struct digest_state *s, uint32_t v)
+{
+	unsigned char b[4];
+
+	put_be32(b, v);
+	digest_update(s, b, sizeof(b));
+}
+
+void digest_update_be64(struct digest_state *s, uint64_t v)
+{
+	unsigned char b[8];
+
+	put_be64(b, v);
+	digest_update(s, b, sizeof(b));
 }
 
 void digest_final(struct digest_state *s, struct digest *out)

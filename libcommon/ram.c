@@ -2,14 +2,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "ram.h"
+
+/* Twice the most blocks, a power of two: probes stay short. */
+#define NAME_SLOTS	(2 * RAM_BLOCKS_MAX)
+
+static size_t name_slot(const char *name, size_t len)
+{
+	return (size_t)XXH3_64bits(name, len) & (NAME_SLOTS - 1);
+}
 
 int ram_list_add(struct ram_list *l, const char *name, size_t name_len,
 		 uint64_t length)
 {
 	struct ram_block *b;
+	size_t s;
 
-	if (!name_len || name_len > 255 || !length) {
+	if (!name_len || name_len > RAM_NAME_MAX || !length) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -21,10 +33,20 @@ int ram_list_add(struct ram_list *l, const char *name, size_t name_len,
 		errno = E2BIG;
 		return -1;
 	}
-	b = realloc(l->blocks, (l->count + 1) * sizeof(*b));
-	if (!b)
-		return -1;
-	l->blocks = b;
+	if (!l->by_name) {
+		l->by_name = calloc(NAME_SLOTS, sizeof(*l->by_name));
+		if (!l->by_name)
+			return -1;
+	}
+	if (l->count == l->cap) {
+		uint32_t cap = l->cap ? l->cap * 2 : 8;
+
+		b = realloc(l->blocks, cap * sizeof(*b));
+		if (!b)
+			return -1;
+		l->blocks = b;
+		l->cap = cap;
+	}
 	b = &l->blocks[l->count];
 	memset(b, 0, sizeof(*b));
 	memcpy(b->name, name, name_len);
@@ -32,14 +54,19 @@ int ram_list_add(struct ram_list *l, const char *name, size_t name_len,
 	b->length = length;
 	b->index = l->count++;
 	l->total += length;
+	for (s = name_slot(name, name_len); l->by_name[s]; s = (s + 1) & (NAME_SLOTS - 1))
+		;
+	l->by_name[s] = (uint16_t)(b->index + 1);
 	return 0;
 }
 
 struct ram_block *ram_block_find(const struct ram_list *l, const char *name,
 				 size_t name_len)
 {
-	for (uint32_t i = 0; i < l->count; i++) {
-		struct ram_block *b = &l->blocks[i];
+	if (!l->by_name || !name_len || name_len > RAM_NAME_MAX)
+		return NULL;
+	for (size_t s = name_slot(name, name_len); l->by_name[s]; s = (s + 1) & (NAME_SLOTS - 1)) {
+		struct ram_block *b = &l->blocks[l->by_name[s] - 1];
 
 		if (b->name_len == name_len && !memcmp(b->name, name, name_len))
 			return b;
@@ -49,8 +76,13 @@ struct ram_block *ram_block_find(const struct ram_list *l, const char *name,
 
 void ram_list_clear(struct ram_list *l)
 {
-	for (uint32_t i = 0; i < l->count; i++)
-		free(l->blocks[i].page_hash);
+	for (uint32_t i = 0; i < l->count; i++) {
+		if (l->blocks[i].digest) {
+			pagemap_free(l->blocks[i].digest);
+			free(l->blocks[i].digest);
+		}
+	}
 	free(l->blocks);
+	free(l->by_name);
 	memset(l, 0, sizeof(*l));
 }

@@ -30,6 +30,7 @@ enum reader_state {
  * footer (5) + the largest section header (1 + 4 + 1 + 255 + 4 + 4). */
 #define FOOTER_LOOKAHEAD	(5 + 269)
 #define CHUNK_MAX		(256u << 10)
+#define SECTION_SLOTS		(2 * STREAM_MAX_SECTIONS)	/* a power of 2 */
 
 struct stream_reader {
 	struct in_buf *in;
@@ -40,6 +41,7 @@ struct stream_reader {
 	struct section_info **sections;	/* stable: items point at them */
 	uint32_t nsections;
 	uint32_t sections_cap;
+	uint16_t *section_slots;	/* by id: index + 1, 0 empty */
 	struct section_info *cur;	/* section whose body is being read */
 	bool cur_started;		/* cur came from a START section */
 	struct ram_block *last_block;	/* for RAM_SAVE_FLAG_CONTINUE */
@@ -128,6 +130,7 @@ void stream_reader_free(struct stream_reader *r)
 	for (uint32_t i = 0; i < r->nsections; i++)
 		free(r->sections[i]);
 	free(r->sections);
+	free(r->section_slots);
 	free(r->vmdesc);
 	free(r);
 }
@@ -159,11 +162,66 @@ const char *stream_vmdesc(const struct stream_reader *r, size_t *len)
 	return r->vmdesc;
 }
 
+uint32_t stream_section_count(const struct stream_reader *r)
+{
+	return r->nsections;
+}
+
+static size_t section_slot(uint32_t id)
+{
+	return (size_t)((id * 0x9e3779b1u) >> 16) & (SECTION_SLOTS - 1);
+}
+
 static struct section_info *section_find(struct stream_reader *r, uint32_t id)
 {
-	for (uint32_t i = 0; i < r->nsections; i++)
-		if (r->sections[i]->id == id)
-			return r->sections[i];
+	if (!r->section_slots)
+		return NULL;
+	for (size_t s = section_slot(id); r->section_slots[s]; s = (s + 1) & (SECTION_SLOTS - 1)) {
+		struct section_info *si = r->sections[r->section_slots[s] - 1];
+
+		if (si->id == id)
+			return si;
+	}
+	return NULL;
+}
+
+/* Remembers a new section; NULL with the error set. */
+static struct section_info *section_add(struct stream_reader *r, uint64_t base,
+					const struct section_info *info)
+{
+	struct section_info *s;
+	size_t slot;
+
+	if (r->nsections >= STREAM_MAX_SECTIONS) {
+		fail(r, base, "more than %u sections", STREAM_MAX_SECTIONS);
+		return NULL;
+	}
+	if (!r->section_slots) {
+		r->section_slots = calloc(SECTION_SLOTS, sizeof(*r->section_slots));
+		if (!r->section_slots)
+			goto oom;
+	}
+	if (r->nsections == r->sections_cap) {
+		uint32_t cap = r->sections_cap ? r->sections_cap * 2 : 16;
+		struct section_info **n = realloc(r->sections, cap * sizeof(*n));
+
+		if (!n)
+			goto oom;
+		r->sections = n;
+		r->sections_cap = cap;
+	}
+	s = malloc(sizeof(*s));
+	if (!s)
+		goto oom;
+	*s = *info;
+	s->index = r->nsections;
+	r->sections[r->nsections++] = s;
+	for (slot = section_slot(s->id); r->section_slots[slot]; slot = (slot + 1) & (SECTION_SLOTS - 1))
+		;
+	r->section_slots[slot] = (uint16_t)r->nsections;
+	return s;
+oom:
+	fail(r, base, "out of memory");
 	return NULL;
 }
 
@@ -205,12 +263,82 @@ static int read_header(struct stream_reader *r, struct stream_item *it)
 	return 1;
 }
 
+/* One configuration/... subsection at off (its name already checked);
+ * returns the offset past it, or 0 with the error set. */
+static size_t read_config_subsection(struct stream_reader *r, uint64_t base,
+				     size_t off, const char *name)
+{
+	struct stream_config *cfg = &r->cfg;
+	const unsigned char *p;
+
+	if (!strcmp(name, "configuration/uuid")) {
+		p = peek(r, off, 16, "uuid (16 bytes)");
+		if (!p)
+			return 0;
+		memcpy(cfg->uuid, p, 16);
+		cfg->has_uuid = true;
+		return off + 16;
+	}
+	if (!strcmp(name, "configuration/target-page-bits")) {
+		uint32_t bits;
+
+		p = peek(r, off, 4, "target page bits");
+		if (!p)
+			return 0;
+		bits = get_be32(p);
+		if (bits < 12 || bits > 16) {
+			fail(r, base + off, "target page bits %u, expected 12..16", bits);
+			return 0;
+		}
+		cfg->target_page_bits = bits;
+		r->page_size = 1u << bits;
+		return off + 4;
+	}
+	if (!strcmp(name, "configuration/capabilities")) {
+		uint32_t count;
+
+		p = peek(r, off, 4, "capability count");
+		if (!p)
+			return 0;
+		count = get_be32(p);
+		if (count > 16) {
+			fail(r, base + off, "capability count %u, expected at most 16", count);
+			return 0;
+		}
+		off += 4;
+		cfg->ncaps = count;
+		for (uint32_t i = 0; i < count; i++) {
+			uint8_t nlen;
+
+			p = peek(r, off, 1, "capability name length");
+			if (!p)
+				return 0;
+			nlen = p[0];
+			p = peek(r, off + 1, nlen, "capability name");
+			if (!p)
+				return 0;
+			if (!idstr_valid(p, nlen)) {
+				fail(r, base + off + 1, "capability name is not printable text");
+				return 0;
+			}
+			memcpy(cfg->caps[i], p, nlen);
+			cfg->caps[i][nlen] = 0;
+			off += 1 + nlen;
+		}
+		return off;
+	}
+	fail(r, base + off,
+	     "unknown configuration subsection '%s' (expected configuration/uuid, /target-page-bits or /capabilities)",
+	     name);
+	return 0;
+}
+
 static int read_config(struct stream_reader *r, struct stream_item *it)
 {
 	struct stream_config *cfg = &r->cfg;
 	uint64_t base = in_offset(r->in);
 	const unsigned char *p;
-	size_t off = 0;
+	size_t off;
 	uint32_t len;
 
 	if (cfg->present)
@@ -222,8 +350,7 @@ static int read_config(struct stream_reader *r, struct stream_item *it)
 		return -1;
 	len = get_be32(p + 1);
 	if (len == 0 || len > 255)
-		return fail(r, base + 1,
-			    "machine name length %u, expected 1..255", len);
+		return fail(r, base + 1, "machine name length %u, expected 1..255", len);
 	p = peek(r, 5, len, "machine name");
 	if (!p)
 		return -1;
@@ -237,11 +364,10 @@ static int read_config(struct stream_reader *r, struct stream_item *it)
 	for (;;) {
 		char name[256];
 		uint8_t nlen;
-		uint64_t sub_off = base + off;
 		ssize_t got = in_want(r->in, off + 1);
 
 		if (got < 0)
-			return fail(r, sub_off, "read error: %s", strerror(r->in->err));
+			return fail(r, base + off, "read error: %s", strerror(r->in->err));
 		if ((size_t)got < off + 1 || in_ptr(r->in)[off] != QEMU_VM_SUBSECTION)
 			break;
 		p = peek(r, off + 1, 1, "configuration subsection name length");
@@ -252,61 +378,12 @@ static int read_config(struct stream_reader *r, struct stream_item *it)
 		if (!p)
 			return -1;
 		if (!idstr_valid(p, nlen))
-			return fail(r, sub_off + 2, "configuration subsection name is not printable text");
+			return fail(r, base + off + 2, "configuration subsection name is not printable text");
 		memcpy(name, p, nlen);
 		name[nlen] = 0;
-		off += 2 + nlen + 4;
-		if (!strcmp(name, "configuration/uuid")) {
-			p = peek(r, off, 16, "uuid (16 bytes)");
-			if (!p)
-				return -1;
-			memcpy(cfg->uuid, p, 16);
-			cfg->has_uuid = true;
-			off += 16;
-		} else if (!strcmp(name, "configuration/target-page-bits")) {
-			uint32_t bits;
-
-			p = peek(r, off, 4, "target page bits");
-			if (!p)
-				return -1;
-			bits = get_be32(p);
-			if (bits < 12 || bits > 16)
-				return fail(r, base + off,
-					    "target page bits %u, expected 12..16", bits);
-			cfg->target_page_bits = bits;
-			r->page_size = 1u << bits;
-			off += 4;
-		} else if (!strcmp(name, "configuration/capabilities")) {
-			uint32_t count;
-
-			p = peek(r, off, 4, "capability count");
-			if (!p)
-				return -1;
-			count = get_be32(p);
-			if (count > 16)
-				return fail(r, base + off,
-					    "capability count %u, expected at most 16", count);
-			off += 4;
-			cfg->ncaps = count;
-			for (uint32_t i = 0; i < count; i++) {
-				p = peek(r, off, 1, "capability name length");
-				if (!p)
-					return -1;
-				nlen = p[0];
-				p = peek(r, off + 1, nlen, "capability name");
-				if (!p)
-					return -1;
-				if (!idstr_valid(p, nlen))
-					return fail(r, base + off + 1, "capability name is not printable text");
-				memcpy(cfg->caps[i], p, nlen);
-				cfg->caps[i][nlen] = 0;
-				off += 1 + nlen;
-			}
-		} else {
-			return fail(r, sub_off,
-				    "unknown configuration subsection '%s' (expected configuration/uuid, /target-page-bits or /capabilities)",
-				    name);
-		}
+		off = read_config_subsection(r, base, off + 2 + nlen + 4, name);
+		if (!off)
+			return -1;
 	}
 	cfg->raw = malloc(off);
 	if (!cfg->raw)
@@ -321,99 +398,103 @@ static int read_config(struct stream_reader *r, struct stream_item *it)
 	return 1;
 }
 
+/* The header of a START or FULL section: id, idstr, instance, version.
+ * Returns the section (new or known) and sets *total, or NULL. */
+static struct section_info *read_section_start(struct stream_reader *r, uint8_t type,
+					       size_t *total)
+{
+	uint64_t base = in_offset(r->in);
+	struct section_info info = { 0 }, *s;
+	const unsigned char *p;
+	uint8_t len;
+
+	p = peek(r, 0, 6, "section header");
+	if (!p)
+		return NULL;
+	info.id = get_be32(p + 1);
+	len = p[5];
+	p = peek(r, 6, (size_t)len + 8, "section idstr, instance and version");
+	if (!p)
+		return NULL;
+	if (!idstr_valid(p, len)) {
+		fail(r, base + 6, "section %u: idstr of length %u is not printable text", info.id, len);
+		return NULL;
+	}
+	memcpy(info.idstr, p, len);
+	info.instance = get_be32(p + len);
+	info.version = get_be32(p + len + 4);
+	info.kind = kind_of(info.idstr);
+	*total = 6 + len + 8;
+
+	s = section_find(r, info.id);
+	if (type == QEMU_VM_SECTION_START) {
+		if (s) {
+			fail(r, base, "section %u ('%s') started twice", info.id, info.idstr);
+			return NULL;
+		}
+		if (info.kind == SECTION_KIND_OPAQUE) {
+			fail(r, base, "section %u: iterable device '%s' carries data migbox cannot parse (only 'ram' and vfio devices are iterable here)",
+			     info.id, info.idstr);
+			return NULL;
+		}
+		if (info.kind == SECTION_KIND_RAM && info.version != 4) {
+			fail(r, base, "ram section version %u, expected 4", info.version);
+			return NULL;
+		}
+	} else if (info.kind == SECTION_KIND_RAM) {
+		fail(r, base, "section %u: 'ram' sent as a FULL section", info.id);
+		return NULL;
+	}
+	if (s && strcmp(s->idstr, info.idstr)) {
+		fail(r, base, "section %u is '%s' here but was '%s' before", info.id, info.idstr, s->idstr);
+		return NULL;
+	}
+	return s ? s : section_add(r, base, &info);
+}
+
+/* The header of a PART or END section: the id of a known iterable one. */
+static struct section_info *read_section_continue(struct stream_reader *r, uint8_t type)
+{
+	uint64_t base = in_offset(r->in);
+	const unsigned char *p = peek(r, 0, 5, "section id");
+	struct section_info *s;
+	uint32_t id;
+
+	if (!p)
+		return NULL;
+	id = get_be32(p + 1);
+	s = section_find(r, id);
+	if (!s)
+		fail(r, base, "%s section for unknown section id %u", section_type_name(type), id);
+	else if (s->kind == SECTION_KIND_OPAQUE)
+		fail(r, base, "%s section for non-iterable device '%s'", section_type_name(type), s->idstr);
+	return s && s->kind != SECTION_KIND_OPAQUE ? s : NULL;
+}
+
 static int read_section_header(struct stream_reader *r, struct stream_item *it,
 			       uint8_t type)
 {
-	uint64_t base = in_offset(r->in);
-	const unsigned char *p;
 	struct section_info *s;
-	uint32_t id;
-	size_t total;
+	size_t total = 5;
 
 	if (type == QEMU_VM_SECTION_START || type == QEMU_VM_SECTION_FULL) {
-		struct section_info info = { 0 };
-		uint8_t len;
-
-		p = peek(r, 0, 6, "section header");
-		if (!p)
-			return -1;
-		id = get_be32(p + 1);
-		len = p[5];
-		p = peek(r, 6, (size_t)len + 8, "section idstr, instance and version");
-		if (!p)
-			return -1;
-		if (!idstr_valid(p, len))
-			return fail(r, base + 6,
-				    "section %u: idstr of length %u is not printable text",
-				    id, len);
-		info.id = id;
-		memcpy(info.idstr, p, len);
-		info.instance = get_be32(p + len);
-		info.version = get_be32(p + len + 4);
-		info.kind = kind_of(info.idstr);
-		total = 6 + len + 8;
-
-		s = section_find(r, id);
-		if (type == QEMU_VM_SECTION_START) {
-			if (s)
-				return fail(r, base, "section %u ('%s') started twice", id, info.idstr);
-			if (info.kind == SECTION_KIND_OPAQUE)
-				return fail(r, base,
-					    "section %u: iterable device '%s' carries data migbox cannot parse (only 'ram' and vfio devices are iterable here)",
-					    id, info.idstr);
-			if (info.kind == SECTION_KIND_RAM && info.version != 4)
-				return fail(r, base, "ram section version %u, expected 4",
-					    info.version);
-		} else if (info.kind == SECTION_KIND_RAM) {
-			return fail(r, base, "section %u: 'ram' sent as a FULL section", id);
-		}
-		if (s && strcmp(s->idstr, info.idstr))
-			return fail(r, base, "section %u is '%s' here but was '%s' before",
-				    id, info.idstr, s->idstr);
-		if (!s) {
-			if (r->nsections >= STREAM_MAX_SECTIONS)
-				return fail(r, base, "more than %u sections", STREAM_MAX_SECTIONS);
-			if (r->nsections == r->sections_cap) {
-				uint32_t cap = r->sections_cap ? r->sections_cap * 2 : 16;
-				struct section_info **n = realloc(r->sections, cap * sizeof(*n));
-
-				if (!n)
-					return fail(r, base, "out of memory");
-				r->sections = n;
-				r->sections_cap = cap;
-			}
-			s = malloc(sizeof(*s));
-			if (!s)
-				return fail(r, base, "out of memory");
-			*s = info;
-			r->sections[r->nsections++] = s;
-		}
+		s = read_section_start(r, type, &total);
 		r->cur_started = type == QEMU_VM_SECTION_START;
 	} else {
-		p = peek(r, 0, 5, "section id");
-		if (!p)
-			return -1;
-		id = get_be32(p + 1);
-		total = 5;
-		s = section_find(r, id);
-		if (!s)
-			return fail(r, base, "%s section for unknown section id %u",
-				    section_type_name(type), id);
-		if (s->kind == SECTION_KIND_OPAQUE)
-			return fail(r, base, "%s section for non-iterable device '%s'",
-				    section_type_name(type), s->idstr);
+		s = read_section_continue(r, type);
 	}
-
+	if (!s)
+		return -1;
 	r->cur = s;
 	it->type = SI_SECTION;
 	it->section_type = type;
 	it->section = s;
 	consume(r, it, total);
-	if (type == QEMU_VM_SECTION_FULL)
+	if (type == QEMU_VM_SECTION_FULL) {
 		r->state = RS_OPAQUE_BODY;
-	else if (s->kind == SECTION_KIND_RAM)
+	} else if (s->kind == SECTION_KIND_RAM) {
 		r->state = RS_RAM_BODY;
-	else {
+	} else {
 		r->state = RS_VFIO_BODY;
 		r->vfio_setup_seen = false;
 	}
@@ -448,6 +529,7 @@ static int read_command(struct stream_reader *r, struct stream_item *it)
 		if (size > (16u << 20))
 			return fail(r, base + 5, "package of %u bytes, expected at most 16 MiB", size);
 		r->package_size = r->data_left = size;
+		it->size = size;
 		r->state = size ? RS_PACKAGE : RS_TOP;
 	}
 	consume(r, it, 5 + (size_t)len);
@@ -517,9 +599,16 @@ static int read_block_list(struct stream_reader *r, struct stream_item *it,
 				    "RAM block '%.*s' length %llu, expected 1..%llu (what MEM_SIZE leaves)",
 				    len, (const char *)p, (unsigned long long)length,
 				    (unsigned long long)left);
+		/* QEMU's blocks are whole target pages; per-page tables of
+		 * every consumer rely on that. */
+		if (length % r->page_size)
+			return fail(r, base + off + 1 + len,
+				    "RAM block '%.*s' length %llu is not a multiple of the %u-byte target page",
+				    len, (const char *)p, (unsigned long long)length, r->page_size);
 		if (ram_list_add(&r->ram, (const char *)p, len, length) < 0)
 			return fail(r, base + off, "RAM block '%.*s': %s", len, (const char *)p,
-				    errno == EEXIST ? "listed twice" : strerror(errno));
+				    errno == EEXIST ? "listed twice" :
+				    errno == E2BIG ? "more than 4096 blocks" : strerror(errno));
 		left -= length;
 		off += 1 + len + 8;
 	}
@@ -528,24 +617,13 @@ static int read_block_list(struct stream_reader *r, struct stream_item *it,
 	return 1;
 }
 
-static int read_ram_record(struct stream_reader *r, struct stream_item *it)
+/* Refuses flags a RAM record header cannot carry here; 0 if acceptable. */
+static int check_ram_flags(struct stream_reader *r, uint64_t base, uint64_t flags)
 {
-	uint64_t base = in_offset(r->in);
-	const unsigned char *p = peek(r, 0, 8, "a RAM record header");
-	uint64_t header, addr, flags, kind;
-	struct ram_block *block;
-	size_t off = 8;
-
-	if (!p)
-		return -1;
-	header = get_be64(p);
-	addr = header & ~(uint64_t)(r->page_size - 1);
-	flags = header & (r->page_size - 1);
-	kind = flags & ~(uint64_t)RAM_SAVE_FLAG_CONTINUE;
+	uint64_t kind = flags & ~(uint64_t)RAM_SAVE_FLAG_CONTINUE;
 
 	if (flags & ~(uint64_t)0x3ff)
-		return fail(r, base, "RAM record with unknown flags 0x%llx",
-			    (unsigned long long)flags);
+		return fail(r, base, "RAM record with unknown flags 0x%llx", (unsigned long long)flags);
 	if (kind & RAM_SAVE_FLAG_XBZRLE)
 		return fail(r, base, "XBZRLE page record (flag 0x40) is not supported: migrate with the xbzrle capability off");
 	if (kind & RAM_SAVE_FLAG_COMPRESS_PAGE)
@@ -555,29 +633,21 @@ static int read_ram_record(struct stream_reader *r, struct stream_item *it)
 	if (kind & (kind - 1) || !kind)
 		return fail(r, base, "RAM record with flags 0x%llx: not exactly one of ZERO, PAGE, MEM_SIZE, EOS, HOOK, MULTIFD_FLUSH",
 			    (unsigned long long)flags);
-	if ((flags & RAM_SAVE_FLAG_CONTINUE) &&
-	    kind != RAM_SAVE_FLAG_ZERO && kind != RAM_SAVE_FLAG_PAGE)
+	if ((flags & RAM_SAVE_FLAG_CONTINUE) && kind != RAM_SAVE_FLAG_ZERO && kind != RAM_SAVE_FLAG_PAGE)
 		return fail(r, base, "CONTINUE flag on a RAM record of flags 0x%llx", (unsigned long long)flags);
+	return 0;
+}
 
-	switch (kind) {
-	case RAM_SAVE_FLAG_MEM_SIZE:
-		return read_block_list(r, it, addr);
-	case RAM_SAVE_FLAG_EOS:
-	case RAM_SAVE_FLAG_HOOK:
-	case RAM_SAVE_FLAG_MULTIFD_FLUSH:
-		if (addr)
-			return fail(r, base, "RAM record of flags 0x%llx with address bits 0x%llx set",
-				    (unsigned long long)flags, (unsigned long long)addr);
-		it->type = kind == RAM_SAVE_FLAG_EOS ? SI_RAM_EOS :
-			   kind == RAM_SAVE_FLAG_HOOK ? SI_RAM_HOOK : SI_RAM_MULTIFD_FLUSH;
-		it->section = r->cur;
-		consume(r, it, 8);
-		if (kind == RAM_SAVE_FLAG_EOS)
-			r->state = RS_FOOTER;
-		return 1;
-	}
+/* A ZERO or PAGE record: its block (named or CONTINUEd), offset and
+ * content. */
+static int read_page_record(struct stream_reader *r, struct stream_item *it,
+			    uint64_t addr, uint64_t flags)
+{
+	uint64_t base = in_offset(r->in);
+	struct ram_block *block;
+	const unsigned char *p;
+	size_t off = 8;
 
-	/* ZERO or PAGE */
 	if (!r->ram.count)
 		return fail(r, base, "page record before the RAM block list (MEM_SIZE)");
 	if (flags & RAM_SAVE_FLAG_CONTINUE) {
@@ -602,12 +672,11 @@ static int read_ram_record(struct stream_reader *r, struct stream_item *it)
 	}
 	if (addr >= block->length)
 		return fail(r, base, "page at 0x%llx is beyond the end of block '%s' (length 0x%llx)",
-			    (unsigned long long)addr, block->name,
-			    (unsigned long long)block->length);
+			    (unsigned long long)addr, block->name, (unsigned long long)block->length);
 	it->block = block;
 	it->addr = addr;
 	it->section = r->cur;
-	if (kind == RAM_SAVE_FLAG_ZERO) {
+	if (flags & RAM_SAVE_FLAG_ZERO) {
 		p = peek(r, off, 1, "zero page fill byte");
 		if (!p)
 			return -1;
@@ -626,6 +695,42 @@ static int read_ram_record(struct stream_reader *r, struct stream_item *it)
 	r->last_block = block;
 	consume(r, it, off);
 	return 1;
+}
+
+static int read_ram_record(struct stream_reader *r, struct stream_item *it)
+{
+	uint64_t base = in_offset(r->in);
+	const unsigned char *p = peek(r, 0, 8, "a RAM record header");
+	uint64_t header, addr, flags, kind;
+
+	if (!p)
+		return -1;
+	header = get_be64(p);
+	addr = header & ~(uint64_t)(r->page_size - 1);
+	flags = header & (r->page_size - 1);
+	kind = flags & ~(uint64_t)RAM_SAVE_FLAG_CONTINUE;
+	if (check_ram_flags(r, base, flags) < 0)
+		return -1;
+
+	switch (kind) {
+	case RAM_SAVE_FLAG_MEM_SIZE:
+		return read_block_list(r, it, addr);
+	case RAM_SAVE_FLAG_EOS:
+	case RAM_SAVE_FLAG_HOOK:
+	case RAM_SAVE_FLAG_MULTIFD_FLUSH:
+		if (addr)
+			return fail(r, base, "RAM record of flags 0x%llx with address bits 0x%llx set",
+				    (unsigned long long)flags, (unsigned long long)addr);
+		it->type = kind == RAM_SAVE_FLAG_EOS ? SI_RAM_EOS :
+			   kind == RAM_SAVE_FLAG_HOOK ? SI_RAM_HOOK : SI_RAM_MULTIFD_FLUSH;
+		it->section = r->cur;
+		consume(r, it, 8);
+		if (kind == RAM_SAVE_FLAG_EOS)
+			r->state = RS_FOOTER;
+		return 1;
+	default:
+		return read_page_record(r, it, addr, flags);
+	}
 }
 
 static int read_vfio_tag(struct stream_reader *r, struct stream_item *it)
@@ -816,7 +921,7 @@ static int read_vmdesc(struct stream_reader *r, struct stream_item *it)
 	ssize_t got = in_want(r->in, 1);
 	const unsigned char *p;
 	uint32_t len;
-	size_t have = 0, bad;
+	size_t have = 0, cap = 0, bad;
 
 	if (got < 0)
 		return fail(r, base, "read error: %s", strerror(r->in->err));
@@ -834,17 +939,30 @@ static int read_vmdesc(struct stream_reader *r, struct stream_item *it)
 	len = get_be32(p + 1);
 	if (len == 0 || len > STREAM_VMDESC_MAX)
 		return fail(r, base + 1, "vmdesc length %u, expected 1..%u", len, STREAM_VMDESC_MAX);
-	r->vmdesc = malloc((size_t)len + 1);
-	if (!r->vmdesc)
-		return fail(r, base, "out of memory for a vmdesc of %u bytes", len);
 	it->offset = base;
 	in_skip(r->in, 5);
+	/* The buffer grows with what arrives, not with what the length
+	 * claims. */
 	while (have < len) {
 		size_t want = len - have > CHUNK_MAX ? CHUNK_MAX : len - have;
 
 		p = peek(r, 0, want, "vmdesc JSON");
 		if (!p)
 			return -1;
+		if (have + want + 1 > cap) {
+			size_t ncap = cap ? cap : CHUNK_MAX;
+			char *n;
+
+			while (ncap < have + want + 1)
+				ncap *= 2;
+			if (ncap > (size_t)len + 1)
+				ncap = (size_t)len + 1;
+			n = realloc(r->vmdesc, ncap);
+			if (!n)
+				return fail(r, base, "out of memory for a vmdesc of %u bytes", len);
+			r->vmdesc = n;
+			cap = ncap;
+		}
 		memcpy(r->vmdesc + have, p, want);
 		in_skip(r->in, want);
 		have += want;

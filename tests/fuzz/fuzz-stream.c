@@ -39,8 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	stream_writer_init(&w, &out, 4096);
 	while (stream_next(r, &it) > 0) {
-		if (it.type == SI_RAM_MEM_SIZE && stream_ram(r)->total <= (1ull << 30))
-			digest = ram_digest_enable(stream_ram(r), stream_page_size(r)) == 0;
+		if (it.type == SI_RAM_MEM_SIZE)
+			digest = ram_digest_enable(stream_ram(r)) == 0;
 		if (digest && it.type == SI_RAM_PAGE)
 			ram_digest_page(it.block, it.addr, it.data, stream_page_size(r));
 		if (digest && it.type == SI_RAM_ZERO)
@@ -53,7 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (uint32_t i = 0; i < l->count; i++) {
 			struct digest d;
 
-			ram_digest_final(&l->blocks[i], stream_page_size(r), &d);
+			if (ram_digest_final(&l->blocks[i], stream_page_size(r), &d) < 0)
+				break;
 		}
 	}
 	out_close(&out);
