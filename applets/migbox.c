@@ -73,7 +73,7 @@ static int list_applets(bool all)
 	for (size_t i = 0; i < NAPPLETS; i++)
 		if (all || applets[i].main)
 			printf("%s\n", applets[i].name);
-	return fflush(stdout) ? EXIT_FAIL : EXIT_OK;
+	return stdout_finish("the applet list");
 }
 
 static int install_links(int argc, char **argv)
@@ -211,7 +211,7 @@ static int man_page(int argc, char **argv)
 
 	if (argc < 3) {
 		print_man("migbox", "QEMU live-migration transports and helpers", migbox_usage);
-		return EXIT_OK;
+		return stdout_finish("the man page");
 	}
 	a = applet_find(argv[2]);
 	if (!a)
@@ -219,7 +219,7 @@ static int man_page(int argc, char **argv)
 	if (!a->main)
 		die_usage("%s is not built yet", a->name);
 	print_man(a->name, a->summary, a->usage);
-	return fflush(stdout) ? EXIT_FAIL : EXIT_OK;
+	return stdout_finish("the man page");
 }
 
 int main(int argc, char **argv)

@@ -557,16 +557,6 @@ static int print_json(struct dump *d, const char *error, const struct digest *st
 	return ret;
 }
 
-/* The report's last write: a full disk or a closed pipe is a failure
- * that says so. */
-static int report_done(void)
-{
-	if (fflush(stdout) == 0 && !ferror(stdout))
-		return EXIT_OK;
-	msg("writing the report to stdout: %s", strerror(errno ? errno : EIO));
-	return EXIT_FAIL;
-}
-
 static int image_digest(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -582,7 +572,7 @@ static int image_digest(const char *path)
 	close(fd);
 	digest_hex(&dg, hex);
 	printf("ram %s %" PRIu64 " %s\n", hex, len, path);
-	return report_done();
+	return stdout_finish("the report");
 }
 
 static void parse_args(struct dump *d, int argc, char **argv)
@@ -781,7 +771,7 @@ int stream_dump_main(int argc, char **argv)
 	}
 	status = scanned == -3 ? EXIT_FAIL : report(&d, scanned);
 	if (status == EXIT_OK && !d.pass_through)
-		status = report_done();
+		status = stdout_finish("the report");
 	else if (status == EXIT_OK && fflush(stderr))
 		status = EXIT_FAIL;
 	teardown(&d);

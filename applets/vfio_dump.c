@@ -12,6 +12,7 @@
 #include "json.h"
 #include "log.h"
 #include "opts.h"
+#include "session.h"
 #include "stream.h"
 #include "vfio.h"
 
@@ -25,9 +26,9 @@ const char vfio_dump_usage[] =
 "(bound to vfio-pci or a variant driver) or an mdev UUID.\n"
 "\n"
 "The device goes RUNNING -> [PRE_COPY ->] STOP_COPY -> STOP and stays\n"
-"stopped, as a migration source does, unless --resume. On any failure it\n"
-"is put back to RUNNING (reset if the kernel refuses) and nothing that\n"
-"looks like a complete stream is written.\n"
+"stopped, as a migration source does, unless --resume. On any failure (a\n"
+"closed pipe, a signal, the device) it is put back to RUNNING (reset if the\n"
+"kernel refuses) and nothing that looks like a complete stream is written.\n"
 "\n"
 "  -i, --info          print migration flags, state and the STOP_COPY data\n"
 "                      size estimate, and change nothing\n"
@@ -35,13 +36,17 @@ const char vfio_dump_usage[] =
 "  -p, --precopy       read PRE_COPY data while the device runs first\n"
 "  -r, --rounds N      PRE_COPY rounds at most (default 3)\n"
 "      --resume        return the device to RUNNING after the dump\n"
-"  -h, --help          show this help\n";
+"  -h, --help          show this help\n"
+"\n"
+"Exit status: 0 dumped, 1 failure (the device RUNNING again), 2 usage\n"
+"error; killed by SIGINT, SIGTERM or SIGHUP after the device is back.\n";
 
 #define SECTION_ID	1u
 #define BUF_SIZE	(1u << 20)	/* QEMU's default data buffer */
 
 struct dump {
 	struct vfio_dev dev;
+	struct session session;
 	struct out_buf out;
 	struct stream_writer w;
 	struct section_info section;
@@ -112,9 +117,9 @@ static int copy_data(struct dump *dp, int data_fd)
 			return 0;
 		stream_write_vfio_data(&dp->w, dp->buf, (size_t)n);
 		dp->bytes += (uint64_t)n;
-		if (dp->out.err) {
-			snprintf(dp->dev.err, sizeof(dp->dev.err), "writing the stream: %s",
-				 strerror(dp->out.err));
+		if (dp->out.err || session_failed(&dp->session)) {
+			snprintf(dp->dev.err, sizeof(dp->dev.err), "writing the stream: %.400s",
+				 session_failed(&dp->session) ? dp->session.error : strerror(dp->out.err));
 			return -1;
 		}
 	}
@@ -199,7 +204,13 @@ fail:
 	return -1;
 }
 
-int vfio_dump_main(int argc, char **argv)
+struct dump_opts {
+	bool show_info, json, precopy, resume;
+	unsigned rounds;
+	const char *device;
+};
+
+static void parse_args(struct dump_opts *o, int argc, char **argv)
 {
 	enum { OPT_RESUME = 256 };
 	static const struct option longopts[] = {
@@ -211,76 +222,103 @@ int vfio_dump_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct dump dp = { .section = { .id = SECTION_ID, .version = 1, .kind = SECTION_KIND_VFIO } };
-	bool show_info = false, json = false, precopy = false, resume = false, rounds_set = false;
-	unsigned rounds = 3;
-	uint64_t flags, v;
+	bool rounds_set = false;
+	uint64_t v;
 	int c;
 
+	o->rounds = 3;
 	while ((c = getopt_long(argc, argv, "ijpr:h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'i': show_info = true; break;
-		case 'j': json = true; break;
-		case 'p': precopy = true; break;
+		case 'i': o->show_info = true; break;
+		case 'j': o->json = true; break;
+		case 'p': o->precopy = true; break;
 		case 'r':
 			if (parse_uint(optarg, 1, 1000000, &v) < 0)
 				die_usage("--rounds wants a positive number");
-			rounds = (unsigned)v;
+			o->rounds = (unsigned)v;
 			rounds_set = true;
 			break;
-		case OPT_RESUME: resume = true; break;
+		case OPT_RESUME: o->resume = true; break;
 		case 'h': opts_help();
 		default: die_usage("bad option");
 		}
 	}
 	if (argc - optind != 1)
 		die_usage("one DEVICE expected");
-	if (rounds_set && !precopy)
+	if (rounds_set && !o->precopy)
 		die_usage("--rounds goes with --precopy");
-	if (json && !show_info)
+	if (o->json && !o->show_info)
 		die_usage("--json goes with --info");
-	if (!show_info && isatty(STDOUT_FILENO))
+	if (!o->show_info && isatty(STDOUT_FILENO))
 		die_usage("refusing to write a binary stream to a terminal");
-	if (vfio_dev_open(&dp.dev, argv[optind]) < 0)
+	o->device = argv[optind];
+}
+
+/* Dumps and writes the stream; on failure the device is RUNNING again and
+ * the message printed. */
+static int dump(struct dump *dp, const struct dump_opts *o, uint64_t flags)
+{
+	char why[sizeof(dp->dev.err) + sizeof(dp->dev.name) + 64 + SESSION_ERR_LEN];
+
+	dp->buf = malloc(BUF_SIZE);
+	if (!dp->buf || out_init(&dp->out, STDOUT_FILENO, BUF_SIZE + 64) < 0)
+		die("out of memory");
+	out_set_wake(&dp->out, dp->session.wake_fd);
+	stream_writer_init(&dp->w, &dp->out, 4096);
+
+	if (dump_state(dp, flags, o->precopy, o->rounds) < 0) {
+		snprintf(why, sizeof(why), "%s: %s failed: %s", dp->dev.name, dp->step, dp->dev.err);
+	} else {
+		stream_write_eof(&dp->w);
+		if (out_close(&dp->out) < 0 || session_failed(&dp->session))
+			snprintf(why, sizeof(why), "writing the stream: %s",
+				 session_failed(&dp->session) ? dp->session.error : strerror(dp->out.err));
+		else
+			why[0] = 0;
+	}
+	/* the stream stays without EOF: whatever was written is incomplete */
+	out_discard(&dp->out);
+	free(dp->buf);
+	if (!why[0])
+		return 0;
+	msg("%s", why);
+	if (vfio_dev_recover(&dp->dev) < 0)
+		msg("%s: could not bring the device back to RUNNING: %s", dp->dev.name, dp->dev.err);
+	return -1;
+}
+
+int vfio_dump_main(int argc, char **argv)
+{
+	struct dump dp = { .section = { .id = SECTION_ID, .version = 1, .kind = SECTION_KIND_VFIO } };
+	struct dump_opts o = { .show_info = false };
+	uint64_t flags;
+	int status = EXIT_OK;
+
+	parse_args(&o, argc, argv);
+	if (session_init(&dp.session) < 0)
+		die_errno("cannot set up");
+	if (vfio_dev_open(&dp.dev, o.device) < 0)
 		die("%s", dp.dev.err);
-	if (show_info) {
-		print_info(&dp.dev, json);
+	if (o.show_info) {
+		print_info(&dp.dev, o.json);
 		vfio_dev_close(&dp.dev);
-		return fflush(stdout) ? EXIT_FAIL : EXIT_OK;
+		return session_end(&dp.session, stdout_finish("the device information"));
 	}
 	if (vfio_mig_flags(&dp.dev, &flags) < 0)
 		die("%s", dp.dev.err);
 	if (snprintf(dp.section.idstr, sizeof(dp.section.idstr), "%s/vfio", dp.dev.name) >=
 	    (int)sizeof(dp.section.idstr))
 		die("device name too long for a section idstr");
-	dp.buf = malloc(BUF_SIZE);
-	if (!dp.buf || out_init(&dp.out, STDOUT_FILENO, BUF_SIZE + 64) < 0)
-		die("out of memory");
-	stream_writer_init(&dp.w, &dp.out, 4096);
-
-	if (dump_state(&dp, flags, precopy, rounds) < 0) {
-		const char *why = dp.dev.err;
-		char saved[sizeof(dp.dev.err)];
-
-		memcpy(saved, why, sizeof(saved));
-		/* the stream stays without EOF: whatever was written is incomplete */
-		out_flush(&dp.out);
-		if (vfio_dev_recover(&dp.dev) < 0)
-			msg("%s: could not bring the device back to RUNNING: %s", dp.dev.name, dp.dev.err);
-		die("%s: %s failed: %s", dp.dev.name, dp.step, saved);
+	if (dump(&dp, &o, flags) < 0) {
+		status = EXIT_FAIL;
+	} else {
+		info("%s: %" PRIu64 " bytes of device state", dp.dev.name, dp.bytes);
+		if (o.resume && vfio_mig_set_state(&dp.dev, VFIO_DEVICE_STATE_RUNNING, NULL) < 0) {
+			msg("%s", dp.dev.err);
+			status = EXIT_FAIL;
+		}
+		session_complete(&dp.session);
 	}
-	stream_write_eof(&dp.w);
-	if (out_close(&dp.out) < 0) {
-		errno = dp.out.err;
-		msg("writing the stream: %s", strerror(errno));
-		if (vfio_dev_recover(&dp.dev) < 0)
-			msg("could not bring %s back to RUNNING: %s", dp.dev.name, dp.dev.err);
-		return EXIT_FAIL;
-	}
-	info("%s: %" PRIu64 " bytes of device state", dp.dev.name, dp.bytes);
-	if (resume && vfio_mig_set_state(&dp.dev, VFIO_DEVICE_STATE_RUNNING, NULL) < 0)
-		die("%s", dp.dev.err);
 	vfio_dev_close(&dp.dev);
-	free(dp.buf);
-	return EXIT_OK;
+	return session_end(&dp.session, status);
 }

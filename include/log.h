@@ -26,6 +26,9 @@ void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* msg() with ": strerror(errno)" appended, then exit(EXIT_FAIL) */
 _Noreturn void die_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Flushes stdout: EXIT_OK, or EXIT_FAIL after saying that `what` could
+ * not be written and why (a full disk, a closed pipe). */
+int stdout_finish(const char *what);
 /* msg() plus a hint to --help, then exit(EXIT_USAGE) */
 _Noreturn void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

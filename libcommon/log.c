@@ -76,3 +76,12 @@ void die_usage(const char *fmt, ...)
 	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
 	exit(EXIT_USAGE);
 }
+
+int stdout_finish(const char *what)
+{
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return EXIT_OK;
+	msg("writing %s to stdout: %s", what, strerror(errno ? errno : EIO));
+	return EXIT_FAIL;
+}

@@ -20,7 +20,7 @@ void opts_set_usage(const char *usage)
 void opts_help(void)
 {
 	fputs(usage_text, stdout);
-	exit(fflush(stdout) ? EXIT_FAIL : EXIT_OK);
+	exit(stdout_finish("the usage text"));
 }
 
 const char *migbox_version(void)
@@ -31,7 +31,7 @@ const char *migbox_version(void)
 void opts_version(void)
 {
 	printf("migbox %s\n", MIGBOX_VERSION);
-	exit(fflush(stdout) ? EXIT_FAIL : EXIT_OK);
+	exit(stdout_finish("the version"));
 }
 
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
