@@ -1,12 +1,13 @@
 /* multifd-recv: receive a migration stream over QEMU's multifd TCP
  * channels and write it out as one stream.
  *
- * Threads: an acceptor takes and identifies the connections for the whole
- * transfer (a channel beyond -c is refused by name, even late); once all
- * are in, the applet's thread parses the main channel and re-emits it; one
- * thread per multifd channel decodes, decompresses and writes its pages; a
- * monitor draws progress and enforces --timeout. All output goes through
- * one stream writer under rx->lock.
+ * Threads: an acceptor takes and identifies connections until the main
+ * channel and every multifd channel are in, then stops listening (as
+ * QEMU does); the applet's thread parses the main channel and re-emits
+ * it; one thread per multifd channel decodes, decompresses and queues its
+ * pages; one writer drains the output queue (outq.h); a monitor draws
+ * progress and enforces --timeout. Output is queued under the session
+ * lock in stream order and written without it.
  *
  * Where pages go: into the RAM section the main channel has open in the
  * output, or, when none is, into a PART section of the RAM section that a
@@ -17,8 +18,8 @@
  * it is complete.
  *
  * Sync points: the k-th RAM EOS on the main channel is written only once
- * every channel has received its k-th SYNC (and written the pages before
- * it); a channel that has received k SYNCs writes further pages only once
+ * every channel has received its k-th SYNC (and queued the pages before
+ * it); a channel that has received k SYNCs queues further pages only once
  * that EOS is out, or a page sent again could be overtaken by its older
  * copy. Channels wait for nothing else but the block list, which comes
  * before any page, so a sender without a return path (QEMU) cannot
@@ -29,73 +30,85 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-#include <uuid/uuid.h>
 
 #include "applets.h"
 #include "bytes.h"
-#include "compress.h"
 #include "io.h"
 #include "json.h"
 #include "log.h"
 #include "multifd.h"
 #include "net.h"
 #include "opts.h"
-#include "monitor.h"
-#include "progress.h"
+#include "outq.h"
 #include "stream.h"
+#include "transfer.h"
 
 const char multifd_recv_usage[] =
 "usage: multifd-recv [OPTIONS] [HOST]:PORT > STREAM\n"
 "\n"
-"Listens on HOST:PORT ([IPV6]:PORT; :PORT for every address) for a QEMU\n"
-"source with the multifd capability, or multifd-send: one main channel and\n"
-"CHANNELS multifd channels, accepted in any order and told apart by their\n"
-"first bytes. Writes one migration stream on stdout (or FILE): the main\n"
+"Listens on HOST:PORT ([IPV6]:PORT; :PORT for every address; port 0 for any\n"
+"free port) for a QEMU source with the multifd capability, or multifd-send:\n"
+"one main channel and CHANNELS multifd channels, accepted in any order and\n"
+"told apart by their first bytes. Once all are in it stops listening, as\n"
+"QEMU does. Writes one migration stream on stdout (or FILE): the main\n"
 "channel's records with the multifd pages put in place, which QEMU loads\n"
-"with -incoming \"exec:cat STREAM\".\n"
+"with -incoming \"exec:cat STREAM\". The address it listens on goes to\n"
+"stderr (\"listening on ADDR:PORT\") and into --stats-json.\n"
 "\n"
-"  -c, --channels N      multifd channels, 1..255 (default 2, as QEMU)\n"
+XFER_USAGE_CHANNELS
 "  -z, --compress METHOD\n"
 "                        none, zlib or zstd: what the sender uses (default\n"
 "                        none)\n"
 "      --uuid UUID       uuid every channel must carry (default all zero, as\n"
 "                        QEMU without -uuid)\n"
-"  -o, --output FILE     write to FILE, which appears only once complete\n"
+"  -o, --output FILE     write to FILE, which appears only once complete and\n"
+"                        on disk (a symlink is followed)\n"
 "      --timeout SECONDS\n"
 "                        fail when the connections are not all in after\n"
-"                        SECONDS, or when no byte moves for SECONDS (default:\n"
+"                        SECONDS, or when no byte moves for SECONDS, saying\n"
+"                        whether the channels or the output stalled (default:\n"
 "                        wait forever, as QEMU)\n"
-"      --progress        show bytes, rate, pages and bytes per channel on\n"
-"                        stderr\n"
-"      --stats-json FILE\n"
-"                        write the transfer's counters as JSON to FILE at the\n"
-"                        end, also after a failure\n"
+XFER_USAGE_PROGRESS
+XFER_USAGE_STATS
 "  -h, --help            show this help\n"
 "\n"
-"A connection that is neither a main nor a multifd channel, an init packet\n"
-"with another uuid, a channel id out of range or seen twice, a malformed\n"
-"packet, a channel closed early and a timeout fail the transfer with a\n"
-"message naming the channel. A failed transfer leaves no output that looks\n"
-"complete: the stream does not end with its EOF, FILE is not created, and\n"
-"every connection is reset so that the sender fails too.\n"
+"A connection that closes, stays silent for 10 s or sends foreign bytes\n"
+"before it says what it is (a port scan, a health check) is dropped with a\n"
+"line on stderr; it does not fail the transfer. What fails it, naming the\n"
+"channel: an init packet with another uuid, a channel id out of range or\n"
+"seen twice, a second main channel, a malformed packet, a channel closed\n"
+"early, a timeout. A failed transfer leaves no output that looks complete:\n"
+"the stream does not end with its EOF, FILE is not created, and every\n"
+"connection is reset so that the sender fails too. A device section is\n"
+"held in memory until it is complete, up to 1 GiB.\n"
+"\n"
+XFER_USAGE_SIGNALS
 "\n"
 "Exit status: 0 a complete stream written, 1 failure, 2 usage error.\n";
 
 #define ACCEPT_TICK_MS		250
-#define EXTRA_CONNECTIONS	16	/* unidentified ones beyond the expected */
+#define HANDSHAKE_MS		10000	/* to say what a connection is */
+#define PENDING_MAX		32	/* connections that have not said it yet */
+#define STAGE_MAX		(1ull << 30)
+#define OUTQ_ARENA		(8u << 20)
+#define OUTQ_ENTRIES		16384u
+#define SCRATCH_SIZE		(2u << 20)	/* the largest record main emits */
 
 struct receiver;
+
+/* A packet's pages and their record headers, on their way out. */
+struct recv_slot {
+	unsigned char *pages;			/* MULTIFD_PACKET_DATA bytes */
+	unsigned char header[MULTIFD_PACKET_PAGES][STREAM_PAGE_HEADER_MAX];
+	uint64_t written_at;			/* output position past them */
+};
 
 struct recv_channel {
 	struct receiver *rx;
@@ -106,50 +119,38 @@ struct recv_channel {
 	bool started;
 	void *dctx;
 	unsigned char header[MULTIFD_PACKET_HEADER_SIZE];
-	unsigned char *pages;			/* MULTIFD_PACKET_DATA bytes */
 	struct mfd_packet pkt;
-	/* The output records of a packet, for one writev. */
-	unsigned char record_header[MULTIFD_PACKET_PAGES][STREAM_PAGE_HEADER_MAX];
-	struct iovec iov[2 * MULTIFD_PACKET_PAGES];
+	struct recv_slot slot[2];		/* one decoded while one is written */
+	unsigned int next_slot;
 	uint64_t packets_seen;			/* this thread only */
-	/* Under rx->lock. */
+	/* Under the session lock. */
 	uint64_t syncs;
 	uint64_t pages_since_sync;
 	bool ended;				/* the thread is done */
 	bool closed;				/* ... after an orderly close */
-	/* Counters for the monitor. */
-	struct mfd_counters cnt;
+	struct chan_counters cnt;
 };
 
 struct receiver {
-	/* Options. */
+	struct xfer x;
 	struct net_endpoint ep;
-	unsigned int nchannels;
-	const struct compress_method *method;
-	unsigned char uuid[16];
 	const char *out_path;
-	unsigned int timeout_s;
-	bool show_progress;
-	const char *stats_path;
 
-	pthread_mutex_t lock;
+	/* Under x.session.lock. */
 	pthread_cond_t cond;		/* any change of the state below */
-	bool failed;
-	char error[768];
 	int listen_fd, main_fd;
-	int wake_fd;			/* eventfd: stop the acceptor's poll */
 	char main_peer[NET_NAME_LEN];
 	pthread_t acceptor;
-	bool acceptor_started, accept_stop;
+	bool acceptor_started;
 	bool all_in;			/* main and every channel connected */
 	struct recv_channel *ch;
 
-	/* The output, under lock. */
+	/* The output, under the lock. */
 	struct out_file of;
-	bool of_open;
-	struct out_buf out;
-	struct stream_writer w;
-	const struct ram_list *ram;		/* once blocks_known */
+	struct outq q;
+	struct out_buf scratch;		/* main's records, before they are queued */
+	struct stream_writer w;		/* its last block decides CONTINUE */
+	const struct ram_list *ram;	/* once blocks_known */
 	bool blocks_known;
 	const struct section_info *ram_section;
 	bool ram_open;			/* main's RAM section, before its EOS */
@@ -160,7 +161,7 @@ struct receiver {
 	int first_closed;		/* first channel closed in order, or -1 */
 
 	/* Main thread only: a non-RAM section (or package) is staged in a
-	 * memfd and written out whole once complete. */
+	 * memfd and queued whole once complete. */
 	int stage_fd;
 	struct out_buf stage;
 	struct stream_writer stage_w;
@@ -169,74 +170,37 @@ struct receiver {
 
 	/* Read by the monitor. */
 	_Atomic uint64_t main_bytes, zero_pages;
-	struct monitor mon;
-	struct progress pg;
-	uint64_t start_ns;
 };
 
-/* Wakes the threads blocked reading. Only the reading side: a FIN now
- * would look like an orderly end to the sender, which must see the reset
- * that close_connections() sends instead. */
-static void shutdown_all_locked(struct receiver *rx)
-{
-	if (rx->main_fd >= 0)
-		shutdown(rx->main_fd, SHUT_RD);
-	for (unsigned int i = 0; i < rx->nchannels; i++)
-		if (rx->ch[i].fd >= 0)
-			shutdown(rx->ch[i].fd, SHUT_RD);
-}
-
-static void rx_vfail_locked(struct receiver *rx, const char *fmt, va_list ap)
-{
-	if (!rx->failed) {
-		vsnprintf(rx->error, sizeof(rx->error), fmt, ap);
-		rx->failed = true;
-		shutdown_all_locked(rx);
-		if (rx->wake_fd >= 0)
-			(void)eventfd_write(rx->wake_fd, 1);	/* the acceptor's poll */
-	}
-	pthread_cond_broadcast(&rx->cond);
-}
-
-/* Records the first failure and wakes every thread; blocked reads return
- * once the sockets are shut down. */
-static void rx_fail_locked(struct receiver *rx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 static void rx_fail(struct receiver *rx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static void rx_fail_locked(struct receiver *rx, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	rx_vfail_locked(rx, fmt, ap);
-	va_end(ap);
-}
-
 static void rx_fail(struct receiver *rx, const char *fmt, ...)
 {
+	char buf[SESSION_ERR_LEN];
 	va_list ap;
 
-	pthread_mutex_lock(&rx->lock);
 	va_start(ap, fmt);
-	rx_vfail_locked(rx, fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	pthread_mutex_unlock(&rx->lock);
+	session_fail(&rx->x.session, "%s", buf);
 }
 
-/* An output write error fails the transfer (lock held). */
-static int check_output_locked(struct receiver *rx)
+static bool rx_failed(struct receiver *rx)
 {
-	if (rx->out.err) {
-		rx_fail_locked(rx, "writing the output: %s", strerror(rx->out.err));
-		return -1;
-	}
-	return rx->failed ? -1 : 0;
+	return session_failed(&rx->x.session);
 }
 
-/* Closes the PART section channels opened, before main writes (lock
- * held). */
+/* ---- the output (lock held) ---- */
+
+/* Queues what main's writer put in the scratch buffer. */
+static void queue_scratch_locked(struct receiver *rx)
+{
+	outq_copy(&rx->q, rx->scratch.buf, rx->scratch.len);
+	rx->scratch.len = 0;
+}
+
+/* Closes the PART section channels opened, before main writes. */
 static void close_own_part_locked(struct receiver *rx)
 {
 	if (!rx->own_part_open)
@@ -244,6 +208,43 @@ static void close_own_part_locked(struct receiver *rx)
 	stream_write_ram_flag(&rx->w, RAM_SAVE_FLAG_EOS);
 	stream_write_footer(&rx->w, rx->ram_section->id);
 	rx->own_part_open = false;
+}
+
+/* Queues an item of the main channel (with the EOS and footer of a RAM
+ * EOS item); need bounds the bytes it takes. */
+static int emit_locked(struct receiver *rx, const struct stream_item *it,
+		       const struct ram_list *ram, size_t need)
+{
+	if (outq_reserve(&rx->q, need + 64, 2) < 0)
+		return -1;
+	close_own_part_locked(rx);
+	stream_write_item(&rx->w, it, ram);
+	if (it->type == SI_RAM_EOS)
+		stream_write_footer(&rx->w, it->section->id);
+	if (rx->scratch.err || rx->scratch.len > need + 64) {
+		session_fail_locked(&rx->x.session, "internal: a record of %zu bytes did not fit",
+				    rx->scratch.len);
+		return -1;
+	}
+	queue_scratch_locked(rx);
+	return 0;
+}
+
+/* What an item can take in the output: its input size, and a block name
+ * where the input had CONTINUE. */
+static size_t item_need(const struct stream_item *it)
+{
+	return (size_t)(it->end_offset - it->offset) + 1 + RAM_NAME_MAX;
+}
+
+static int emit(struct receiver *rx, const struct stream_item *it, const struct ram_list *ram)
+{
+	int ret;
+
+	pthread_mutex_lock(&rx->x.session.lock);
+	ret = emit_locked(rx, it, ram, item_need(it));
+	pthread_mutex_unlock(&rx->x.session.lock);
+	return ret;
 }
 
 /* ---- channel threads ---- */
@@ -269,69 +270,112 @@ static int channel_read(struct recv_channel *ch, void *p, size_t n, const char *
 	return -1;
 }
 
-/* Waits for the block list, which the main channel sends before any page
- * (lock held). */
-static int wait_blocks_locked(struct receiver *rx)
-{
-	while (!rx->blocks_known && !rx->failed)
-		pthread_cond_wait(&rx->cond, &rx->lock);
-	return rx->failed ? -1 : 0;
-}
-
-static int write_pages(struct recv_channel *ch, const struct ram_block *b)
+/* Queues a packet's pages as records, in main's RAM section or a PART of
+ * our own. */
+static int queue_pages(struct recv_channel *ch, struct recv_slot *slot, const struct ram_block *b)
 {
 	struct receiver *rx = ch->rx;
+	struct session *s = &rx->x.session;
 	const struct mfd_packet *pkt = &ch->pkt;
-	int ret;
+	int ret = -1;
 
-	pthread_mutex_lock(&rx->lock);
-	/* Pages after our SYNC number s belong to sync point s + 1: they go
-	 * out only after main's EOS number s. */
-	while (rx->eos_written < ch->syncs && !rx->failed)
-		pthread_cond_wait(&rx->cond, &rx->lock);
-	if (rx->failed) {
-		pthread_mutex_unlock(&rx->lock);
-		return -1;
-	}
+	pthread_mutex_lock(&s->lock);
+	/* Pages after our SYNC number k belong to sync point k + 1: they go
+	 * out only after main's EOS number k. */
+	while (rx->eos_written < ch->syncs)
+		if (session_wait(s, &rx->cond))
+			goto out;
+	if (outq_reserve(&rx->q, 32, 2 * pkt->normal_pages + 1) < 0)
+		goto out;
 	if (!rx->ram_open && !rx->own_part_open) {
 		stream_write_section(&rx->w, QEMU_VM_SECTION_PART, rx->ram_section);
+		queue_scratch_locked(rx);
 		rx->own_part_open = true;
 		rx->own_parts++;
 	}
-	/* One writev from the page buffer: the output is the one big copy. */
 	for (uint32_t i = 0; i < pkt->normal_pages; i++) {
-		ch->iov[2 * i].iov_base = ch->record_header[i];
-		ch->iov[2 * i].iov_len = stream_page_header(&rx->w, b, pkt->offset[i],
-							    RAM_SAVE_FLAG_PAGE,
-							    ch->record_header[i]);
-		ch->iov[2 * i + 1].iov_base = ch->pages + (size_t)i * MULTIFD_PAGE_SIZE;
-		ch->iov[2 * i + 1].iov_len = MULTIFD_PAGE_SIZE;
+		size_t n = stream_page_header(&rx->w, b, pkt->offset[i], RAM_SAVE_FLAG_PAGE,
+					      slot->header[i]);
+
+		outq_ref(&rx->q, slot->header[i], n);
+		slot->written_at = outq_ref(&rx->q, slot->pages + (size_t)i * MULTIFD_PAGE_SIZE,
+					    MULTIFD_PAGE_SIZE);
 	}
-	out_writev(&rx->out, ch->iov, 2 * (int)pkt->normal_pages);
 	ch->pages_since_sync += pkt->normal_pages;
-	ret = check_output_locked(rx);
-	pthread_mutex_unlock(&rx->lock);
+	ret = 0;
+out:
+	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
 
+/* The block list comes on the main channel before any page; a slot is
+ * free once the output took what it held. */
+static int wait_for_slot(struct recv_channel *ch, struct recv_slot *slot)
+{
+	struct receiver *rx = ch->rx;
+	struct session *s = &rx->x.session;
+	int ret = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (!rx->blocks_known && !ret)
+		if (session_wait(s, &rx->cond))
+			ret = -1;
+	if (!ret)
+		ret = outq_wait_written(&rx->q, slot->written_at);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+static int receive_pages(struct recv_channel *ch)
+{
+	struct receiver *rx = ch->rx;
+	const struct compress_method *m = rx->x.opts.method;
+	struct mfd_packet *pkt = &ch->pkt;
+	struct recv_slot *slot = &ch->slot[ch->next_slot];
+	char err[MULTIFD_ERR_LEN];
+	const struct ram_block *b;
+	void *payload;
+
+	ch->next_slot ^= 1;
+	if (wait_for_slot(ch, slot) < 0)
+		return -1;
+	b = mfd_packet_block(pkt, rx->ram, err);
+	if (!b) {
+		rx_fail(rx, "channel %u: packet %" PRIu64 ": %s", ch->id, pkt->packet_num, err);
+		return -1;
+	}
+	payload = m->recv_buffer(ch->dctx, slot->pages, pkt->next_packet_size);
+	if (channel_read(ch, payload, pkt->next_packet_size, "payload") <= 0)
+		return -1;
+	if (m->recv(ch->dctx, payload, pkt->next_packet_size, slot->pages,
+		    (size_t)pkt->normal_pages * MULTIFD_PAGE_SIZE, err) < 0) {
+		rx_fail(rx, "channel %u: packet %" PRIu64 ": %s", ch->id, pkt->packet_num, err);
+		return -1;
+	}
+	if (queue_pages(ch, slot, b) < 0)
+		return -1;
+	atomic_fetch_add_explicit(&ch->cnt.pages, pkt->normal_pages, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ch->cnt.payload_bytes, pkt->next_packet_size,
+				  memory_order_relaxed);
+	return 0;
+}
+
+/* 1: a packet handled, 0: the channel closed in order, -1: failure. */
 static int receive_packet(struct recv_channel *ch)
 {
 	struct receiver *rx = ch->rx;
 	struct mfd_packet *pkt = &ch->pkt;
 	uint64_t last_num = pkt->packet_num;
 	char err[MULTIFD_ERR_LEN];
-	const struct ram_block *b;
-	void *payload;
 	int rc;
 
 	rc = channel_read(ch, ch->header, sizeof(ch->header), "header");
 	if (rc <= 0)
 		return rc;
 	ch->packets_seen++;
-	if (mfd_packet_decode(ch->header, pkt, rx->method->wire_flag, err) < 0) {
+	if (mfd_packet_decode(ch->header, pkt, rx->x.opts.method->wire_flag, err) < 0) {
 		rx_fail(rx, "channel %u: packet %" PRIu64 " of the channel: %s%s", ch->id,
-			ch->packets_seen, err,
-			strstr(err, "compression flag") ? " (see -z)" : "");
+			ch->packets_seen, err, strstr(err, "compression flag") ? " (see -z)" : "");
 		return -1;
 	}
 	/* One counter over all channels: it never goes back on one. */
@@ -340,38 +384,16 @@ static int receive_packet(struct recv_channel *ch)
 			", expected numbers that never go back", ch->id, pkt->packet_num, last_num);
 		return -1;
 	}
-	if (pkt->normal_pages) {
-		pthread_mutex_lock(&rx->lock);
-		rc = wait_blocks_locked(rx);
-		pthread_mutex_unlock(&rx->lock);
-		if (rc < 0)
-			return -1;
-		b = mfd_packet_block(pkt, rx->ram, err);
-		if (!b) {
-			rx_fail(rx, "channel %u: packet %" PRIu64 ": %s", ch->id, pkt->packet_num, err);
-			return -1;
-		}
-		payload = rx->method->recv_buffer(ch->dctx, ch->pages, pkt->next_packet_size);
-		if (channel_read(ch, payload, pkt->next_packet_size, "payload") <= 0)
-			return -1;
-		if (rx->method->recv(ch->dctx, payload, pkt->next_packet_size, ch->pages,
-				     (size_t)pkt->normal_pages * MULTIFD_PAGE_SIZE, err) < 0) {
-			rx_fail(rx, "channel %u: packet %" PRIu64 ": %s", ch->id, pkt->packet_num, err);
-			return -1;
-		}
-		if (write_pages(ch, b) < 0)
-			return -1;
-		atomic_fetch_add_explicit(&ch->cnt.pages, pkt->normal_pages, memory_order_relaxed);
-		atomic_fetch_add_explicit(&ch->cnt.payload_bytes, pkt->next_packet_size,
-					  memory_order_relaxed);
-	}
+	if (pkt->normal_pages && receive_pages(ch) < 0)
+		return -1;
 	atomic_fetch_add_explicit(&ch->cnt.packets, 1, memory_order_relaxed);
 	if (pkt->flags & MULTIFD_FLAG_SYNC) {
-		pthread_mutex_lock(&rx->lock);
+		pthread_mutex_lock(&rx->x.session.lock);
 		ch->syncs++;
+		atomic_fetch_add_explicit(&ch->cnt.syncs, 1, memory_order_relaxed);
 		ch->pages_since_sync = 0;
 		pthread_cond_broadcast(&rx->cond);
-		pthread_mutex_unlock(&rx->lock);
+		pthread_mutex_unlock(&rx->x.session.lock);
 	}
 	return 1;
 }
@@ -384,16 +406,16 @@ static void *recv_channel_thread(void *arg)
 
 	while ((rc = receive_packet(ch)) > 0)
 		;
-	pthread_mutex_lock(&rx->lock);
+	pthread_mutex_lock(&rx->x.session.lock);
 	ch->ended = true;
 	/* After a failure our own shutdown ends the reads: not the peer's. */
-	if (rc == 0 && !rx->failed) {
+	if (rc == 0 && !rx_failed(rx)) {
 		ch->closed = true;
 		if (rx->first_closed < 0)
 			rx->first_closed = (int)ch->id;
 	}
 	pthread_cond_broadcast(&rx->cond);
-	pthread_mutex_unlock(&rx->lock);
+	pthread_mutex_unlock(&rx->x.session.lock);
 	return NULL;
 }
 
@@ -402,9 +424,13 @@ static void *recv_channel_thread(void *arg)
 struct pending_conn {
 	int fd;
 	size_t got;
+	uint64_t deadline;		/* to have said what it is */
 	unsigned char buf[MULTIFD_INIT_SIZE];
 	char peer[NET_NAME_LEN];
 };
+
+/* identify() results */
+enum { CONN_WAIT, CONN_TAKEN, CONN_DROP, CONN_FAIL };
 
 static int start_channel(struct receiver *rx, struct pending_conn *pc)
 {
@@ -412,80 +438,85 @@ static int start_channel(struct receiver *rx, struct pending_conn *pc)
 	struct recv_channel *ch;
 	char err[MULTIFD_ERR_LEN];
 
-	if (mfd_init_decode(pc->buf, &init, rx->uuid, rx->nchannels, err) < 0) {
+	if (mfd_init_decode(pc->buf, &init, rx->x.opts.uuid, rx->x.opts.channels, err) < 0) {
 		rx_fail(rx, "channel %u from %s refused: %s", init.id, pc->peer, err);
-		return -1;
+		return CONN_FAIL;
 	}
 	ch = &rx->ch[init.id];
 	if (ch->fd >= 0) {
 		rx_fail(rx, "channel %u from %s refused: channel %u is already connected from %s",
 			init.id, pc->peer, init.id, ch->peer);
-		return -1;
+		return CONN_FAIL;
 	}
 	if (net_set_nonblocking(pc->fd, false) < 0) {
 		rx_fail(rx, "channel %u: %s", init.id, strerror(errno));
-		return -1;
+		return CONN_FAIL;
 	}
-	pthread_mutex_lock(&rx->lock);
+	pthread_mutex_lock(&rx->x.session.lock);
 	ch->fd = pc->fd;
-	pthread_mutex_unlock(&rx->lock);
+	/* Only the reading side: a FIN would look like an orderly end to the
+	 * sender, which must see the reset that close_connections() sends. */
+	session_watch_fd_locked(&rx->x.session, ch->fd, SHUT_RD);
+	pthread_mutex_unlock(&rx->x.session.lock);
 	pc->fd = -1;
 	snprintf(ch->peer, sizeof(ch->peer), "%s", pc->peer);
 	atomic_store_explicit(&ch->cnt.bytes, MULTIFD_INIT_SIZE, memory_order_relaxed);
 	if (pthread_create(&ch->thread, NULL, recv_channel_thread, ch)) {
 		rx_fail(rx, "channel %u: cannot start its thread", init.id);
-		return -1;
+		return CONN_FAIL;
 	}
 	ch->started = true;
-	return 0;
+	return CONN_TAKEN;
 }
 
-/* Reads what is there of a connection's first bytes; identifies it once
- * enough came. 1: identified, 0: not yet, -1: refused. */
+static int take_main(struct receiver *rx, struct pending_conn *pc)
+{
+	if (rx->main_fd >= 0) {
+		rx_fail(rx, "connection from %s refused: a second main channel (the first came from %s)",
+			pc->peer, rx->main_peer);
+		return CONN_FAIL;
+	}
+	if (net_set_nonblocking(pc->fd, false) < 0) {
+		rx_fail(rx, "main channel: %s", strerror(errno));
+		return CONN_FAIL;
+	}
+	pthread_mutex_lock(&rx->x.session.lock);
+	rx->main_fd = pc->fd;
+	session_watch_fd_locked(&rx->x.session, rx->main_fd, SHUT_RD);
+	pthread_mutex_unlock(&rx->x.session.lock);
+	snprintf(rx->main_peer, sizeof(rx->main_peer), "%s", pc->peer);
+	pc->fd = -1;
+	return CONN_TAKEN;
+}
+
+/* Reads what is there of a connection's first bytes and identifies it
+ * once enough came. A connection that closes or sends foreign bytes is
+ * dropped (logged); a real channel with a bad init fails the transfer. */
 static int identify(struct receiver *rx, struct pending_conn *pc)
 {
 	size_t want = pc->got < 4 ? 4 : MULTIFD_INIT_SIZE;
 	ssize_t r = read(pc->fd, pc->buf + pc->got, want - pc->got);
 
-	if (r < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return 0;
-		rx_fail(rx, "connection from %s: %s", pc->peer, strerror(errno));
-		return -1;
-	}
-	if (r == 0) {
-		rx_fail(rx, "connection from %s closed after %zu bytes, before it said whether it is the main or a multifd channel",
-			pc->peer, pc->got);
-		return -1;
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return CONN_WAIT;
+	if (r <= 0) {
+		msg("connection from %s %s after %zu bytes, before it said what it is: dropped",
+		    pc->peer, r ? strerror(errno) : "closed", pc->got);
+		return CONN_DROP;
 	}
 	pc->got += (size_t)r;
 	if (pc->got < 4)
-		return 0;
-	if (get_be32(pc->buf) == QEMU_VM_FILE_MAGIC) {
-		if (rx->main_fd >= 0) {
-			rx_fail(rx, "connection from %s refused: a second main channel (the first came from %s)",
-				pc->peer, rx->main_peer);
-			return -1;
-		}
-		if (net_set_nonblocking(pc->fd, false) < 0) {
-			rx_fail(rx, "main channel: %s", strerror(errno));
-			return -1;
-		}
-		pthread_mutex_lock(&rx->lock);
-		rx->main_fd = pc->fd;
-		pthread_mutex_unlock(&rx->lock);
-		snprintf(rx->main_peer, sizeof(rx->main_peer), "%s", pc->peer);
-		pc->fd = -1;
-		return 1;
-	}
+		return CONN_WAIT;
+	if (get_be32(pc->buf) == QEMU_VM_FILE_MAGIC)
+		return take_main(rx, pc);
 	if (get_be32(pc->buf) != MULTIFD_MAGIC) {
-		rx_fail(rx, "connection from %s refused: first bytes %02x %02x %02x %02x, expected \"QEVM\" (a main channel) or 0x%08x (a multifd channel)",
-			pc->peer, pc->buf[0], pc->buf[1], pc->buf[2], pc->buf[3], MULTIFD_MAGIC);
-		return -1;
+		msg("connection from %s: first bytes %02x %02x %02x %02x, expected \"QEVM\" (a main channel) or 0x%08x (a multifd channel): dropped",
+		    pc->peer, pc->buf[0], pc->buf[1], pc->buf[2], pc->buf[3], MULTIFD_MAGIC);
+		return CONN_DROP;
 	}
 	if (pc->got < MULTIFD_INIT_SIZE)
-		return 0;
-	return start_channel(rx, pc) < 0 ? -1 : 1;
+		return CONN_WAIT;
+	return start_channel(rx, pc);
 }
 
 static void describe_missing(struct receiver *rx, char *buf, size_t n)
@@ -493,14 +524,14 @@ static void describe_missing(struct receiver *rx, char *buf, size_t n)
 	size_t len = 0;
 	unsigned int have = 0;
 
-	for (unsigned int i = 0; i < rx->nchannels; i++)
+	for (unsigned int i = 0; i < rx->x.opts.channels; i++)
 		have += rx->ch[i].fd >= 0;
 	len += (size_t)snprintf(buf, n, "%s, %u of %u multifd channels",
 				rx->main_fd >= 0 ? "main channel in" : "no main channel",
-				have, rx->nchannels);
-	if (have && have < rx->nchannels) {
+				have, rx->x.opts.channels);
+	if (have && have < rx->x.opts.channels) {
 		len += (size_t)snprintf(buf + len, n - len, " (ids");
-		for (unsigned int i = 0; i < rx->nchannels && len < n; i++)
+		for (unsigned int i = 0; i < rx->x.opts.channels && len < n; i++)
 			if (rx->ch[i].fd >= 0)
 				len += (size_t)snprintf(buf + len, n - len, " %u", i);
 		if (len < n)
@@ -508,133 +539,137 @@ static void describe_missing(struct receiver *rx, char *buf, size_t n)
 	}
 }
 
-static bool acceptor_should_stop(struct receiver *rx)
+static void drop_conn(struct pending_conn *pc)
 {
-	bool stop;
-
-	pthread_mutex_lock(&rx->lock);
-	stop = rx->accept_stop || rx->failed;
-	pthread_mutex_unlock(&rx->lock);
-	return stop;
+	net_abort_on_close(pc->fd);
+	close(pc->fd);
+	pc->fd = -1;
 }
 
-/* Accepts and identifies connections for the whole transfer: until all
- * are in (then main may start), and after that too, so that a sender with
- * more channels than -c is refused by name rather than by the kernel. */
+/* Takes a new connection into the table; a full table gives up its
+ * oldest. */
+static void accept_one(struct receiver *rx, struct pending_conn *pend, unsigned int *npend)
+{
+	int fd = accept4(rx->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct pending_conn *pc;
+
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			rx_fail(rx, "accept: %s", strerror(errno));
+		return;
+	}
+	net_tune(fd);
+	if (*npend == PENDING_MAX) {
+		msg("connection from %s: %u connections have not said what they are: the oldest dropped",
+		    pend[0].peer, PENDING_MAX);
+		drop_conn(&pend[0]);
+		memmove(pend, pend + 1, (PENDING_MAX - 1) * sizeof(*pend));
+		(*npend)--;
+	}
+	pc = &pend[(*npend)++];
+	*pc = (struct pending_conn){ .fd = fd, .deadline = now_ns() + HANDSHAKE_MS * 1000000ull };
+	net_peer_name(fd, pc->peer, sizeof(pc->peer));
+}
+
+/* Identifies the readable connections and expires the silent ones;
+ * returns how many became channels, or -1 when the transfer failed. */
+static int serve_pending(struct receiver *rx, struct pending_conn *pend, unsigned int *npend,
+			 const struct pollfd *pfd)
+{
+	uint64_t now = now_ns();
+	int taken = 0;
+
+	for (unsigned int i = 0; i < *npend; i++) {
+		int rc = CONN_WAIT;
+
+		if (pfd[i].revents)
+			rc = identify(rx, &pend[i]);
+		else if (now >= pend[i].deadline)
+			msg("connection from %s said nothing for %u s: dropped", pend[i].peer,
+			    HANDSHAKE_MS / 1000);
+		if (rc == CONN_FAIL)
+			return -1;
+		if (rc == CONN_TAKEN)
+			taken++;
+		if (rc == CONN_DROP || (rc == CONN_WAIT && now >= pend[i].deadline))
+			drop_conn(&pend[i]);
+	}
+	for (unsigned int i = 0; i < *npend;) {
+		if (pend[i].fd < 0)
+			memmove(&pend[i], &pend[i + 1], (--*npend - i) * sizeof(*pend));
+		else
+			i++;
+	}
+	return taken;
+}
+
+/* Accepts until the main channel and every multifd channel are in (or
+ * --timeout), then stops listening: later connections are refused by the
+ * kernel, as QEMU's are. */
 static void *acceptor_thread(void *arg)
 {
 	struct receiver *rx = arg;
-	unsigned int max = rx->nchannels + 1 + EXTRA_CONNECTIONS, npend = 0;
-	unsigned int needed = rx->nchannels + 1;
-	struct pending_conn *pend = calloc(max, sizeof(*pend));
-	struct pollfd *pfd = calloc(max + 2, sizeof(*pfd));
-	uint64_t deadline = rx->timeout_s ? now_ns() + rx->timeout_s * 1000000000ull : 0;
+	unsigned int needed = rx->x.opts.channels + 1, npend = 0;
+	struct pending_conn pend[PENDING_MAX];
+	struct pollfd pfd[PENDING_MAX + 2];
+	uint64_t deadline = rx->x.opts.timeout_s ? now_ns() + rx->x.opts.timeout_s * 1000000000ull : 0;
 
-	if (!pend || !pfd) {
-		rx_fail(rx, "out of memory");
-		goto out;
-	}
-	while (!acceptor_should_stop(rx)) {
-		unsigned int k = 0;
+	while (needed && !rx_failed(rx)) {
+		bool listen_ready;
+		char have[256];
 		int rc;
 
-		pfd[k++] = (struct pollfd){ .fd = rx->wake_fd, .events = POLLIN };
-		pfd[k++] = (struct pollfd){ .fd = rx->listen_fd, .events = POLLIN };
 		for (unsigned int i = 0; i < npend; i++)
-			pfd[k++] = (struct pollfd){ .fd = pend[i].fd, .events = POLLIN };
-		rc = poll(pfd, k, ACCEPT_TICK_MS);
+			pfd[i] = (struct pollfd){ .fd = pend[i].fd, .events = POLLIN };
+		pfd[npend] = (struct pollfd){ .fd = rx->listen_fd, .events = POLLIN };
+		pfd[npend + 1] = (struct pollfd){ .fd = rx->x.session.wake_fd, .events = POLLIN };
+		rc = poll(pfd, npend + 2, ACCEPT_TICK_MS);
 		if (rc < 0 && errno != EINTR) {
 			rx_fail(rx, "poll: %s", strerror(errno));
 			break;
 		}
-		if (needed && deadline && now_ns() >= deadline) {
-			char have[256];
-
+		if (deadline && now_ns() >= deadline) {
 			describe_missing(rx, have, sizeof(have));
 			rx_fail(rx, "timed out after %u s waiting for the connections (--timeout): %s",
-				rx->timeout_s, have);
+				rx->x.opts.timeout_s, have);
 			break;
 		}
-		if (rc <= 0 || pfd[0].revents)
-			continue;	/* a tick, or woken to stop */
-		for (unsigned int i = 0; i < npend; i++) {
-			if (!pfd[i + 2].revents)
-				continue;
-			rc = identify(rx, &pend[i]);
-			if (rc < 0)
-				goto out;
-			if (rc > 0 && --needed == 0) {
-				pthread_mutex_lock(&rx->lock);
-				rx->all_in = true;
-				pthread_cond_broadcast(&rx->cond);
-				pthread_mutex_unlock(&rx->lock);
-			}
-		}
-		/* Drop the identified ones (their fd now belongs elsewhere). */
-		for (unsigned int i = 0; i < npend;) {
-			if (pend[i].fd < 0)
-				pend[i] = pend[--npend];
-			else
-				i++;
-		}
-		if (pfd[1].revents & POLLIN) {
-			int fd = accept4(rx->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-			if (fd < 0) {
-				if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-					rx_fail(rx, "accept: %s", strerror(errno));
-					break;
-				}
-				continue;
-			}
-			net_tune(fd);
-			if (npend == max) {
-				char peer[NET_NAME_LEN];
-
-				rx_fail(rx, "connection from %s refused: already %u connections that have not said what they are",
-					net_peer_name(fd, peer, sizeof(peer)), npend);
-				close(fd);
-				break;
-			}
-			pend[npend] = (struct pending_conn){ .fd = fd };
-			net_peer_name(fd, pend[npend].peer, sizeof(pend[npend].peer));
-			npend++;
-		}
+		if (rc < 0 || pfd[npend + 1].revents)
+			continue;
+		listen_ready = pfd[npend].revents & POLLIN;
+		rc = serve_pending(rx, pend, &npend, pfd);
+		if (rc < 0)
+			break;
+		needed -= (unsigned int)rc;
+		if (needed && listen_ready)
+			accept_one(rx, pend, &npend);
 	}
-out:
-	for (unsigned int i = 0; pend && i < npend; i++) {
-		if (pend[i].fd >= 0) {
-			net_abort_on_close(pend[i].fd);
-			close(pend[i].fd);
-		}
+	for (unsigned int i = 0; i < npend; i++) {
+		if (!needed)
+			msg("connection from %s dropped: every channel is in", pend[i].peer);
+		drop_conn(&pend[i]);
 	}
-	free(pend);
-	free(pfd);
+	pthread_mutex_lock(&rx->x.session.lock);
+	close(rx->listen_fd);
+	rx->listen_fd = -1;
+	rx->all_in = !needed && !rx_failed(rx);
+	pthread_cond_broadcast(&rx->cond);
+	pthread_mutex_unlock(&rx->x.session.lock);
 	return NULL;
 }
 
 /* Waits until the acceptor has every connection, or the transfer failed. */
 static int wait_all_in(struct receiver *rx)
 {
-	int ret;
+	struct session *s = &rx->x.session;
+	int ret = 0;
 
-	pthread_mutex_lock(&rx->lock);
-	while (!rx->all_in && !rx->failed)
-		pthread_cond_wait(&rx->cond, &rx->lock);
-	ret = rx->failed ? -1 : 0;
-	pthread_mutex_unlock(&rx->lock);
+	pthread_mutex_lock(&s->lock);
+	while (!rx->all_in && !ret)
+		if (session_wait(s, &rx->cond))
+			ret = -1;
+	pthread_mutex_unlock(&s->lock);
 	return ret;
-}
-
-static void stop_acceptor(struct receiver *rx)
-{
-	pthread_mutex_lock(&rx->lock);
-	rx->accept_stop = true;
-	pthread_mutex_unlock(&rx->lock);
-	(void)eventfd_write(rx->wake_fd, 1);
-	if (rx->acceptor_started)
-		pthread_join(rx->acceptor, NULL);
-	rx->acceptor_started = false;
 }
 
 /* ---- the main channel ---- */
@@ -642,27 +677,30 @@ static void stop_acceptor(struct receiver *rx)
 /* Waits until every channel has received SYNC number k (lock held). */
 static int wait_sync_locked(struct receiver *rx, uint64_t k)
 {
+	struct session *s = &rx->x.session;
+
 	for (;;) {
 		bool all = true;
 
-		if (rx->failed)
+		if (session_failed(s))
 			return -1;
-		for (unsigned int i = 0; i < rx->nchannels; i++) {
+		for (unsigned int i = 0; i < rx->x.opts.channels; i++) {
 			struct recv_channel *ch = &rx->ch[i];
 
 			if (ch->syncs >= k)
 				continue;
 			all = false;
 			if (ch->ended) {
-				rx_fail_locked(rx, "channel %u closed after %" PRIu64
-					       " SYNC packets; the main channel is at sync point %" PRIu64,
-					       i, ch->syncs, k);
+				session_fail_locked(s, "channel %u closed after %" PRIu64
+						    " SYNC packets; the main channel is at sync point %" PRIu64,
+						    i, ch->syncs, k);
 				return -1;
 			}
 		}
 		if (all)
 			return 0;
-		pthread_cond_wait(&rx->cond, &rx->lock);
+		if (session_wait(s, &rx->cond))
+			return -1;
 	}
 }
 
@@ -680,12 +718,14 @@ static int stage_begin(struct receiver *rx)
 	return 0;
 }
 
-/* Writes the staged section to the output in one piece. */
+/* Queues the staged section in one piece, by reference, and waits until
+ * it is written (the stage is then reused). */
 static int stage_commit(struct receiver *rx)
 {
-	unsigned char *buf = NULL;
-	uint64_t size, off = 0;
-	int ret = 0;
+	struct session *s = &rx->x.session;
+	uint64_t size, end;
+	void *map;
+	int ret = -1;
 
 	rx->staging = false;
 	if (out_flush(&rx->stage) < 0) {
@@ -693,168 +733,178 @@ static int stage_commit(struct receiver *rx)
 		return -1;
 	}
 	size = rx->stage.written;
-	buf = malloc(1u << 20);
-	if (!buf) {
-		rx_fail(rx, "out of memory");
+	map = mmap(NULL, size, PROT_READ, MAP_SHARED, rx->stage_fd, 0);
+	if (map == MAP_FAILED) {
+		rx_fail(rx, "reading back a staged section of %" PRIu64 " bytes: %s", size,
+			strerror(errno));
 		return -1;
 	}
-	pthread_mutex_lock(&rx->lock);
-	close_own_part_locked(rx);
-	while (off < size && !ret) {
-		size_t n = size - off > (1u << 20) ? 1u << 20 : (size_t)(size - off);
-		ssize_t r = pread(rx->stage_fd, buf, n, (off_t)off);
-
-		if (r <= 0) {
-			rx_fail_locked(rx, "reading back a staged section: %s",
-				       r < 0 ? strerror(errno) : "short");
-			ret = -1;
-			break;
-		}
-		out_write(&rx->out, buf, (size_t)r);
-		off += (uint64_t)r;
+	pthread_mutex_lock(&s->lock);
+	if (outq_reserve(&rx->q, 64, 2) == 0) {
+		close_own_part_locked(rx);
+		queue_scratch_locked(rx);
+		end = outq_ref(&rx->q, map, size);
+		ret = outq_wait_written(&rx->q, end);
 	}
-	if (!ret)
-		ret = check_output_locked(rx);
-	pthread_mutex_unlock(&rx->lock);
-	free(buf);
-	if (ftruncate(rx->stage_fd, 0) < 0 || lseek(rx->stage_fd, 0, SEEK_SET) < 0) {
+	pthread_mutex_unlock(&s->lock);
+	munmap(map, size);
+	if (ret == 0 && (ftruncate(rx->stage_fd, 0) < 0 || lseek(rx->stage_fd, 0, SEEK_SET) < 0)) {
 		rx_fail(rx, "resetting the stage: %s", strerror(errno));
-		return -1;
+		ret = -1;
 	}
 	rx->stage.written = 0;
 	return ret;
 }
 
-/* Writes a top-level item, or a record of main's open RAM section. */
-static int write_now(struct receiver *rx, const struct stream_item *it,
-		     const struct ram_list *ram)
+static int stage_item(struct receiver *rx, struct stream_reader *r, const struct stream_item *it)
 {
+	if (stream_write_item(&rx->stage_w, it, stream_ram(r)) < 0) {
+		rx_fail(rx, "staging a section in memory: %s", strerror(rx->stage.err));
+		return -1;
+	}
+	if (out_offset(&rx->stage) > STAGE_MAX) {
+		rx_fail(rx, "main channel: section '%s' is over %llu bytes, more than is held in memory",
+			it->section ? it->section->idstr : "(package)", STAGE_MAX);
+		return -1;
+	}
+	if (it->type == SI_FOOTER ||
+	    (it->type == SI_PACKAGE && (rx->package_left -= it->len) == 0))
+		return stage_commit(rx);
+	return 0;
+}
+
+static int main_ram_item(struct receiver *rx, struct stream_reader *r,
+			 const struct stream_item *it)
+{
+	struct session *s = &rx->x.session;
+	struct ram_list *ram = stream_ram(r);
 	int ret;
 
-	pthread_mutex_lock(&rx->lock);
-	close_own_part_locked(rx);
-	stream_write_item(&rx->w, it, ram);
-	ret = check_output_locked(rx);
-	pthread_mutex_unlock(&rx->lock);
+	if (it->type == SI_RAM_ZERO)
+		atomic_fetch_add_explicit(&rx->zero_pages, 1, memory_order_relaxed);
+	if (it->type == SI_RAM_MEM_SIZE && stream_page_size(r) != MULTIFD_PAGE_SIZE) {
+		rx_fail(rx, "main channel: target page size %u, multifd here supports %u only",
+			stream_page_size(r), MULTIFD_PAGE_SIZE);
+		return -1;
+	}
+	pthread_mutex_lock(&s->lock);
+	/* The EOS goes with its footer, after every channel's SYNC: a
+	 * channel may queue its next pages right after, and must find a
+	 * section boundary. */
+	ret = it->type == SI_RAM_EOS ? wait_sync_locked(rx, rx->eos_written + 1) : 0;
+	if (!ret)
+		ret = emit_locked(rx, it, ram, item_need(it));
+	if (!ret && it->type == SI_RAM_MEM_SIZE) {
+		rx->ram = ram;
+		rx->ram_total = ram->total;
+		rx->blocks_known = true;
+		pthread_cond_broadcast(&rx->cond);
+	}
+	if (!ret && it->type == SI_RAM_EOS) {
+		rx->ram_open = false;
+		rx->eos_written++;
+		pthread_cond_broadcast(&rx->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
 
 static int main_item(struct receiver *rx, struct stream_reader *r,
 		     const struct stream_item *it)
 {
-	struct ram_list *ram = stream_ram(r);
 	int ret;
 
-	if (rx->staging) {
-		if (stream_write_item(&rx->stage_w, it, ram) < 0) {
-			rx_fail(rx, "staging a section in memory: %s", strerror(rx->stage.err));
-			return -1;
-		}
-		if (it->type == SI_FOOTER ||
-		    (it->type == SI_PACKAGE && (rx->package_left -= it->len) == 0))
-			return stage_commit(rx);
-		return 0;
-	}
+	if (rx->staging)
+		return stage_item(rx, r, it);
 	switch (it->type) {
 	case SI_SECTION:
-		if (it->section->kind != SECTION_KIND_RAM) {
-			if (stage_begin(rx) < 0)
-				return -1;
-			return main_item(rx, r, it);
+		if (it->section->kind != SECTION_KIND_RAM)
+			return stage_begin(rx) < 0 ? -1 : stage_item(rx, r, it);
+		/* Open for channel pages from the moment it is queued. */
+		pthread_mutex_lock(&rx->x.session.lock);
+		ret = emit_locked(rx, it, stream_ram(r), item_need(it));
+		if (!ret) {
+			rx->ram_section = it->section;
+			rx->ram_open = true;
 		}
-		pthread_mutex_lock(&rx->lock);
-		close_own_part_locked(rx);
-		stream_write_item(&rx->w, it, ram);
-		rx->ram_section = it->section;
-		rx->ram_open = true;
-		ret = check_output_locked(rx);
-		pthread_mutex_unlock(&rx->lock);
+		pthread_mutex_unlock(&rx->x.session.lock);
 		return ret;
 	case SI_RAM_MEM_SIZE:
-		if (stream_page_size(r) != MULTIFD_PAGE_SIZE) {
-			rx_fail(rx, "main channel: target page size %u, multifd here supports %u only",
-				stream_page_size(r), MULTIFD_PAGE_SIZE);
-			return -1;
-		}
-		pthread_mutex_lock(&rx->lock);
-		stream_write_item(&rx->w, it, ram);
-		rx->ram = ram;
-		rx->ram_total = ram->total;
-		rx->blocks_known = true;
-		pthread_cond_broadcast(&rx->cond);
-		ret = check_output_locked(rx);
-		pthread_mutex_unlock(&rx->lock);
-		return ret;
 	case SI_RAM_ZERO:
-		atomic_fetch_add_explicit(&rx->zero_pages, 1, memory_order_relaxed);
-		return write_now(rx, it, ram);
+	case SI_RAM_PAGE:
 	case SI_RAM_EOS:
-		pthread_mutex_lock(&rx->lock);
-		ret = wait_sync_locked(rx, rx->eos_written + 1);
-		if (!ret) {
-			/* The footer goes with it: a channel may write its next
-			 * pages right after, and must find a section boundary. */
-			stream_write_item(&rx->w, it, ram);
-			stream_write_footer(&rx->w, it->section->id);
-			rx->ram_open = false;
-			rx->eos_written++;
-			pthread_cond_broadcast(&rx->cond);
-			ret = check_output_locked(rx);
-		}
-		pthread_mutex_unlock(&rx->lock);
-		return ret;
+		return main_ram_item(rx, r, it);
 	case SI_FOOTER:
 		return 0;	/* a RAM footer: written with its EOS */
 	case SI_COMMAND:
-		if (it->cmd == MIG_CMD_PACKAGED && get_be32(it->data)) {
-			rx->package_left = get_be32(it->data);
-			if (stage_begin(rx) < 0)
-				return -1;
-			return main_item(rx, r, it);
+		if (it->cmd == MIG_CMD_PACKAGED && it->size) {
+			rx->package_left = it->size;
+			return stage_begin(rx) < 0 ? -1 : stage_item(rx, r, it);
 		}
-		return write_now(rx, it, ram);
+		return emit(rx, it, stream_ram(r));
 	case SI_EOF:
 	case SI_VMDESC:
 		return 0;	/* written once every channel has ended well */
 	default:
-		return write_now(rx, it, ram);
+		return emit(rx, it, stream_ram(r));
 	}
 }
 
-/* The end of the main channel: every channel must end in order after as
- * many SYNCs as main had sync points, with no page after the last. */
-static int finish(struct receiver *rx, struct stream_reader *r)
+/* Every channel ended in order after as many SYNCs as main had sync
+ * points, with no page after the last (lock held). */
+static int check_channels_locked(struct receiver *rx)
 {
-	size_t vmlen;
-	const char *vm = stream_vmdesc(r, &vmlen);
-	int ret = 0;
+	struct session *s = &rx->x.session;
 
-	pthread_mutex_lock(&rx->lock);
-	for (unsigned int i = 0; i < rx->nchannels && !ret; i++) {
+	for (unsigned int i = 0; i < rx->x.opts.channels; i++) {
 		struct recv_channel *ch = &rx->ch[i];
 
-		while (!ch->ended && !rx->failed)
-			pthread_cond_wait(&rx->cond, &rx->lock);
-		if (rx->failed)
-			ret = -1;
-		else if (ch->pages_since_sync)
-			rx_fail_locked(rx, "channel %u: %" PRIu64 " pages after its last SYNC, which no sync point of the main channel covers",
-				       i, ch->pages_since_sync);
-		else if (ch->syncs != rx->eos_written)
-			rx_fail_locked(rx, "channel %u: %" PRIu64 " SYNC packets, expected %" PRIu64
-				       " (the main channel's sync points)", i, ch->syncs, rx->eos_written);
-		if (rx->failed)
-			ret = -1;
+		while (!ch->ended)
+			if (session_wait(s, &rx->cond))
+				return -1;
+		if (session_failed(s))
+			return -1;
+		if (ch->pages_since_sync) {
+			session_fail_locked(s, "channel %u: %" PRIu64 " pages after its last SYNC, which no sync point of the main channel covers",
+					    i, ch->pages_since_sync);
+			return -1;
+		}
+		if (ch->syncs != rx->eos_written) {
+			session_fail_locked(s, "channel %u: %" PRIu64 " SYNC packets, expected %" PRIu64
+					    " (the main channel's sync points)", i, ch->syncs, rx->eos_written);
+			return -1;
+		}
 	}
+	return 0;
+}
+
+/* The end of the main channel: the stream's end is queued only once every
+ * channel ended well, then everything is written. */
+static int finish(struct receiver *rx, struct stream_reader *r)
+{
+	struct session *s = &rx->x.session;
+	size_t vmlen;
+	const char *vm = stream_vmdesc(r, &vmlen);
+	int ret;
+
+	pthread_mutex_lock(&s->lock);
+	ret = check_channels_locked(rx);
+	if (!ret)
+		ret = outq_reserve(&rx->q, 64, 2);
 	if (!ret) {
+		uint64_t end;
+
 		close_own_part_locked(rx);
 		stream_write_eof(&rx->w);
-		if (vm)
-			stream_write_vmdesc(&rx->w, vm, vmlen);
-		out_flush(&rx->out);
-		ret = check_output_locked(rx);
+		if (vm) {
+			out_u8(&rx->scratch, QEMU_VM_VMDESCRIPTION);
+			out_be32(&rx->scratch, (uint32_t)vmlen);
+		}
+		queue_scratch_locked(rx);
+		end = outq_ref(&rx->q, vm, vm ? vmlen : 0);
+		ret = outq_wait_written(&rx->q, end);
 	}
-	pthread_mutex_unlock(&rx->lock);
+	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
 
@@ -862,14 +912,14 @@ static int finish(struct receiver *rx, struct stream_reader *r)
 
 static uint64_t moved_bytes(struct receiver *rx, char *extra, size_t n)
 {
-	const struct mfd_counters *cnt[MULTIFD_CHANNELS_MAX];
+	struct chan_counters *cnt[XFER_CHANNELS_MAX];
 
-	for (unsigned int i = 0; i < rx->nchannels; i++)
+	for (unsigned int i = 0; i < rx->x.opts.channels; i++)
 		cnt[i] = &rx->ch[i].cnt;
-	return mfd_counters_moved(cnt, rx->nchannels,
-				  atomic_load_explicit(&rx->main_bytes, memory_order_relaxed),
-				  atomic_load_explicit(&rx->zero_pages, memory_order_relaxed),
-				  extra, n);
+	return chan_counters_moved(cnt, rx->x.opts.channels,
+				   atomic_load_explicit(&rx->main_bytes, memory_order_relaxed),
+				   atomic_load_explicit(&rx->zero_pages, memory_order_relaxed),
+				   extra, n);
 }
 
 static uint64_t monitor_moved(void *ctx, char *extra, size_t n)
@@ -877,133 +927,125 @@ static uint64_t monitor_moved(void *ctx, char *extra, size_t n)
 	return moved_bytes(ctx, extra, n);
 }
 
+/* Bytes in and bytes out: a stalled output stops both. */
+static uint64_t monitor_activity(void *ctx)
+{
+	struct receiver *rx = ctx;
+
+	return moved_bytes(rx, NULL, 0) + outq_written(&rx->q);
+}
+
 static void monitor_idle(void *ctx, unsigned int timeout_s)
 {
-	rx_fail(ctx, "no byte came on any channel for %u s (--timeout)", timeout_s);
+	struct receiver *rx = ctx;
+
+	if (atomic_load(&rx->q.writing))
+		rx_fail(rx, "the output (%s) took no byte for %u s (--timeout): whoever reads it stopped",
+			rx->q.name, timeout_s);
+	else
+		rx_fail(rx, "no byte came on any channel for %u s (--timeout)", timeout_s);
 }
 
 static const struct monitor_ops rx_monitor_ops = {
 	.moved = monitor_moved,
 	.idle = monitor_idle,
-	.activity = NULL,
+	.activity = monitor_activity,
 };
 
 /* ---- set-up, tear-down, report ---- */
 
 static int setup(struct receiver *rx)
 {
+	struct session *s = &rx->x.session;
 	char err[COMPRESS_ERR_LEN];
 
-	pthread_mutex_init(&rx->lock, NULL);
-	pthread_cond_init(&rx->cond, NULL);
 	rx->listen_fd = rx->main_fd = rx->stage_fd = -1;
-	rx->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (rx->wake_fd < 0)
-		return -1;
 	rx->first_closed = -1;
-	rx->ch = calloc(rx->nchannels, sizeof(*rx->ch));
-	if (!rx->ch)
+	pthread_cond_init(&rx->cond, NULL);
+	session_watch_cond(s, &rx->cond);
+	rx->ch = calloc(rx->x.opts.channels, sizeof(*rx->ch));
+	if (!rx->ch || out_init(&rx->scratch, -1, SCRATCH_SIZE) < 0)
 		return -1;
-	for (unsigned int i = 0; i < rx->nchannels; i++) {
+	stream_writer_init(&rx->w, &rx->scratch, MULTIFD_PAGE_SIZE);
+	for (unsigned int i = 0; i < rx->x.opts.channels; i++) {
+		rx->ch[i].fd = -1;
+		rx->ch[i].rx = rx;
+		rx->ch[i].id = i;
+	}
+	for (unsigned int i = 0; i < rx->x.opts.channels; i++) {
 		struct recv_channel *ch = &rx->ch[i];
 
-		ch->rx = rx;
-		ch->id = i;
-		ch->fd = -1;
-		ch->pages = malloc(MULTIFD_PACKET_DATA);
-		if (!ch->pages)
-			return -1;
-		if (rx->method->recv_setup(&ch->dctx, err) < 0) {
-			snprintf(rx->error, sizeof(rx->error), "channel %u: %s", i, err);
-			rx->failed = true;
+		for (int k = 0; k < 2; k++) {
+			ch->slot[k].pages = malloc(MULTIFD_PACKET_DATA);
+			if (!ch->slot[k].pages)
+				return -1;
+		}
+		if (rx->x.opts.method->recv_setup(&ch->dctx, err) < 0) {
+			rx_fail(rx, "channel %u: %s", i, err);
 			return -1;
 		}
 	}
 	return 0;
 }
 
-static void stop_threads(struct receiver *rx)
+static void stats_fields(void *ctx, struct json_writer *w)
 {
-	monitor_stop(&rx->mon);
-	for (unsigned int i = 0; i < rx->nchannels; i++)
-		if (rx->ch[i].started)
-			pthread_join(rx->ch[i].thread, NULL);
-}
+	struct receiver *rx = ctx;
+	struct chan_counters *cnt[XFER_CHANNELS_MAX];
+	const char *peers[XFER_CHANNELS_MAX];
 
-static void write_stats(struct receiver *rx)
-{
-	FILE *f = fopen(rx->stats_path, "w");
-	const struct mfd_counters *cnt[MULTIFD_CHANNELS_MAX];
-	const char *peers[MULTIFD_CHANNELS_MAX];
-	uint64_t syncs[MULTIFD_CHANNELS_MAX];
-	struct json_writer w;
-
-	if (!f) {
-		msg("cannot write --stats-json %s: %s", rx->stats_path, strerror(errno));
-		return;
-	}
-	for (unsigned int i = 0; i < rx->nchannels; i++) {
+	for (unsigned int i = 0; i < rx->x.opts.channels; i++) {
 		cnt[i] = &rx->ch[i].cnt;
 		peers[i] = rx->ch[i].peer;
-		syncs[i] = rx->ch[i].syncs;
 	}
-	jw_init(&w, f, true);
-	mfd_stats_begin(&w, "multifd-recv", rx->failed ? rx->error : NULL,
-			(double)(now_ns() - rx->start_ns) / 1e9, rx->nchannels,
-			rx->method->name);
-	jw_key(&w, "ram_total"); jw_u64(&w, rx->ram_total);
-	jw_key(&w, "sync_points"); jw_u64(&w, rx->eos_written);
-	jw_key(&w, "own_part_sections"); jw_u64(&w, rx->own_parts);
-	jw_key(&w, "output_bytes"); jw_u64(&w, rx->out.written);
-	jw_key(&w, "zero_pages"); jw_u64(&w, rx->zero_pages);
-	jw_key(&w, "main_bytes"); jw_u64(&w, rx->main_bytes);
-	mfd_counters_json(&w, cnt, peers, syncs, rx->nchannels);
-	jw_object_end(&w);
-	jw_end(&w);
-	if (fclose(f))
-		msg("cannot write --stats-json %s: %s", rx->stats_path, strerror(errno));
+	jw_key(w, "channels"); jw_u64(w, rx->x.opts.channels);
+	jw_key(w, "compression"); jw_string(w, rx->x.opts.method->name);
+	jw_key(w, "ram_total"); jw_u64(w, rx->ram_total);
+	jw_key(w, "sync_points"); jw_u64(w, rx->eos_written);
+	jw_key(w, "own_part_sections"); jw_u64(w, rx->own_parts);
+	jw_key(w, "output_bytes"); jw_u64(w, outq_written(&rx->q));
+	jw_key(w, "zero_pages"); jw_u64(w, rx->zero_pages);
+	jw_key(w, "main_bytes"); jw_u64(w, rx->main_bytes);
+	chan_counters_json(w, cnt, peers, rx->x.opts.channels, MULTIFD_PAGE_SIZE);
 }
 
 /* Closes every connection: in order after success (the sender waits for
  * that), with a reset after a failure, so the sender fails too. */
 static void close_connections(struct receiver *rx)
 {
-	for (unsigned int i = 0; rx->ch && i < rx->nchannels; i++) {
-		if (rx->ch[i].fd < 0)
+	bool failed = rx_failed(rx);
+
+	for (unsigned int i = 0; rx->ch && i <= rx->x.opts.channels; i++) {
+		int *fd = i < rx->x.opts.channels ? &rx->ch[i].fd : &rx->main_fd;
+
+		if (*fd < 0)
 			continue;
-		if (rx->failed)
-			net_abort_on_close(rx->ch[i].fd);
-		close(rx->ch[i].fd);
-		rx->ch[i].fd = -1;
-	}
-	if (rx->main_fd >= 0) {
-		if (rx->failed)
-			net_abort_on_close(rx->main_fd);
-		close(rx->main_fd);
-		rx->main_fd = -1;
+		session_unwatch_fd(&rx->x.session, *fd);
+		if (failed)
+			net_abort_on_close(*fd);
+		close(*fd);
+		*fd = -1;
 	}
 	if (rx->listen_fd >= 0)
 		close(rx->listen_fd);
 	rx->listen_fd = -1;
-	if (rx->wake_fd >= 0)
-		close(rx->wake_fd);
-	rx->wake_fd = -1;
 }
 
 static void cleanup(struct receiver *rx)
 {
 	close_connections(rx);
-	for (unsigned int i = 0; rx->ch && i < rx->nchannels; i++) {
-		rx->method->recv_cleanup(rx->ch[i].dctx);
-		free(rx->ch[i].pages);
+	for (unsigned int i = 0; rx->ch && i < rx->x.opts.channels; i++) {
+		if (rx->ch[i].dctx)
+			rx->x.opts.method->recv_cleanup(rx->ch[i].dctx);
+		free(rx->ch[i].slot[0].pages);
+		free(rx->ch[i].slot[1].pages);
 	}
 	free(rx->ch);
+	out_discard(&rx->scratch);
 	if (rx->stage_fd >= 0) {
-		free(rx->stage.buf);
+		out_discard(&rx->stage);
 		close(rx->stage_fd);
 	}
-	pthread_cond_destroy(&rx->cond);
-	pthread_mutex_destroy(&rx->lock);
 }
 
 /* A main channel failing after a channel closed early is most likely the
@@ -1011,68 +1053,85 @@ static void cleanup(struct receiver *rx)
 static void report_failure(struct receiver *rx)
 {
 	int id = rx->first_closed;
+	const char *error = rx->x.session.error;
 
-	if (id >= 0 && !strncmp(rx->error, "main channel", 12))
+	if (id >= 0 && !strncmp(error, "main channel", 12))
 		msg("channel %d closed early, after %" PRIu64 " packets and %" PRIu64
 		    " SYNC packets; then %s", id, (uint64_t)rx->ch[id].cnt.packets,
-		    rx->ch[id].syncs, rx->error);
+		    rx->ch[id].syncs, error);
 	else
-		msg("%s", rx->error);
+		msg("%s", error);
 }
 
-static void run(struct receiver *rx)
+static int start_listening(struct receiver *rx)
 {
-	struct stream_reader *r = NULL;
-	struct stream_item it;
-	struct in_buf in = { .buf = NULL };
 	char err[NET_ERR_LEN];
-	int ret;
 
 	rx->listen_fd = net_listen(&rx->ep, err);
 	if (rx->listen_fd < 0) {
 		rx_fail(rx, "%s", err);
-		return;
+		return -1;
 	}
 	net_set_nonblocking(rx->listen_fd, true);
+	net_local_name(rx->listen_fd, rx->x.endpoint, sizeof(rx->x.endpoint));
+	msg("listening on %s", rx->x.endpoint);
 	if (pthread_create(&rx->acceptor, NULL, acceptor_thread, rx)) {
+		close(rx->listen_fd);
+		rx->listen_fd = -1;
 		rx_fail(rx, "cannot start the acceptor thread");
-		return;
+		return -1;
 	}
 	rx->acceptor_started = true;
-	if (wait_all_in(rx) < 0)
-		goto out;
+	return 0;
+}
 
-	progress_init(&rx->pg, rx->show_progress);
-	if (monitor_start(&rx->mon, &rx_monitor_ops, rx, &rx->pg, rx->timeout_s) < 0)
-		msg("cannot start the progress and timeout thread: %s", strerror(errno));
-	if (in_init(&in, rx->main_fd, 4u << 20) < 0 ||
-	    in_prefill(&in, "QEVM", 4) < 0 || !(r = stream_reader_new(&in))) {
-		rx_fail(rx, "out of memory");
-		goto out;
-	}
+/* Reads the main channel to its end. */
+static void pump(struct receiver *rx, struct stream_reader *r, struct in_buf *in)
+{
+	struct stream_item it;
+	int ret;
+
 	while ((ret = stream_next(r, &it)) > 0) {
 		if (main_item(rx, r, &it) < 0)
 			break;
-		atomic_store_explicit(&rx->main_bytes, in_offset(&in), memory_order_relaxed);
+		atomic_store_explicit(&rx->main_bytes, in_offset(in), memory_order_relaxed);
 	}
-	atomic_store_explicit(&rx->main_bytes, in_offset(&in), memory_order_relaxed);
-	if (ret < 0)
+	atomic_store_explicit(&rx->main_bytes, in_offset(in), memory_order_relaxed);
+	if (ret < 0 && !rx_failed(rx))
 		rx_fail(rx, "main channel from %s: %s", rx->main_peer, stream_error(r));
 	else if (ret == 0)
 		finish(rx, r);
-out:
-	if (rx->failed) {
-		pthread_mutex_lock(&rx->lock);
-		shutdown_all_locked(rx);
-		pthread_cond_broadcast(&rx->cond);
-		pthread_mutex_unlock(&rx->lock);
+}
+
+/* The reader owns the block list the channels look pages up in: it goes
+ * only after every thread has ended. */
+static void run(struct receiver *rx)
+{
+	struct stream_reader *r = NULL;
+	struct in_buf in = { .buf = NULL };
+
+	if (start_listening(rx) < 0)
+		return;
+	if (wait_all_in(rx) == 0) {
+		if (in_init(&in, rx->main_fd, 4u << 20) < 0 ||
+		    in_prefill(&in, "QEVM", 4) < 0 || !(r = stream_reader_new(&in))) {
+			rx_fail(rx, "out of memory");
+		} else {
+			xfer_monitor_start(&rx->x, &rx_monitor_ops, rx);
+			pump(rx, r, &in);
+		}
 	}
-	stop_acceptor(rx);
-	stop_threads(rx);
-	if (rx->show_progress) {
+	if (rx->acceptor_started)
+		pthread_join(rx->acceptor, NULL);
+	rx->acceptor_started = false;
+	xfer_monitor_stop(&rx->x);
+	for (unsigned int i = 0; i < rx->x.opts.channels; i++)
+		if (rx->ch[i].started)
+			pthread_join(rx->ch[i].thread, NULL);
+	if (rx->x.opts.progress) {
 		char extra[2048];
 
-		progress_done(&rx->pg, moved_bytes(rx, extra, sizeof(extra)), extra);
+		progress_done(&rx->x.pg, moved_bytes(rx, extra, sizeof(extra)), extra);
 	}
 	stream_reader_free(r);
 	in_free(&in);
@@ -1081,52 +1140,31 @@ out:
 static void parse_args(struct receiver *rx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "channels", required_argument, NULL, 'c' },
-		{ "compress", required_argument, NULL, 'z' },
-		{ "uuid", required_argument, NULL, 'U' },
+		XFER_LONGOPTS_MULTIFD,
 		{ "output", required_argument, NULL, 'o' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "progress", no_argument, NULL, 'P' },
-		{ "stats-json", required_argument, NULL, 'S' },
+		XFER_LONGOPTS_COMMON,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	char err[NET_ERR_LEN];
-	uint64_t v;
-	int c;
+	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
+	int c, rc;
 
-	rx->nchannels = 2;
-	rx->method = &compress_none;
+	xfer_opts_init(&rx->x.opts);
 	while ((c = getopt_long(argc, argv, "c:z:o:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			if (parse_uint(optarg, 1, MULTIFD_CHANNELS_MAX, &v) < 0)
-				die_usage("-c %s: expected a channel count 1..%u", optarg,
-					  MULTIFD_CHANNELS_MAX);
-			rx->nchannels = (unsigned int)v;
-			break;
-		case 'z':
-			rx->method = compress_method_find(optarg);
-			if (!rx->method)
-				die_usage("-z %s: expected none, zlib or zstd", optarg);
-			break;
-		case 'U':
-			if (uuid_parse(optarg, rx->uuid) < 0)
-				die_usage("--uuid %s: expected a UUID like 12345678-9abc-def0-1234-56789abcdef0",
-					  optarg);
-			break;
-		case 'o': rx->out_path = optarg; break;
-		case 'T':
-			if (parse_uint(optarg, 1, 86400, &v) < 0)
-				die_usage("--timeout %s: expected seconds, 1..86400", optarg);
-			rx->timeout_s = (unsigned int)v;
-			break;
-		case 'P': rx->show_progress = true; break;
-		case 'S': rx->stats_path = optarg; break;
-		case 'h': opts_help();
-		default: die_usage("bad option");
-		}
+		rc = xfer_opt(&rx->x.opts, c, optarg, err);
+		if (rc < 0)
+			die_usage("%s", err);
+		if (rc)
+			continue;
+		if (c == 'o')
+			rx->out_path = optarg;
+		else if (c == 'h')
+			opts_help();
+		else
+			die_usage("bad option");
 	}
+	if (xfer_opts_finish(&rx->x.opts, err) < 0)
+		die_usage("%s", err);
 	if (argc - optind != 1)
 		die_usage("expected one [HOST]:PORT to listen on");
 	if (net_endpoint_parse(argv[optind], false, &rx->ep, err) < 0)
@@ -1135,40 +1173,45 @@ static void parse_args(struct receiver *rx, int argc, char **argv)
 		die_usage("the stream goes to stdout, which is a terminal (use -o FILE)");
 }
 
+/* The output appears only now, complete and on disk; then the connections
+ * close, and the sender takes their orderly close as our success. */
+static void complete_output(struct receiver *rx)
+{
+	if (rx_failed(rx)) {
+		out_file_abort(&rx->of);
+		return;
+	}
+	if (out_file_commit(&rx->of) < 0)
+		rx_fail(rx, "cannot complete %s: %s", rx->out_path, strerror(errno));
+	else
+		session_complete(&rx->x.session);
+}
+
 int multifd_recv_main(int argc, char **argv)
 {
-	struct receiver rx = { 0 };
+	struct receiver rx = { .listen_fd = -1, .main_fd = -1, .stage_fd = -1 };
+	char err[XFER_ERR_LEN];
+	int status;
 
 	parse_args(&rx, argc, argv);
-	signal(SIGPIPE, SIG_IGN);
-	rx.start_ns = now_ns();
+	if (xfer_begin(&rx.x, "multifd-recv") < 0)
+		die_errno("cannot set up");
 	if (out_file_open(&rx.of, rx.out_path) < 0)
 		die_errno("cannot create %s", rx.out_path);
-	if (out_init(&rx.out, rx.of.fd, 4u << 20) < 0 || setup(&rx) < 0) {
-		if (!rx.failed)
-			snprintf(rx.error, sizeof(rx.error), "out of memory");
-		rx.failed = true;
-	} else {
-		stream_writer_init(&rx.w, &rx.out, MULTIFD_PAGE_SIZE);
+	if (setup(&rx) < 0)
+		rx_fail(&rx, "out of memory");
+	else if (outq_start(&rx.q, &rx.x.session, rx.of.fd, rx.out_path ? rx.out_path : "stdout",
+			    OUTQ_ARENA, OUTQ_ENTRIES) < 0)
+		rx_fail(&rx, "cannot start the output: %s", strerror(errno));
+	else
 		run(&rx);
-	}
-	if (out_close(&rx.out) < 0 && !rx.failed) {
-		snprintf(rx.error, sizeof(rx.error), "writing the output: %s", strerror(rx.out.err));
-		rx.failed = true;
-	}
-	if (!rx.failed && out_file_commit(&rx.of) < 0) {
-		snprintf(rx.error, sizeof(rx.error), "cannot complete %s: %s", rx.out_path,
-			 strerror(errno));
-		rx.failed = true;
-	} else if (rx.failed) {
-		out_file_abort(&rx.of);
-	}
-	/* The connections close only now: the sender takes their orderly
-	 * close as the receiver's success. */
-	if (rx.stats_path)
-		write_stats(&rx);
-	if (rx.failed)
+	outq_stop(&rx.q);
+	complete_output(&rx);
+	if (rx.x.opts.stats_path && xfer_stats_write(&rx.x, stats_fields, &rx, err) < 0)
+		msg("--stats-json: %s", err);
+	status = rx_failed(&rx) ? EXIT_FAIL : EXIT_OK;
+	if (status)
 		report_failure(&rx);
 	cleanup(&rx);
-	return rx.failed ? EXIT_FAIL : EXIT_OK;
+	return session_end(&rx.x.session, status);
 }

@@ -13,7 +13,6 @@
 #define MIGBOX_MULTIFD_H
 
 #include <stddef.h>
-#include <stdatomic.h>
 #include <stdint.h>
 
 #include "ram.h"
@@ -38,7 +37,6 @@
 #define MULTIFD_INIT_SIZE		64u
 #define MULTIFD_RAMBLOCK_LEN		256u
 #define MULTIFD_PACKET_HEADER_SIZE	(64u + MULTIFD_RAMBLOCK_LEN + 8u * MULTIFD_PACKET_PAGES)
-#define MULTIFD_CHANNELS_MAX		255u
 #define MULTIFD_ERR_LEN			256
 
 struct mfd_init {
@@ -87,32 +85,5 @@ struct ram_block *mfd_packet_block(const struct mfd_packet *p,
 				   char err[MULTIFD_ERR_LEN]);
 
 const char *mfd_compression_name(uint32_t comp_flag);
-/* What one channel moved: bumped by its thread, read by the monitor and
- * --stats-json. */
-struct mfd_counters {
-	_Atomic uint64_t bytes;		/* on the wire, headers included */
-	_Atomic uint64_t packets;
-	_Atomic uint64_t pages;
-	_Atomic uint64_t payload_bytes;
-};
-
-/* Bytes moved in all (main_bytes plus every channel's); with extra, also
- * the progress text (pages, zero pages, bytes per channel). */
-uint64_t mfd_counters_moved(const struct mfd_counters *const *ch, unsigned int channels,
-			    uint64_t main_bytes, uint64_t zero_pages, char *extra, size_t n);
-
-struct json_writer;
-/* Opens the --stats-json object with what both ends report first:
- * applet, ok (and error), seconds, channels, compression. */
-void mfd_stats_begin(struct json_writer *w, const char *applet, const char *error,
-		     double seconds, unsigned int channels, const char *compression);
-/* The --stats-json figures both ends share: totals over the channels,
- * the compression ratio, and one object per channel ("per_channel");
- * peers[i] (may be NULL) names channel i's peer, syncs[i] its SYNCs. */
-void mfd_counters_json(struct json_writer *w, const struct mfd_counters *const *ch,
-		       const char *const *peers, const uint64_t *syncs,
-		       unsigned int channels);
-
-void mfd_uuid_format(const unsigned char uuid[16], char out[37]);
 
 #endif

@@ -32,13 +32,13 @@ const char *net_endpoint_name(const struct net_endpoint *ep, char *buf,
 /* A listening socket; an empty host listens on every IPv6 and IPv4
  * address. Returns the fd or -1. */
 int net_listen(const struct net_endpoint *ep, char *err);
-/* The local port of a bound socket (for ":0"), or 0. */
-uint16_t net_local_port(int fd);
 
-/* Connects, retrying while the peer refuses (it may not listen yet), until
- * deadline_ns (CLOCK_MONOTONIC, see now_ns()). Returns the fd or -1. */
+/* Connects until deadline_ns (CLOCK_MONOTONIC, see now_ns()), retrying
+ * while the peer refuses if retry_refused (it may not listen yet); a
+ * readable wake_fd (-1: none) ends the wait with ECANCELED. Returns the
+ * fd or -1 with err filled and errno set. */
 int net_connect(const struct net_endpoint *ep, uint64_t deadline_ns,
-		char *err);
+		int wake_fd, bool retry_refused, char *err);
 
 /* TCP_NODELAY (page packets and sync points go out at once) and close on
  * exec. */
@@ -54,10 +54,13 @@ void net_abort_on_close(int fd);
  * errno set. */
 int net_writev_full(int fd, struct iovec *iov, int iovcnt);
 /* After the last write and shutdown(fd, SHUT_WR): waits, until
- * deadline_ns (0: forever), for the peer to close too. 0 on an orderly
- * close, -1 with errno (ECONNRESET: the peer failed; ETIMEDOUT; EPROTO:
- * the peer sent bytes). Shut down every connection of a transfer before
- * waiting on one: the peer may close only once all have ended. */
-int net_wait_close(int fd, uint64_t deadline_ns);
+ * deadline_ns (0: forever) or wake_fd, for the peer to close too. 0 on an
+ * orderly close, -1 with errno (ECONNRESET: the peer failed; ETIMEDOUT;
+ * EPROTO: the peer sent bytes; ECANCELED: woken). Shut down every
+ * connection of a transfer before waiting on one: the peer may close only
+ * once all have ended. */
+int net_wait_close(int fd, uint64_t deadline_ns, int wake_fd);
+/* The local address of a bound socket as "ADDR:PORT" or "[ADDR]:PORT". */
+const char *net_local_name(int fd, char *buf, size_t n);
 
 #endif

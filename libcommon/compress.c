@@ -243,6 +243,10 @@ const struct compress_method compress_zlib = {
 
 #define ZSTD_TUNED_MAX_LEVEL	3
 #define ZSTD_TUNED_WINDOW_LOG	23
+/* The biggest window a receiver accepts: what QEMU's highest multifd zstd
+ * level (20) uses. A sender asking for more is refused by zstd rather
+ * than costing each channel up to 2 GiB. */
+#define ZSTD_RECV_WINDOW_LOG_MAX	25
 
 struct zstd_ctx {
 	unsigned char buf[MULTIFD_PAYLOAD_MAX];
@@ -324,6 +328,12 @@ static int zstd_recv_setup(void **ctx, char *err)
 		free(z);
 		return set_err(err, "out of memory for a zstd context");
 	}
+	if (ZSTD_isError(ZSTD_DCtx_setParameter(z->dctx, ZSTD_d_windowLogMax,
+						ZSTD_RECV_WINDOW_LOG_MAX))) {
+		ZSTD_freeDCtx(z->dctx);
+		free(z);
+		return set_err(err, "zstd refuses a window limit of 2^%d", ZSTD_RECV_WINDOW_LOG_MAX);
+	}
 	*ctx = z;
 	return 0;
 }
@@ -387,7 +397,7 @@ const struct compress_method compress_zstd = {
 	.wire_flag = MULTIFD_FLAG_ZSTD,
 	.default_level = 1,
 	.min_level = -50,	/* zstd's fast negative levels, checked by zstd */
-	.max_level = 22,
+	.max_level = 20,	/* as QEMU's multifd-zstd-level */
 	.send_setup = zstd_send_setup,
 	.send_prepare = zstd_send_prepare,
 	.send_cleanup = zstd_send_cleanup,

@@ -1,20 +1,12 @@
 /* Encoders and checking decoders of the multifd init and packet headers. */
 #include <stdio.h>
 #include <string.h>
+#include <uuid/uuid.h>
 
 #include "bytes.h"
-#include "json.h"
-#include "progress.h"
 #include "multifd.h"
 
 #define KNOWN_FLAGS	(MULTIFD_FLAG_SYNC | MULTIFD_FLAG_COMPRESSION_MASK)
-
-void mfd_uuid_format(const unsigned char u[16], char out[37])
-{
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
-		 u[10], u[11], u[12], u[13], u[14], u[15]);
-}
 
 const char *mfd_compression_name(uint32_t comp_flag)
 {
@@ -56,8 +48,8 @@ int mfd_init_decode(const unsigned char in[MULTIFD_INIT_SIZE], struct mfd_init *
 		return -1;
 	}
 	if (memcmp(m->uuid, want_uuid, 16)) {
-		mfd_uuid_format(m->uuid, got);
-		mfd_uuid_format(want_uuid, want);
+		uuid_unparse_lower(m->uuid, got);
+		uuid_unparse_lower(want_uuid, want);
 		snprintf(err, MULTIFD_ERR_LEN, "uuid %s, expected %s", got, want);
 		return -1;
 	}
@@ -87,51 +79,14 @@ void mfd_packet_encode(const struct mfd_packet *p,
 		put_be64(out + 320 + 8 * i, p->offset[i]);
 }
 
-int mfd_packet_decode(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
-		      struct mfd_packet *p, uint32_t comp_flag,
-		      char err[MULTIFD_ERR_LEN])
+/* The header fields of a packet without pages are stale on the wire (QEMU
+ * does not clear them); those of a packet with pages are checked here. */
+static int check_pages(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
+		       struct mfd_packet *p, uint32_t comp_flag, char err[MULTIFD_ERR_LEN])
 {
 	const unsigned char *name = in + 64;
-	uint32_t comp;
+	uint32_t comp = p->flags & MULTIFD_FLAG_COMPRESSION_MASK;
 
-	p->magic = get_be32(in);
-	p->version = get_be32(in + 4);
-	p->flags = get_be32(in + 8);
-	p->pages_alloc = get_be32(in + 12);
-	p->normal_pages = get_be32(in + 16);
-	p->next_packet_size = get_be32(in + 20);
-	p->packet_num = get_be64(in + 24);
-	p->ramblock[0] = 0;
-
-	if (p->magic != MULTIFD_MAGIC) {
-		snprintf(err, MULTIFD_ERR_LEN, "packet magic 0x%08x, expected 0x%08x",
-			 p->magic, MULTIFD_MAGIC);
-		return -1;
-	}
-	if (p->version != MULTIFD_VERSION) {
-		snprintf(err, MULTIFD_ERR_LEN, "packet version %u, expected %u",
-			 p->version, MULTIFD_VERSION);
-		return -1;
-	}
-	if (p->flags & ~(uint32_t)KNOWN_FLAGS) {
-		snprintf(err, MULTIFD_ERR_LEN, "packet flags 0x%x, expected only SYNC (0x1) and a compression flag (0xe)",
-			 p->flags);
-		return -1;
-	}
-	if (p->pages_alloc > MULTIFD_PACKET_PAGES) {
-		snprintf(err, MULTIFD_ERR_LEN, "pages_alloc %u, expected at most %u",
-			 p->pages_alloc, MULTIFD_PACKET_PAGES);
-		return -1;
-	}
-	if (p->normal_pages > p->pages_alloc) {
-		snprintf(err, MULTIFD_ERR_LEN, "normal_pages %u, expected at most pages_alloc %u",
-			 p->normal_pages, p->pages_alloc);
-		return -1;
-	}
-	if (!p->normal_pages)
-		return 0;	/* name, offsets and size are stale: not ours to judge */
-
-	comp = p->flags & MULTIFD_FLAG_COMPRESSION_MASK;
 	if (comp != comp_flag) {
 		snprintf(err, MULTIFD_ERR_LEN, "compression flag 0x%x (%s), expected 0x%x (%s)",
 			 comp, mfd_compression_name(comp), comp_flag,
@@ -174,6 +129,47 @@ int mfd_packet_decode(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
 	return 0;
 }
 
+int mfd_packet_decode(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
+		      struct mfd_packet *p, uint32_t comp_flag,
+		      char err[MULTIFD_ERR_LEN])
+{
+	p->magic = get_be32(in);
+	p->version = get_be32(in + 4);
+	p->flags = get_be32(in + 8);
+	p->pages_alloc = get_be32(in + 12);
+	p->normal_pages = get_be32(in + 16);
+	p->next_packet_size = get_be32(in + 20);
+	p->packet_num = get_be64(in + 24);
+	p->ramblock[0] = 0;
+
+	if (p->magic != MULTIFD_MAGIC) {
+		snprintf(err, MULTIFD_ERR_LEN, "packet magic 0x%08x, expected 0x%08x",
+			 p->magic, MULTIFD_MAGIC);
+		return -1;
+	}
+	if (p->version != MULTIFD_VERSION) {
+		snprintf(err, MULTIFD_ERR_LEN, "packet version %u, expected %u",
+			 p->version, MULTIFD_VERSION);
+		return -1;
+	}
+	if (p->flags & ~(uint32_t)KNOWN_FLAGS) {
+		snprintf(err, MULTIFD_ERR_LEN, "packet flags 0x%x, expected only SYNC (0x1) and a compression flag (0xe)",
+			 p->flags);
+		return -1;
+	}
+	if (p->pages_alloc > MULTIFD_PACKET_PAGES) {
+		snprintf(err, MULTIFD_ERR_LEN, "pages_alloc %u, expected at most %u",
+			 p->pages_alloc, MULTIFD_PACKET_PAGES);
+		return -1;
+	}
+	if (p->normal_pages > p->pages_alloc) {
+		snprintf(err, MULTIFD_ERR_LEN, "normal_pages %u, expected at most pages_alloc %u",
+			 p->normal_pages, p->pages_alloc);
+		return -1;
+	}
+	return p->normal_pages ? check_pages(in, p, comp_flag, err) : 0;
+}
+
 struct ram_block *mfd_packet_block(const struct mfd_packet *p,
 				   const struct ram_list *ram,
 				   char err[MULTIFD_ERR_LEN])
@@ -193,70 +189,4 @@ struct ram_block *mfd_packet_block(const struct mfd_packet *p,
 		}
 	}
 	return b;
-}
-
-void mfd_counters_json(struct json_writer *w, const struct mfd_counters *const *ch,
-		       const char *const *peers, const uint64_t *syncs,
-		       unsigned int channels)
-{
-	uint64_t pages = 0, payload = 0, packets = 0, bytes = 0;
-
-	for (unsigned int i = 0; i < channels; i++) {
-		pages += ch[i]->pages;
-		payload += ch[i]->payload_bytes;
-		packets += ch[i]->packets;
-		bytes += ch[i]->bytes;
-	}
-	jw_key(w, "pages"); jw_u64(w, pages);
-	jw_key(w, "page_bytes"); jw_u64(w, pages * MULTIFD_PAGE_SIZE);
-	jw_key(w, "multifd_bytes"); jw_u64(w, bytes);
-	jw_key(w, "payload_bytes"); jw_u64(w, payload);
-	jw_key(w, "packets"); jw_u64(w, packets);
-	jw_key(w, "compression_ratio");
-	jw_double(w, payload ? (double)(pages * MULTIFD_PAGE_SIZE) / (double)payload : 0);
-	jw_key(w, "per_channel");
-	jw_array(w);
-	for (unsigned int i = 0; i < channels; i++) {
-		jw_object(w);
-		jw_key(w, "id"); jw_u64(w, i);
-		if (peers) {
-			jw_key(w, "peer"); jw_string(w, peers[i]);
-		}
-		jw_key(w, "bytes"); jw_u64(w, ch[i]->bytes);
-		jw_key(w, "packets"); jw_u64(w, ch[i]->packets);
-		jw_key(w, "pages"); jw_u64(w, ch[i]->pages);
-		jw_key(w, "payload_bytes"); jw_u64(w, ch[i]->payload_bytes);
-		jw_key(w, "syncs"); jw_u64(w, syncs[i]);
-		jw_object_end(w);
-	}
-	jw_array_end(w);
-}
-
-uint64_t mfd_counters_moved(const struct mfd_counters *const *ch, unsigned int channels,
-			    uint64_t main_bytes, uint64_t zero_pages, char *extra, size_t n)
-{
-	uint64_t total = main_bytes, pages = 0, bytes[MULTIFD_CHANNELS_MAX];
-
-	for (unsigned int i = 0; i < channels; i++) {
-		bytes[i] = atomic_load_explicit(&ch[i]->bytes, memory_order_relaxed);
-		total += bytes[i];
-		pages += atomic_load_explicit(&ch[i]->pages, memory_order_relaxed);
-	}
-	if (extra)
-		progress_channels_text(extra, n, pages, zero_pages, bytes, channels);
-	return total;
-}
-
-void mfd_stats_begin(struct json_writer *w, const char *applet, const char *error,
-		     double seconds, unsigned int channels, const char *compression)
-{
-	jw_object(w);
-	jw_key(w, "applet"); jw_string(w, applet);
-	jw_key(w, "ok"); jw_bool(w, !error);
-	if (error) {
-		jw_key(w, "error"); jw_string(w, error);
-	}
-	jw_key(w, "seconds"); jw_double(w, seconds);
-	jw_key(w, "channels"); jw_u64(w, channels);
-	jw_key(w, "compression"); jw_string(w, compression);
 }

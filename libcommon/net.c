@@ -156,19 +156,6 @@ int net_listen(const struct net_endpoint *ep, char *err)
 	return fd;
 }
 
-uint16_t net_local_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return 0;
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	return 0;
-}
 
 static int ms_until(uint64_t deadline_ns)
 {
@@ -181,13 +168,12 @@ static int ms_until(uint64_t deadline_ns)
 	return (int)((deadline_ns - now + 999999) / 1000000);
 }
 
-/* One non-blocking connect, waited for until the deadline. */
-static int connect_once(const struct addrinfo *ai, uint64_t deadline_ns)
+/* One non-blocking connect, waited for until the deadline or a wake. */
+static int connect_once(const struct addrinfo *ai, uint64_t deadline_ns, int wake_fd)
 {
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	struct pollfd pfd;
 	socklen_t len = sizeof(int);
-	int soerr = 0, e;
+	int soerr = 0, e, rc;
 
 	if (fd < 0)
 		return -1;
@@ -195,19 +181,11 @@ static int connect_once(const struct addrinfo *ai, uint64_t deadline_ns)
 		goto connected;
 	if (errno != EINPROGRESS)
 		goto fail;
-	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
-	for (;;) {
-		int rc = poll(&pfd, 1, ms_until(deadline_ns));
-
-		if (rc > 0)
-			break;
-		if (rc == 0) {
-			errno = ETIMEDOUT;
-			goto fail;
-		}
-		if (errno != EINTR)
-			goto fail;
-	}
+	rc = io_wait(fd, POLLOUT, wake_fd, ms_until(deadline_ns));
+	if (rc == 0)
+		errno = ETIMEDOUT;
+	if (rc <= 0)
+		goto fail;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
 		goto fail;
 	if (soerr) {
@@ -225,7 +203,8 @@ fail:
 	return -1;
 }
 
-int net_connect(const struct net_endpoint *ep, uint64_t deadline_ns, char *err)
+int net_connect(const struct net_endpoint *ep, uint64_t deadline_ns,
+		int wake_fd, bool retry_refused, char *err)
 {
 	char name[NET_NAME_LEN + 256];
 	struct addrinfo *res, *ai;
@@ -235,20 +214,28 @@ int net_connect(const struct net_endpoint *ep, uint64_t deadline_ns, char *err)
 		return -1;
 	for (;;) {
 		for (ai = res; ai; ai = ai->ai_next) {
-			fd = connect_once(ai, deadline_ns);
+			fd = connect_once(ai, deadline_ns, wake_fd);
 			if (fd >= 0)
 				break;
 			e = errno;
+			if (e == ECANCELED)
+				break;
 		}
 		/* A refused connect is retried: the receiver may be starting. */
-		if (fd >= 0 || e != ECONNREFUSED || ms_until(deadline_ns) == 0)
+		if (fd >= 0 || e != ECONNREFUSED || !retry_refused || ms_until(deadline_ns) == 0)
 			break;
-		nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000000 }, NULL);
+		if (io_wait(wake_fd, POLLIN, -1, 50) != 0) {
+			e = ECANCELED;
+			break;
+		}
 	}
 	freeaddrinfo(res);
-	if (fd < 0)
-		return set_err(err, "cannot connect to %s: %s",
-			       net_endpoint_name(ep, name, sizeof(name)), strerror(e));
+	if (fd < 0) {
+		set_err(err, "cannot connect to %s: %s",
+			net_endpoint_name(ep, name, sizeof(name)), strerror(e));
+		errno = e;
+		return -1;
+	}
 	net_tune(fd);
 	return fd;
 }
@@ -271,14 +258,15 @@ int net_set_nonblocking(int fd, bool on)
 	return fcntl(fd, F_SETFL, fl);
 }
 
-const char *net_peer_name(int fd, char *buf, size_t n)
+static const char *sockaddr_name(int fd, bool peer, char *buf, size_t n)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	char addr[INET6_ADDRSTRLEN];
 
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0) {
-		snprintf(buf, n, "(unknown peer)");
+	if ((peer ? getpeername(fd, (struct sockaddr *)&ss, &len) :
+		    getsockname(fd, (struct sockaddr *)&ss, &len)) < 0) {
+		snprintf(buf, n, peer ? "(unknown peer)" : "(unknown address)");
 	} else if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
@@ -291,6 +279,16 @@ const char *net_peer_name(int fd, char *buf, size_t n)
 		snprintf(buf, n, "%s:%u", addr, ntohs(s4->sin_port));
 	}
 	return buf;
+}
+
+const char *net_peer_name(int fd, char *buf, size_t n)
+{
+	return sockaddr_name(fd, true, buf, n);
+}
+
+const char *net_local_name(int fd, char *buf, size_t n)
+{
+	return sockaddr_name(fd, false, buf, n);
 }
 
 void net_abort_on_close(int fd)
@@ -316,31 +314,25 @@ int net_writev_full(int fd, struct iovec *iov, int iovcnt)
 	return 0;
 }
 
-int net_wait_close(int fd, uint64_t deadline_ns)
+int net_wait_close(int fd, uint64_t deadline_ns, int wake_fd)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	char c;
 
 	for (;;) {
-		int rc = poll(&pfd, 1, ms_until(deadline_ns));
+		int rc = io_wait(fd, POLLIN, wake_fd, ms_until(deadline_ns));
+		socklen_t len = sizeof(int);
+		int soerr = 0;
 		ssize_t r;
 
-		if (rc < 0 && errno == EINTR)
-			continue;
 		if (rc < 0)
 			return -1;
 		if (rc == 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		if (pfd.revents & POLLERR) {
-			int soerr = 0;
-			socklen_t len = sizeof(soerr);
-
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr) {
-				errno = soerr;
-				return -1;
-			}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr) {
+			errno = soerr;
+			return -1;
 		}
 		r = read(fd, &c, 1);
 		if (r == 0)
