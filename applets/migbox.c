@@ -43,7 +43,8 @@ static const char migbox_usage[] =
 "  --help            this text; APPLET --help for an applet's\n"
 "  --version         print the version\n"
 "\n"
-"Exit status: 0 success, 1 runtime failure, 2 usage error.\n";
+"Exit status: 0 success, 1 runtime failure, 2 usage error; an applet ended\n"
+"by SIGINT, SIGTERM or SIGHUP cleans up, then dies of that signal.\n";
 
 static const struct applet *applet_find(const char *name)
 {
@@ -201,7 +202,10 @@ static void print_man(const char *name, const char *summary, const char *usage)
 			printf(".TP\n.B %s\n%s%s\n", applets[i].name, applets[i].summary,
 			       applets[i].main ? "" : " (not built yet)");
 	}
-	printf(".SH EXIT STATUS\n0 success, 1 runtime failure, 2 usage error.\n");
+	printf(".SH EXIT STATUS\n0 success, 1 runtime failure, 2 usage error. An applet ended by\n"
+	       "SIGINT, SIGTERM or SIGHUP first cleans up (temporary files, devices,\n"
+	       "connections), then dies of that signal: a shell sees 128 + its number.\n"
+	       "SIGPIPE is ignored: a closed pipe is a write error, exit 1.\n");
 	printf(".SH SEE ALSO\n.BR migbox (1)\n");
 }
 

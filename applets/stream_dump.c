@@ -764,7 +764,8 @@ int stream_dump_main(int argc, char **argv)
 	parse_args(&d, argc, argv);
 	setup(&d);
 	scanned = scan(&d);
-	if (d.pass_through && out_close(&d.out) < 0 && scanned == 0) {
+	/* a failed write to stdout shows up first as a reader error: name it */
+	if (d.pass_through && (out_close(&d.out) < 0 || d.out.err) && scanned != -2) {
 		msg("writing stdout: %s", session_failed(&d.session) ? d.session.error :
 		    strerror(d.out.err));
 		scanned = -3;

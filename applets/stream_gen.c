@@ -131,7 +131,8 @@ static void fill_random(unsigned char *buf, uint64_t key)
 		s[0] ^= s[3];
 		s[2] ^= t;
 		s[3] = (s[3] << 45) | (s[3] >> 19);
-		memcpy(buf + i, &r, 8);
+		for (unsigned k = 0; k < 8; k++)	/* little-endian on every host */
+			buf[i + k] = (unsigned char)(r >> (8 * k));
 	}
 }
 

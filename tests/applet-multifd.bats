@@ -14,6 +14,7 @@ setup() {
 teardown() {
 	local p
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || :; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || :; done
 }
 
 @test "usage: --help, man page, bad options exit 2" {

@@ -11,7 +11,8 @@ setup() {
 	mb stream-gen -s 3 -b pc.ram:4M -i 3 > "$T/b"
 	mb stream-gen -s 4 -b pc.ram:4M -i 3 > "$T/c"
 	cmp "$T/a" "$T/b"
-	! cmp -s "$T/a" "$T/c"
+	run cmp -s "$T/a" "$T/c"
+	[[ $status == 1 ]]
 }
 
 @test "the stream is valid and has the blocks, sections and devices asked for" {
@@ -54,15 +55,62 @@ setup() {
 	[[ $(digests "$T/s" | awk '/^ram/ {print $2}') == $(mb stream-dump --image-digest "$T/raw" | awk '{print $2}') ]]
 }
 
-@test "--no-vmdesc ends at EOF; -o writes the file only when complete" {
+@test "--no-vmdesc ends at EOF" {
 	mb stream-gen -b r:64K --no-vmdesc -o "$T/s"
 	[[ $(tail -c 1 "$T/s" | od -An -tx1) == " 00" ]]
 	run mb stream-dump "$T/s"
 	assert_ok
 	[[ $output == *"vmdesc: none"* ]]
 	run mb stream-gen -b r:64K -o "$T/nodir/s"
-	assert_fails_with 1 "cannot create $T/nodir/s"
+	assert_fails_with 1 "cannot create $T/nodir/s: No such file or directory"
 	[[ ! -e $T/nodir ]]
+}
+
+# gen_killed SIGNAL: a big stream-gen -o killed by SIGNAL once its unnamed
+# output holds data; prints its exit status.
+gen_killed() {
+	"$MIGBOX" stream-gen -b pc.ram:8G -o "$T/d/s" 2>"$T/err" &
+	local pid=$! status=0 end=$((SECONDS + 20)) fd size=0
+	until ((size > 1000000)); do
+		((SECONDS < end)) || { kill -9 $pid; echo "no output grew" >&2; return 1; }
+		for fd in /proc/$pid/fd/*; do
+			[[ $(readlink "$fd") == "$T/d/"*' (deleted)' ]] && size=$(stat -L -c %s "$fd")
+		done
+		sleep 0.05
+	done
+	kill -"$1" $pid
+	wait $pid || status=$?
+	echo "$status"
+}
+
+@test "-o writes the file only when complete: SIGTERM, SIGINT, SIGKILL midway leave nothing" {
+	mkdir "$T/d"
+	[[ $(gen_killed TERM) == 143 ]]
+	grep -qx 'stream-gen: interrupted by SIGTERM' "$T/err"
+	[[ -z $(ls -A "$T/d") ]]
+	[[ $(gen_killed INT) == 130 ]]
+	grep -qx 'stream-gen: interrupted by SIGINT' "$T/err"
+	[[ -z $(ls -A "$T/d") ]]
+	[[ $(gen_killed KILL) == 137 ]]
+	[[ -z $(ls -A "$T/d") ]]
+	# an existing file stays as it was
+	echo old >"$T/d/s"
+	[[ $(gen_killed TERM) == 143 ]]
+	[[ $(ls -A "$T/d") == s && $(<"$T/d/s") == old ]]
+}
+
+@test "-o replaces a file whole, follows a symlink, and writes a device in place" {
+	echo old >"$T/s"
+	mb stream-gen -b r:64K -o "$T/s"
+	run mb stream-dump "$T/s"
+	assert_ok
+	ln -s real.mig "$T/link"
+	mb stream-gen -b r:64K -o "$T/link"
+	[[ -L $T/link && -f $T/real.mig ]]
+	cmp "$T/s" "$T/real.mig"
+	mb stream-gen -b r:64K -o /dev/null
+	[[ -c /dev/null ]]
+	[[ $(ls "$T") == "$(printf '%s\n' link real.mig s)" ]]
 }
 
 @test "a full disk is a clean runtime error" {

@@ -15,6 +15,7 @@ setup() {
 teardown() {
 	local p
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || :; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || :; done
 }
 
 # send_bg INPUT ARGS...: multifd-send in the background: $SEND_PID;

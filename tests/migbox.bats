@@ -9,6 +9,15 @@ load helpers
 	[[ $output == "$(printf '%s\n' "$output" | sort)" ]]
 }
 
+@test "a list, help or man page that cannot be written is exit 1, saying so" {
+	run bash -c "'$MIGBOX' --list >/dev/full"
+	assert_fails_with 1 "migbox: writing the applet list to stdout: No space left on device"
+	run bash -c "'$MIGBOX' stream-dump --help >/dev/full"
+	assert_fails_with 1 "stream-dump: writing the usage text to stdout: No space left on device"
+	run bash -c "'$MIGBOX' --man stream-gen >/dev/full"
+	assert_fails_with 1 "writing the man page to stdout"
+}
+
 @test "migbox --list --all includes applets not built yet" {
 	run mb --list --all
 	assert_ok
