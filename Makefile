@@ -29,8 +29,8 @@ Q := @
 quiet = @echo "  $(1)	$@";
 endif
 
-.PHONY: all static asan fuzz man check check-quick check-unit check-asan \
-	check-interop check-vm check-fuzz install clean bench
+.PHONY: all static asan fuzz man check check-quick check-asan check-interop \
+	check-vm check-fuzz install clean bench
 
 all: migbox
 
@@ -73,24 +73,26 @@ man: migbox
 	./migbox --man > man/migbox.1
 	for a in $$(./migbox --list); do ./migbox --man $$a > man/$$a.1; done
 
-# Quick: the applet tests on the normal build (seconds).
+# The suites, counted by tests/run-all ("N passed, N failed, N skipped").
+# check-quick: the applet tests on the normal build, for iterating.
 check-quick: migbox
-	MIGBOX=$(CURDIR)/migbox $(BATS) tests/applet-*.bats tests/migbox.bats
+	SUITES=quick tests/run-all
 
 check-asan: asan
-	MIGBOX=$(CURDIR)/build/asan/migbox $(BATS) tests/applet-*.bats tests/migbox.bats
+	SUITES=asan tests/run-all
 
 check-interop: migbox
-	MIGBOX=$(CURDIR)/migbox $(BATS) tests/interop-*.bats
+	SUITES=interop tests/run-all
 
 check-vm: migbox-static migbox
-	MIGBOX=$(CURDIR)/migbox MIGBOX_STATIC=$(CURDIR)/migbox-static $(BATS) tests/vm-*.bats
+	SUITES=vm tests/run-all
 
 FUZZ_SECONDS ?= 60
 check-fuzz: fuzz migbox
-	tests/fuzz/run $(FUZZ_SECONDS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SUITES=fuzz tests/run-all
 
-# Everything, as CI runs it; bats prints TAP, tests/summarize counts it.
+# Everything, as CI runs it: unit (applets and exhaustive faults), the same
+# under ASan/UBSan, real QEMU, the test VM, the fuzzers.
 check: migbox migbox-static asan fuzz
 	tests/run-all
 
@@ -104,6 +106,7 @@ install: migbox man
 
 bench: migbox
 	bench/stream-dump.sh
+	bench/parse-scaling.sh
 	bench/multifd.sh
 
 clean:

@@ -66,39 +66,6 @@ setup() {
 	[[ ! -e $T/nodir ]]
 }
 
-# gen_killed SIGNAL: a big stream-gen -o killed by SIGNAL once its unnamed
-# output holds data; prints its exit status.
-gen_killed() {
-	"$MIGBOX" stream-gen -b pc.ram:8G -o "$T/d/s" 2>"$T/err" &
-	local pid=$! status=0 end=$((SECONDS + 20)) fd size=0
-	until ((size > 1000000)); do
-		((SECONDS < end)) || { kill -9 $pid; echo "no output grew" >&2; return 1; }
-		for fd in /proc/$pid/fd/*; do
-			[[ $(readlink "$fd") == "$T/d/"*' (deleted)' ]] && size=$(stat -L -c %s "$fd")
-		done
-		sleep 0.05
-	done
-	kill -"$1" $pid
-	wait $pid || status=$?
-	echo "$status"
-}
-
-@test "-o writes the file only when complete: SIGTERM, SIGINT, SIGKILL midway leave nothing" {
-	mkdir "$T/d"
-	[[ $(gen_killed TERM) == 143 ]]
-	grep -qx 'stream-gen: interrupted by SIGTERM' "$T/err"
-	[[ -z $(ls -A "$T/d") ]]
-	[[ $(gen_killed INT) == 130 ]]
-	grep -qx 'stream-gen: interrupted by SIGINT' "$T/err"
-	[[ -z $(ls -A "$T/d") ]]
-	[[ $(gen_killed KILL) == 137 ]]
-	[[ -z $(ls -A "$T/d") ]]
-	# an existing file stays as it was
-	echo old >"$T/d/s"
-	[[ $(gen_killed TERM) == 143 ]]
-	[[ $(ls -A "$T/d") == s && $(<"$T/d/s") == old ]]
-}
-
 @test "-o replaces a file whole, follows a symlink, and writes a device in place" {
 	echo old >"$T/s"
 	mb stream-gen -b r:64K -o "$T/s"

@@ -1,6 +1,6 @@
 # Byte-exact pieces of a QEMU migration stream, for crafting good and bad
 # input in tests: each function prints binary on stdout.
-u8()   { printf "\\x$(printf %02x "$1")"; }
+u8()   { local h; printf -v h '%02x' $(($1)); printf "\\x$h"; }	# no subshell: tests print thousands
 be16() { u8 $((($1 >> 8) & 255)); u8 $(($1 & 255)); }
 be32() { be16 $((($1 >> 16) & 65535)); be16 $(($1 & 65535)); }
 be64() { be32 $((($1 >> 32) & 0xffffffff)); be32 $(($1 & 0xffffffff)); }
