@@ -26,7 +26,6 @@
 #include "multifd.h"
 #include "net.h"
 #include "opts.h"
-#include "pagemap.h"
 #include "stream.h"
 #include "transfer.h"
 
@@ -69,9 +68,6 @@ XFER_USAGE_SIGNALS
 "\n"
 "Exit status: 0 sent and acknowledged by an orderly close, 1 failure (input,\n"
 "connection, receiver), 2 usage error.\n";
-
-/* Pages per chunk of the "sent this epoch" map: 512 bits. */
-#define TOUCHED_SHIFT	9
 
 /* One packet's worth of pages, or a SYNC. */
 struct send_job {
@@ -117,7 +113,7 @@ struct sender {
 	struct send_job *filling;
 	const struct section_info *ram_section;
 	uint8_t ram_section_type;
-	struct pagemap touched;		/* (block, page) sent this epoch */
+	struct ram_pageset touched;	/* pages sent since the last sync point */
 	uint64_t ram_total;
 	uint64_t sync_points, extra_sync_points;
 
@@ -359,7 +355,7 @@ static int sync_channels(struct sender *tx)
 			ret = -1;
 	pthread_mutex_unlock(&s->lock);
 	if (!ret) {
-		pagemap_clear(&tx->touched);
+		ram_pageset_clear(&tx->touched);
 		tx->sync_points++;
 	}
 	return ret;
@@ -387,25 +383,17 @@ static int extra_sync_point(struct sender *tx)
  * order. The map holds only the pages sent since the last sync point. */
 static int touch_page(struct sender *tx, const struct ram_block *b, uint64_t addr)
 {
-	uint64_t page = addr / MULTIFD_PAGE_SIZE;
-	uint64_t key = (uint64_t)b->index << 48 | page >> TOUCHED_SHIFT;
-	unsigned int bit = (unsigned int)(page & ((1u << TOUCHED_SHIFT) - 1));
-	uint64_t *chunk = pagemap_chunk(&tx->touched, key, true);
+	int again = ram_pageset_add(&tx->touched, b, addr, MULTIFD_PAGE_SIZE);
 
-	if (!chunk) {
-		tx_fail(tx, "out of memory for the page map at %" PRIu64 " pages", page);
-		return -1;
-	}
-	if (chunk[bit / 64] & (1ull << (bit % 64))) {
+	if (again == 1) {
 		if (extra_sync_point(tx) < 0)
 			return -1;
-		chunk = pagemap_chunk(&tx->touched, key, true);
-		if (!chunk) {
-			tx_fail(tx, "out of memory for the page map");
-			return -1;
-		}
+		again = ram_pageset_add(&tx->touched, b, addr, MULTIFD_PAGE_SIZE);
 	}
-	chunk[bit / 64] |= 1ull << (bit % 64);
+	if (again < 0) {
+		tx_fail(tx, "out of memory for the set of pages sent");
+		return -1;
+	}
 	return 0;
 }
 
@@ -606,7 +594,7 @@ static int setup(struct sender *tx)
 	tx->main_fd = -1;
 	pthread_cond_init(&tx->main_wake, NULL);
 	session_watch_cond(s, &tx->main_wake);
-	pagemap_init(&tx->touched, (1u << TOUCHED_SHIFT) / 8);
+	ram_pageset_init(&tx->touched);
 	tx->ch = calloc(tx->x.opts.channels, sizeof(*tx->ch));
 	if (!tx->ch)
 		return -1;
@@ -712,7 +700,7 @@ static void cleanup(struct sender *tx)
 		close(tx->main_fd);
 	}
 	free(tx->main_out.buf);
-	pagemap_free(&tx->touched);
+	ram_pageset_free(&tx->touched);
 	job_free(tx->filling);
 	free(tx->ch);
 }

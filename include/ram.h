@@ -43,4 +43,18 @@ struct ram_block *ram_block_find(const struct ram_list *l, const char *name,
 				 size_t name_len);
 void ram_list_clear(struct ram_list *l);
 
+/* A set of pages of a list's blocks, as sparse as the pages put in it:
+ * e.g. the pages sent since the last sync point. Clearing is O(1). */
+struct ram_pageset {
+	struct pagemap map;
+};
+
+void ram_pageset_init(struct ram_pageset *s);
+void ram_pageset_free(struct ram_pageset *s);
+/* Adds the page at addr of b: 1 if it was in already, 0 if not, -1 on
+ * ENOMEM. */
+int ram_pageset_add(struct ram_pageset *s, const struct ram_block *b, uint64_t addr,
+		    uint32_t page_size);
+void ram_pageset_clear(struct ram_pageset *s);
+
 #endif

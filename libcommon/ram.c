@@ -86,3 +86,39 @@ void ram_list_clear(struct ram_list *l)
 	free(l->by_name);
 	memset(l, 0, sizeof(*l));
 }
+
+/* 512 pages a chunk (64 bytes); the key holds the block's index above
+ * any page number of a 64-bit address space of 4 KiB pages. */
+#define PAGESET_SHIFT	9
+
+void ram_pageset_init(struct ram_pageset *s)
+{
+	pagemap_init(&s->map, (1u << PAGESET_SHIFT) / 8);
+}
+
+void ram_pageset_free(struct ram_pageset *s)
+{
+	pagemap_free(&s->map);
+}
+
+int ram_pageset_add(struct ram_pageset *s, const struct ram_block *b, uint64_t addr,
+		    uint32_t page_size)
+{
+	uint64_t page = addr / page_size;
+	uint64_t key = (uint64_t)b->index << 52 | page >> PAGESET_SHIFT;
+	unsigned int bit = (unsigned int)(page & ((1u << PAGESET_SHIFT) - 1));
+	uint64_t *chunk = pagemap_chunk(&s->map, key, true);
+	uint64_t mask = 1ull << (bit % 64);
+
+	if (!chunk)
+		return -1;
+	if (chunk[bit / 64] & mask)
+		return 1;
+	chunk[bit / 64] |= mask;
+	return 0;
+}
+
+void ram_pageset_clear(struct ram_pageset *s)
+{
+	pagemap_clear(&s->map);
+}

@@ -11,10 +11,12 @@ setup_file()
 	gcc -static -O2 -D_GNU_SOURCE -I"$top/include" -o "$BATS_FILE_TMPDIR/vfio-regs" \
 		"$top/tests/vm/tools/vfio-regs.c" "$top/libcommon/vfio.c" ||
 		{ echo "cannot build vfio-regs" >&2; return 1; }
+	local rc=0
 	"$top/tests/vm/run" --timeout 240 --add "$BATS_FILE_TMPDIR/vfio-regs:/bin/vfio-regs" \
 		vfio info precopy pipe file passthrough multifd garbage truncated toolong \
-		wrongdevice busy nodevice nomigration > "$VFIO_OUT" 2>&1
-	echo "rc=$?" >> "$VFIO_OUT"
+		wrongdevice truncated_every sigpipe sigterm busy nodevice nomigration \
+		> "$VFIO_OUT" 2>&1 || rc=$?
+	echo "rc=$rc" >> "$VFIO_OUT"
 }
 
 # case NAME: its lines are in the output and it passed
@@ -58,12 +60,25 @@ passed()
 	passed truncated
 }
 
-@test "vfio: state too long for the device: exit 1, device usable" {
+@test "vfio: state too long for the device: exit 1, rolled back to the device's own state" {
 	passed toolong
 }
 
-@test "vfio: a 2-port state into a 1-port device: exit 1, device RUNNING" {
+@test "vfio: a 2-port state into a 1-port device: exit 1, the device as it was, RUNNING" {
 	passed wrongdevice
+}
+
+@test "vfio: a dump cut at every offset is refused, the target unchanged after each" {
+	passed truncated_every
+	grep -q '^info truncated_every: [0-9]* cuts refused, B unchanged after each$' "$VFIO_OUT"
+}
+
+@test "vfio: vfio-dump | multifd-send with the sender gone: EPIPE, exit 1, device RUNNING as it was" {
+	passed sigpipe
+}
+
+@test "vfio: SIGTERM while vfio-load waits for its stream: death by SIGTERM, device untouched" {
+	passed sigterm
 }
 
 @test "vfio: a device open elsewhere (EBUSY): exit 1 saying so" {

@@ -54,6 +54,15 @@ b_still_usable() {
 	migbox vfio-load "$B" < /tmp/good.mig || { fail "a good load into B failed afterwards"; return 1; }
 	b_has_a_state
 }
+# snapshot DEV FILE: the device's state, read without changing it
+snapshot() {
+	migbox vfio-dump --resume "$1" > "$2" || fail "cannot snapshot $1"
+}
+# unchanged DEV FILE: the device holds the state of the snapshot
+unchanged() {
+	migbox vfio-dump --resume "$1" > /tmp/now.mig || { fail "cannot snapshot $1"; return 1; }
+	cmp -s "$2" /tmp/now.mig || { fail "$1 changed"; return 1; }
+}
 timed() {
 	local t0 t1
 	t0=$(cut -d' ' -f1 /proc/uptime)
@@ -126,13 +135,70 @@ run_case() {
 		;;
 	toolong)
 		migbox stream-gen -b r:4K --devices 0 --vfio "$B/vfio:8192" > /tmp/long.mig
+		snapshot "$B" /tmp/before.mig
 		expect_failure "refused the state data\|did not accept" migbox vfio-load "$B" < /tmp/long.mig
+		grep -q "is back in its previous state (RUNNING)" /tmp/err || fail "no word of the rollback"
+		unchanged "$B" /tmp/before.mig
 		b_still_usable
 		;;
 	wrongdevice)
-		# a two-port state into a one-port device
+		# a two-port state into a one-port device: refused, C as it was
+		snapshot "$C" /tmp/before.mig
 		expect_failure "$C" migbox vfio-load "$C" < /tmp/good.mig
+		unchanged "$C" /tmp/before.mig
 		migbox vfio-dump --info "$C" | grep -q '^state RUNNING$' || fail "C is not RUNNING"
+		;;
+	truncated_every)
+		# a dump cut at every offset: refused before B is touched
+		size=$(wc -c < /tmp/good.mig)
+		snapshot "$B" /tmp/before.mig
+		n=0
+		while [ $n -lt "$size" ]; do
+			head -c $n /tmp/good.mig > /tmp/cut.mig
+			if migbox vfio-load "$B" < /tmp/cut.mig 2> /tmp/err; then
+				fail "a dump cut at $n of $size bytes loaded"
+				break
+			fi
+			grep -q "stream truncated\|no vfio section\|has no END section" /tmp/err ||
+				{ fail "cut at $n: $(cat /tmp/err)"; break; }
+			unchanged "$B" /tmp/before.mig || { fail "cut at $n changed B"; break; }
+			n=$((n + 1))
+		done
+		echo "info truncated_every: $size cuts refused, B unchanged after each"
+		b_running
+		;;
+	sigpipe)
+		# the reader is gone when vfio-dump writes: EPIPE, not SIGPIPE;
+		# A back to RUNNING with its state
+		snapshot "$A" /tmp/a-before.mig
+		{ sleep 3; migbox vfio-dump "$A"; echo $? > /tmp/dump.rc; } 2> /tmp/dump.err |
+			migbox multifd-send -c 2 --timeout 1 127.0.0.1:9 2> /tmp/send.err
+		echo "stderr $case: $(cat /tmp/dump.err) / $(cat /tmp/send.err)"
+		[ "$(cat /tmp/dump.rc)" = 1 ] || fail "vfio-dump exit status $(cat /tmp/dump.rc), expected 1"
+		grep -q "writing the stream: Broken pipe" /tmp/dump.err || fail "no broken pipe message"
+		migbox vfio-dump --info "$A" | grep -q '^state RUNNING$' || fail "A is not RUNNING"
+		unchanged "$A" /tmp/a-before.mig
+		;;
+	sigterm)
+		# vfio-load waiting for its stream is ended by SIGTERM: B untouched
+		snapshot "$B" /tmp/before.mig
+		mkfifo /tmp/stalled
+		{ head -c 40 /tmp/good.mig; sleep 30; } > /tmp/stalled &
+		writer=$!
+		migbox vfio-load "$B" < /tmp/stalled 2> /tmp/err &
+		loader=$!
+		# it opens the device (signals handled from then on), then reads
+		wait_for 10 sh -c "ls -l /proc/$loader/fd | grep -q /dev/vfio/" ||
+			fail "vfio-load did not open the device"
+		kill -TERM $loader
+		wait $loader
+		rc=$?
+		echo "stderr $case: $(cat /tmp/err)"
+		kill $writer 2>/dev/null
+		[ $rc = 143 ] || fail "exit status $rc, expected 143 (SIGTERM)"
+		grep -q "interrupted by SIGTERM" /tmp/err || fail "no word of the signal"
+		unchanged "$B" /tmp/before.mig
+		b_running
 		;;
 	busy)
 		vfio-regs "$B" hold 10 & holder=$!
