@@ -46,6 +46,24 @@ static const char migbox_usage[] =
 "Exit status: 0 success, 1 runtime failure, 2 usage error; an applet ended\n"
 "by SIGINT, SIGTERM or SIGHUP cleans up, then dies of that signal.\n";
 
+#ifndef MIGBOX_VERSION
+#define MIGBOX_VERSION "0.1"
+#endif
+
+static const char *usage_text = "";
+
+void applet_help(void)
+{
+	fputs(usage_text, stdout);
+	exit(stdout_finish("the usage text"));
+}
+
+static _Noreturn void print_version(void)
+{
+	printf("migbox %s\n", MIGBOX_VERSION);
+	exit(stdout_finish("the version"));
+}
+
 static const struct applet *applet_find(const char *name)
 {
 	for (size_t i = 0; i < NAPPLETS; i++)
@@ -61,11 +79,11 @@ static int run_applet(const struct applet *a, int argc, char **argv)
 		msg("not built yet (planned for a later release of migbox)");
 		return EXIT_USAGE;
 	}
-	opts_set_usage(a->usage);
+	usage_text = a->usage;
 	if (argc > 1 && !strcmp(argv[1], "--help"))
-		opts_help();
+		applet_help();
 	if (argc > 1 && !strcmp(argv[1], "--version"))
-		opts_version();
+		print_version();
 	return a->main(argc, argv);
 }
 
@@ -237,13 +255,13 @@ int main(int argc, char **argv)
 		return run_applet(a, argc, argv);
 
 	log_set_prog("migbox");
-	opts_set_usage(migbox_usage);
+	usage_text = migbox_usage;
 	if (argc < 2)
 		die_usage("no applet given");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
-		opts_help();
+		applet_help();
 	if (!strcmp(argv[1], "--version"))
-		opts_version();
+		print_version();
 	if (!strcmp(argv[1], "--list"))
 		return list_applets(argc > 2 && !strcmp(argv[2], "--all"));
 	if (!strcmp(argv[1], "--install"))

@@ -1159,7 +1159,7 @@ static void parse_args(struct receiver *rx, int argc, char **argv)
 		if (c == 'o')
 			rx->out_path = optarg;
 		else if (c == 'h')
-			opts_help();
+			applet_help();
 		else
 			die_usage("bad option");
 	}

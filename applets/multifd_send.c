@@ -788,7 +788,7 @@ static void parse_args(struct sender *tx, int argc, char **argv)
 		if (rc)
 			continue;
 		if (c == 'h')
-			opts_help();
+			applet_help();
 		die_usage("bad option");
 	}
 	if (xfer_opts_finish(&tx->x.opts, err) < 0)

@@ -599,7 +599,7 @@ static void parse_args(struct dump *d, int argc, char **argv)
 		case 'q': d->quiet = true; break;
 		case 'P': d->show_progress = true; break;
 		case 'I': exit(image_digest(optarg));
-		case 'h': opts_help();
+		case 'h': applet_help();
 		default: die_usage("bad option");
 		}
 	}

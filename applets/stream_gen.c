@@ -519,7 +519,7 @@ static const char *parse_args(struct gen *g, int argc, char **argv)
 		case OPT_RAW: g->raw = true; break;
 		case 'o': output = optarg; break;
 		case OPT_PROGRESS: g->pg.enabled = true; break;
-		case 'h': opts_help();
+		case 'h': applet_help();
 		default: die_usage("bad option");
 		}
 	}

@@ -239,7 +239,7 @@ static void parse_args(struct dump_opts *o, int argc, char **argv)
 			rounds_set = true;
 			break;
 		case OPT_RESUME: o->resume = true; break;
-		case 'h': opts_help();
+		case 'h': applet_help();
 		default: die_usage("bad option");
 		}
 	}

@@ -315,7 +315,7 @@ static void parse_args(struct load *ld, int argc, char **argv)
 			    ld->max_state > SIZE_MAX / 2)
 				die_usage("--max-state %s: expected a size like 64M or 2G", optarg);
 			break;
-		case 'h': opts_help();
+		case 'h': applet_help();
 		default: die_usage("bad option");
 		}
 	}

@@ -17,6 +17,10 @@
 	APPLET(vfio_dump, "vfio-dump", "save a VFIO device's state as a migration stream") \
 	APPLET(vfio_load, "vfio-load", "restore a VFIO device's state from a migration stream")
 
+/* The dispatcher's help for the running applet: prints its usage text
+ * (exit 0, or 1 if stdout cannot take it). */
+_Noreturn void applet_help(void);
+
 #define APPLET_DECLARE(id, name, summary) \
 	int id##_main(int argc, char **argv); \
 	extern const char id##_usage[];

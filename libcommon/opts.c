@@ -3,36 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "opts.h"
-
-#ifndef MIGBOX_VERSION
-#define MIGBOX_VERSION "0.1"
-#endif
-
-static const char *usage_text = "";
-
-void opts_set_usage(const char *usage)
-{
-	usage_text = usage;
-}
-
-void opts_help(void)
-{
-	fputs(usage_text, stdout);
-	exit(stdout_finish("the usage text"));
-}
-
-const char *migbox_version(void)
-{
-	return MIGBOX_VERSION;
-}
-
-void opts_version(void)
-{
-	printf("migbox %s\n", MIGBOX_VERSION);
-	exit(stdout_finish("the version"));
-}
 
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
