@@ -94,7 +94,7 @@ static void sender_page(struct flow *f, const struct stream_item *it)
 	}
 	if (it->type == SI_RAM_ZERO || is_zero(it->data, it->len)) {
 		send_packet(f);
-		stream_write_zero(&f->w, it->block, it->addr, 0);
+		stream_write_zero(&f->w, it->block, it->addr, it->type == SI_RAM_ZERO ? it->fill : 0);
 		return;
 	}
 	if (f->pkt.normal_pages && f->block != it->block)
