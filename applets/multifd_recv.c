@@ -172,19 +172,8 @@ struct receiver {
 	_Atomic uint64_t main_bytes, zero_pages;
 };
 
-static void rx_fail(struct receiver *rx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void rx_fail(struct receiver *rx, const char *fmt, ...)
-{
-	char buf[SESSION_ERR_LEN];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	session_fail(&rx->x.session, "%s", buf);
-}
+/* The first failure of the transfer wins; it wakes every thread. */
+#define rx_fail(rx, ...) session_fail(&(rx)->x.session, __VA_ARGS__)
 
 static bool rx_failed(struct receiver *rx)
 {

@@ -122,19 +122,8 @@ struct sender {
 	atomic_bool reading_input;
 };
 
-static void tx_fail(struct sender *tx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void tx_fail(struct sender *tx, const char *fmt, ...)
-{
-	char buf[SESSION_ERR_LEN];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	session_fail(&tx->x.session, "%s", buf);
-}
+/* The first failure of the transfer wins; it wakes every thread. */
+#define tx_fail(tx, ...) session_fail(&(tx)->x.session, __VA_ARGS__)
 
 static bool tx_failed(struct sender *tx)
 {

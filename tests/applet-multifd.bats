@@ -6,16 +6,8 @@ load helpers
 load stream-builder
 load lib/multifd
 
-setup() {
-	T=$BATS_TEST_TMPDIR
-	PIDS=()
-}
-
-teardown() {
-	local p
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || :; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || :; done
-}
+setup() { multifd_setup; }
+teardown() { multifd_teardown; }
 
 @test "usage: --help, man page, bad options exit 2" {
 	run mb multifd-send --help

@@ -7,33 +7,21 @@ load helpers
 load stream-builder
 load lib/multifd
 
-setup() {
-	T=$BATS_TEST_TMPDIR
-	PIDS=()
-}
+setup() { multifd_setup; }
+teardown() { multifd_teardown; }
 
-teardown() {
-	local p
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || :; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || :; done
-}
-
-# send_bg INPUT ARGS...: multifd-send in the background: $SEND_PID;
-# send_wait sets $SEND_STATUS.
-send_bg() {
-	local input=$1
-	shift
-	"$MIGBOX" multifd-send "$@" <"$input" 2>"$T/send.err" &
-	SEND_PID=$!
-	PIDS+=("$SEND_PID")
-}
-
-send_wait() {
-	wait_for 60 bash -c "! kill -0 $SEND_PID 2>/dev/null" || kill -9 "$SEND_PID"
-	SEND_STATUS=0
-	wait "$SEND_PID" || SEND_STATUS=$?
-	sed 's/^/send: /' "$T/send.err" >&2
-	no_sanitizer_report "$T/send.err"
+# slow_transfer BYTES "RECV OPTS" "SEND OPTS": a receiver on port 0 ($port),
+# and a sender in the background whose stdin gives the first BYTES of
+# $T/in, the rest once $T/go exists.
+slow_transfer() {
+	mkfifo "$T/slow"
+	slow_input "$T/in" "$1" >"$T/slow" &
+	PIDS+=($!)
+	# shellcheck disable=SC2086
+	recv_bg $2 127.0.0.1:0
+	port=$(recv_port)
+	# shellcheck disable=SC2086
+	send_bg "$T/slow" $3 "127.0.0.1:$port"
 }
 
 # connect_fails PORT: a TCP connect to PORT is refused.
@@ -137,12 +125,7 @@ connect_fails() {
 
 @test "a connection after every channel is in is refused by the kernel; the transfer goes on" {
 	gen -s 22 -b pc.ram:32M -o "$T/in"
-	mkfifo "$T/slow"
-	slow_input "$T/in" $((4 << 20)) >"$T/slow" &
-	PIDS+=($!)
-	recv_bg -c 2 --timeout 30 -o "$T/out" 127.0.0.1:0
-	port=$(recv_port)
-	send_bg "$T/slow" -c 2 --timeout 30 "127.0.0.1:$port"
+	slow_transfer $((4 << 20)) "-c 2 --timeout 30 -o $T/out" "-c 2 --timeout 30"
 	# all in: the listener is closed
 	wait_for 10 connect_fails "$port"
 	touch "$T/go"
@@ -299,12 +282,7 @@ by_hand() {
 
 @test "fault: the receiver killed mid-transfer fails the sender" {
 	gen -s 15 -b pc.ram:64M -o "$T/in"
-	mkfifo "$T/slow"
-	slow_input "$T/in" $((8 << 20)) >"$T/slow" &
-	PIDS+=($!)
-	recv_bg -c 2 --timeout 20 -o "$T/out" 127.0.0.1:0
-	port=$(recv_port)
-	send_bg "$T/slow" -c 2 --timeout 20 "127.0.0.1:$port"
+	slow_transfer $((8 << 20)) "-c 2 --timeout 20 -o $T/out" "-c 2 --timeout 20"
 	wait_for 10 bash -c "[[ \$(grep -c 'pid=$RECV_PID,' <(ss -tnp)) -ge 3 ]]"
 	kill -9 "$RECV_PID"
 	touch "$T/go"
@@ -386,12 +364,7 @@ by_hand() {
 
 @test "SIGTERM ends multifd-recv -o: no file, no temporary, the sender fails, death by SIGTERM" {
 	gen -s 25 -b pc.ram:64M -m random=1 -o "$T/in"
-	mkfifo "$T/slow"
-	slow_input "$T/in" $((16 << 20)) >"$T/slow" &
-	PIDS+=($!)
-	recv_bg -c 2 --timeout 30 -o "$T/out" 127.0.0.1:0
-	port=$(recv_port)
-	send_bg "$T/slow" -c 2 --timeout 30 "127.0.0.1:$port"
+	slow_transfer $((16 << 20)) "-c 2 --timeout 30 -o $T/out" "-c 2 --timeout 30"
 	# the output has data in it: kill mid-transfer
 	wait_for 20 bash -c "(( \$(. '$BATS_TEST_DIRNAME/lib/multifd.bash'; T='$T'; output_size $RECV_PID) > 8000000 ))"
 	kill -TERM "$RECV_PID"
@@ -405,12 +378,7 @@ by_hand() {
 
 @test "SIGINT ends multifd-send: every connection reset, the receiver fails too" {
 	gen -s 26 -b pc.ram:32M -o "$T/in"
-	mkfifo "$T/slow"
-	slow_input "$T/in" $((4 << 20)) >"$T/slow" &
-	PIDS+=($!)
-	recv_bg -c 2 --timeout 30 -o "$T/out" 127.0.0.1:0
-	port=$(recv_port)
-	send_bg "$T/slow" -c 2 --timeout 30 "127.0.0.1:$port"
+	slow_transfer $((4 << 20)) "-c 2 --timeout 30 -o $T/out" "-c 2 --timeout 30"
 	wait_for 10 connect_fails "$port"
 	kill -INT "$SEND_PID"
 	send_wait

@@ -2,11 +2,15 @@
 # `load lib/multifd` after `load helpers`. Every wait has a deadline and
 # waits for a condition, not for time.
 #
+#   multifd_setup, multifd_teardown  a test's $T, and its background
+#                           processes killed at the end
 #   recv_bg ARGS...         multifd-recv in the background (stderr in
 #                           $T/recv.err, pid in $RECV_PID)
 #   recv_port               the port it listens on, once it says so
 #   recv_wait               waits for it (60 s at most): $RECV_STATUS
 #   send_fg INPUT ARGS...   multifd-send in the foreground: $SEND_STATUS
+#   send_bg INPUT ARGS..., send_wait
+#                           the same in the background ($SEND_PID)
 #   transfer INPUT "SEND OPTS" "RECV OPTS" [LISTEN [CONNECT-HOST]]
 #                           one transfer into $T/out; both must succeed
 #   same_digests A B        the two streams restore the same state
@@ -42,10 +46,42 @@ no_sanitizer_report() {
 	fi
 }
 
+multifd_setup() {
+	T=$BATS_TEST_TMPDIR
+	PIDS=()
+}
+
+multifd_teardown() {
+	local p
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || :; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || :; done
+}
+
 recv_bg() {
 	"$MIGBOX" multifd-recv "$@" 2>"$T/recv.err" &
 	RECV_PID=$!
 	PIDS+=("$RECV_PID")
+}
+
+send_bg() {
+	local input=$1
+	shift
+	"$MIGBOX" multifd-send "$@" <"$input" 2>"$T/send.err" &
+	SEND_PID=$!
+	PIDS+=("$SEND_PID")
+}
+
+# bg_wait PID NAME VAR: waits for a background applet (60 s at most, then
+# it is killed: 137) and sets VAR to its exit status; its stderr
+# $T/NAME.err goes to the test's output, and a sanitizer report in it
+# fails the test whatever the status.
+bg_wait() {
+	local status=0
+	wait_for 60 bash -c "! kill -0 $1 2>/dev/null" || kill -9 "$1"
+	wait "$1" || status=$?
+	printf -v "$3" '%s' "$status"
+	sed "s/^/$2: /" "$T/$2.err" >&2
+	no_sanitizer_report "$T/$2.err"
 }
 
 recv_port() {
@@ -53,14 +89,12 @@ recv_port() {
 	sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$T/recv.err" | head -n 1
 }
 
-# recv_wait: the receiver's exit status in $RECV_STATUS (137 if it had to
-# be killed after 60 s); its stderr goes to the test's output.
 recv_wait() {
-	wait_for 60 bash -c "! kill -0 $RECV_PID 2>/dev/null" || kill -9 "$RECV_PID"
-	RECV_STATUS=0
-	wait "$RECV_PID" || RECV_STATUS=$?
-	sed 's/^/recv: /' "$T/recv.err" >&2
-	no_sanitizer_report "$T/recv.err"
+	bg_wait "$RECV_PID" recv RECV_STATUS
+}
+
+send_wait() {
+	bg_wait "$SEND_PID" send SEND_STATUS
 }
 
 send_fg() {
