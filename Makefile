@@ -11,8 +11,13 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 	-Wformat=2 -Wno-format-nonliteral
 CPPFLAGS += -Iinclude -D_GNU_SOURCE -DMIGBOX_VERSION='"$(VERSION)"'
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -MMD -MP
-LIBS := -lzstd -lz -lxxhash -luuid -lpthread
-STATIC_LIBS := $(LIBS)
+LIBS := -lrdmacm -libverbs -lzstd -lz -lxxhash -luuid -lpthread
+# The static binary carries rdma-core with every provider linked in (no
+# .so and no /etc/libibverbs.d needed): see rdma_providers_init().
+RDMA_STATIC_LIBS := $(shell $(PKG_CONFIG) --static --libs librdmacm libibverbs 2>/dev/null)
+STATIC_LIBS := -Wl,--start-group $(RDMA_STATIC_LIBS) -Wl,--end-group \
+	-lzstd -lz -lxxhash -luuid -lpthread
+STATIC_CPPFLAGS := -DRDMA_STATIC_PROVIDERS=all
 
 LIB_SRCS := $(sort $(wildcard libcommon/*.c))
 APPLET_SRCS := $(sort $(wildcard applets/*.c))
@@ -48,7 +53,7 @@ migbox-static: $(STATIC_OBJS)
 
 build/static/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(call quiet,CC)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	$(call quiet,CC)$(CC) $(CPPFLAGS) $(STATIC_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 asan: build/asan/migbox
 
