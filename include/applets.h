@@ -10,7 +10,7 @@
 	APPLET(multifd_send, "multifd-send", "send a migration stream over QEMU multifd TCP channels") \
 	PLANNED("postcopy-serve", "serve a saved stream to a postcopy destination") \
 	PLANNED("pvrdma-mux", "RDMA-CM MAD multiplexer for PVRDMA devices") \
-	PLANNED("rdma-recv", "receive a migration stream over QEMU's RDMA protocol") \
+	APPLET(rdma_recv, "rdma-recv", "receive a migration stream over QEMU's RDMA protocol") \
 	PLANNED("rdma-send", "send a migration stream over QEMU's RDMA protocol") \
 	APPLET(stream_dump, "stream-dump", "inspect, digest and validate a migration stream") \
 	APPLET(stream_gen, "stream-gen", "generate a deterministic synthetic migration stream") \

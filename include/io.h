@@ -54,8 +54,14 @@ struct out_buf {
 	int err;		/* errno of the first failed write, sticky */
 };
 
+/* Where an in_buf's bytes come from instead of its fd: up to n bytes into
+ * p; 0 at the end; -1 with errno. */
+typedef ssize_t (*in_source_fn)(void *ctx, void *p, size_t n);
+
 struct in_buf {
 	struct io_end io;
+	in_source_fn source;	/* NULL: read io */
+	void *source_ctx;
 	unsigned char *buf;
 	size_t cap;
 	size_t pos;		/* next unread byte */
@@ -70,6 +76,8 @@ struct in_buf {
 int in_init(struct in_buf *b, int fd, size_t cap);
 /* Reads wait on wake_fd too (see above). */
 void in_set_wake(struct in_buf *b, int wake_fd);
+/* The bytes come from fn (a protocol's messages) instead of the fd. */
+void in_set_source(struct in_buf *b, in_source_fn fn, void *ctx);
 void in_free(struct in_buf *b);
 /* Makes n bytes (n <= cap) readable at in_ptr(). Returns the bytes
  * readable: n, or fewer at the end of input; -1 on a read error (b->err).

@@ -4,6 +4,7 @@
 #ifndef MIGBOX_RAM_H
 #define MIGBOX_RAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,8 @@ void ram_pageset_free(struct ram_pageset *s);
  * ENOMEM. */
 int ram_pageset_add(struct ram_pageset *s, const struct ram_block *b, uint64_t addr,
 		    uint32_t page_size);
+bool ram_pageset_has(struct ram_pageset *s, const struct ram_block *b, uint64_t addr,
+		     uint32_t page_size);
 void ram_pageset_clear(struct ram_pageset *s);
 
 #endif

@@ -207,6 +207,12 @@ void in_set_wake(struct in_buf *b, int wake_fd)
 	io_end_init(&b->io, b->io.fd, wake_fd, false);
 }
 
+void in_set_source(struct in_buf *b, in_source_fn fn, void *ctx)
+{
+	b->source = fn;
+	b->source_ctx = ctx;
+}
+
 void in_free(struct in_buf *b)
 {
 	io_end_close(&b->io);
@@ -271,7 +277,8 @@ ssize_t in_want(struct in_buf *b, size_t n)
 		b->tee_pos = 0;
 	}
 	while (!b->eof && b->end - b->pos < n) {
-		ssize_t r = io_read(&b->io, b->buf + b->end, b->cap - b->end);
+		ssize_t r = b->source ? b->source(b->source_ctx, b->buf + b->end, b->cap - b->end) :
+					io_read(&b->io, b->buf + b->end, b->cap - b->end);
 
 		if (r < 0) {
 			b->err = errno;

@@ -118,6 +118,16 @@ int ram_pageset_add(struct ram_pageset *s, const struct ram_block *b, uint64_t a
 	return 0;
 }
 
+bool ram_pageset_has(struct ram_pageset *s, const struct ram_block *b, uint64_t addr,
+		     uint32_t page_size)
+{
+	uint64_t page = addr / page_size;
+	uint64_t *chunk = pagemap_chunk(&s->map, (uint64_t)b->index << 52 | page >> PAGESET_SHIFT, false);
+	unsigned int bit = (unsigned int)(page & ((1u << PAGESET_SHIFT) - 1));
+
+	return chunk && (chunk[bit / 64] & (1ull << (bit % 64)));
+}
+
 void ram_pageset_clear(struct ram_pageset *s)
 {
 	pagemap_clear(&s->map);

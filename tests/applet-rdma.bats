@@ -1,0 +1,36 @@
+#!/usr/bin/env bats
+# rdma-recv (and rdma-send once built) on a host without RDMA: the command
+# line, and a clear failure where no RDMA device is. The protocol itself is
+# tested against real QEMU on Soft-RoCE in the VM (vm-rdma.bats).
+load helpers
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+}
+
+@test "rdma-recv: --help, man page, bad arguments exit 2" {
+	run mb rdma-recv --help
+	assert_ok
+	[[ $output == *'usage: rdma-recv'*'--output'*'--timeout'*'--stats-json'* ]]
+	"$MIGBOX" --man rdma-recv | grep -q '^\.SH OPTIONS'
+	run mb rdma-recv
+	assert_fails_with 2 'expected one HOST:PORT to listen on'
+	run mb rdma-recv :4444
+	assert_fails_with 2 'a host is needed'
+	run mb rdma-recv --timeout 0 -o "$T/o" 192.0.2.1:4444
+	assert_fails_with 2 '--timeout 0: expected seconds, 1..86400'
+	run mb rdma-recv -c 2 192.0.2.1:4444
+	assert_fails_with 2 'bad option'
+}
+
+@test "rdma-recv: no RDMA here is exit 1 saying so, and no output file" {
+	if [[ -e /dev/infiniband/rdma_cm ]]; then
+		# a host with RDMA: nothing listens on this address
+		run mb rdma-recv --timeout 1 -o "$T/out" 203.0.113.7:4444
+		assert_fails_with 1 'rdma-recv: '
+	else
+		run mb rdma-recv --timeout 1 -o "$T/out" 192.0.2.1:4444
+		assert_fails_with 1 'rdma-recv: rdma_create_event_channel: No such device (is rdma_ucm loaded?)'
+	fi
+	[[ ! -e $T/out ]]
+}

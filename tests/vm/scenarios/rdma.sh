@@ -1,0 +1,125 @@
+# rdma: rdma-recv and rdma-send on Soft-RoCE, against real QEMU 7.2 inside
+# the VM (tests/vm-rdma.bats adds QEMU, its firmware and the rxe provider).
+#
+# usage: rdma CASE...
+#
+# Prints "PASS CASE" or "FAIL CASE: why" per case, with "info CASE: ..."
+# lines for the figures; exits 1 if any case failed.
+
+. /scenarios/lib.sh
+set +e
+
+setup_rxe
+ADDR=$RXE_ADDR
+PORT=4444
+MEM=32				# MiB of guest RAM
+failed=0
+fail() { echo "FAIL $case: $*"; failed=1; }
+
+# qemu_start NAME ARGS...: a paused TCG guest whose monitor reads the FIFO
+# /tmp/NAME.mon and writes to /tmp/NAME.log.
+qemu_start() {
+	local name=$1
+	shift
+	rm -f "/tmp/$name.mon" "/tmp/$name.log"
+	mkfifo "/tmp/$name.mon"
+	qemu-system-x86_64 -accel tcg -M pc -m $MEM -nodefaults -display none -S \
+		-monitor stdio "$@" < "/tmp/$name.mon" > "/tmp/$name.log" 2>&1 &
+	eval "${name}_pid=$!"
+	exec 9> "/tmp/$name.mon"	# keep the FIFO open: QEMU reads commands from it
+	eval "${name}_fd=9"
+}
+
+# hmp NAME COMMAND: one monitor command (the reply lands in the log)
+hmp() {
+	echo "$2" > "/tmp/$1.mon"
+}
+
+# migration_status NAME: the last "Migration status" of info migrate
+migration_status() {
+	hmp "$1" "info migrate"
+	sleep 0.2
+	grep -o 'Migration status: [a-z-]*' "/tmp/$1.log" | tail -n 1 | cut -d' ' -f3
+}
+
+src_completed() {
+	[ "$(migration_status src)" = completed ]
+}
+
+# loaded NAME: the incoming migration is over (QEMU exits if it failed)
+loaded() {
+	local pid st
+	eval "pid=\$$1_pid"
+	kill -0 "$pid" 2>/dev/null || return 2
+	hmp "$1" "info status"
+	sleep 0.2
+	st=$(grep 'VM status' "/tmp/$1.log" | tail -n 1)
+	case $st in
+	*inmigrate*|'') return 1 ;;
+	*) return 0 ;;
+	esac
+}
+
+qemu_stop() {
+	local pid
+	eval "pid=\${$1_pid:-}"
+	[ -n "$pid" ] || return 0
+	hmp "$1" quit 2>/dev/null
+	wait_for 5 sh -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+pattern() {
+	head -c $((MEM << 20)) /dev/urandom > /tmp/pattern.img
+	PATTERN_DIGEST=$(migbox stream-dump --image-digest /tmp/pattern.img | cut -d' ' -f2)
+}
+
+# qemu_to_recv [pin]: a QEMU source migrates into rdma-recv -o; the output's
+# RAM digest is the pattern's, and it loads into a fresh QEMU.
+qemu_to_recv() {
+	local pin=${1:-}
+	rm -f /tmp/out.mig /tmp/dst.img
+	migbox rdma-recv --timeout 60 --stats-json /tmp/recv.json -o /tmp/out.mig "$ADDR:$PORT" \
+		2> /tmp/recv.err &
+	recv=$!
+	wait_for 10 grep -q 'listening on' /tmp/recv.err || { fail "rdma-recv did not listen"; return; }
+	qemu_start src -object memory-backend-file,id=m,size=${MEM}M,mem-path=/tmp/pattern.img,share=off \
+		-machine memory-backend=m
+	[ -z "$pin" ] || hmp src "migrate_set_capability rdma-pin-all on"
+	hmp src "migrate -d rdma:$ADDR:$PORT"
+	wait "$recv"
+	rc=$?
+	echo "stderr $case: $(cat /tmp/recv.err | tr '\n' '|')"
+	wait_for 30 src_completed ||
+		fail "the source says: $(grep -i 'migration status\|error' /tmp/src.log | tail -n 3 | tr '\n' '|')"
+	qemu_stop src
+	[ $rc = 0 ] || { fail "rdma-recv exit status $rc"; return; }
+	got=$(migbox stream-dump --digest /tmp/out.mig | awk '$1 == "ram" && $4 == "m" { print $2 }')
+	echo "info $case: $(tr -d '\n ' < /tmp/recv.json | head -c 600)"
+	[ "$got" = "$PATTERN_DIGEST" ] || { fail "digest of m $got, pattern $PATTERN_DIGEST"; return; }
+	# a fresh QEMU loads it
+	truncate -s ${MEM}M /tmp/dst.img
+	qemu_start dst -object memory-backend-file,id=m,size=${MEM}M,mem-path=/tmp/dst.img,share=on \
+		-machine memory-backend=m -incoming "exec:cat /tmp/out.mig"
+	wait_for 60 loaded dst || fail "the fresh QEMU did not load the output: $(tail -n 3 /tmp/dst.log | tr '\n' '|')"
+	qemu_stop dst
+	cmp -s /tmp/dst.img /tmp/pattern.img || fail "the loaded RAM differs from the pattern"
+}
+
+run_case() {
+	case=$1
+	case $case in
+	qemu_to_recv) qemu_to_recv ;;
+	qemu_to_recv_pin) qemu_to_recv pin ;;
+	*) fail "no such case" ;;
+	esac
+	[ "$failed" = 1 ] || echo "PASS $case"
+	failed_any=$((${failed_any:-0} | failed))
+	failed=0
+}
+
+pattern
+for c in "$@"; do
+	run_case "$c"
+done
+exit "${failed_any:-0}"
