@@ -11,7 +11,7 @@
 	PLANNED("postcopy-serve", "serve a saved stream to a postcopy destination") \
 	PLANNED("pvrdma-mux", "RDMA-CM MAD multiplexer for PVRDMA devices") \
 	APPLET(rdma_recv, "rdma-recv", "receive a migration stream over QEMU's RDMA protocol") \
-	PLANNED("rdma-send", "send a migration stream over QEMU's RDMA protocol") \
+	APPLET(rdma_send, "rdma-send", "send a migration stream over QEMU's RDMA protocol") \
 	APPLET(stream_dump, "stream-dump", "inspect, digest and validate a migration stream") \
 	APPLET(stream_gen, "stream-gen", "generate a deterministic synthetic migration stream") \
 	APPLET(vfio_dump, "vfio-dump", "save a VFIO device's state as a migration stream") \

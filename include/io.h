@@ -45,8 +45,14 @@ ssize_t io_read(struct io_end *e, void *p, size_t n);
 int io_writev_all(struct io_end *e, struct iovec *iov, int iovcnt);
 int io_write_all(struct io_end *e, const void *p, size_t n);
 
+/* Where an out_buf's bytes go instead of its fd: all n of them, or -1
+ * with errno. */
+typedef int (*out_sink_fn)(void *ctx, const void *p, size_t n);
+
 struct out_buf {
 	struct io_end io;
+	out_sink_fn sink;	/* NULL: write io */
+	void *sink_ctx;
 	unsigned char *buf;
 	size_t cap;
 	size_t len;
@@ -116,6 +122,8 @@ static inline void in_skip(struct in_buf *b, size_t n)
 
 int out_init(struct out_buf *o, int fd, size_t cap);
 void out_set_wake(struct out_buf *o, int wake_fd);
+/* The bytes go to fn (a protocol's messages) instead of the fd. */
+void out_set_sink(struct out_buf *o, out_sink_fn fn, void *ctx);
 /* Flushes, then frees the buffer; returns -1 if any write failed. */
 int out_close(struct out_buf *o);
 /* Frees the buffer without writing what it holds. */

@@ -102,7 +102,13 @@ struct ibv_mr *rdma_link_reg(struct rdma_link *l, void *addr, size_t len);
  * completion first when the send queue is full. */
 int rdma_link_write(struct rdma_link *l, const void *addr, uint32_t len, uint32_t lkey,
 		    uint64_t raddr, uint32_t rkey);
-/* Waits until every posted write completed. */
-int rdma_link_drain(struct rdma_link *l);
+/* Waits until at most max writes are in flight (0: every posted write
+ * completed). Writes complete in the order they were posted. */
+int rdma_link_wait_writes(struct rdma_link *l, unsigned int max);
+/* RDMA WRITEs completed so far. */
+static inline uint64_t rdma_link_writes_done(const struct rdma_link *l)
+{
+	return l->writes - l->writes_in_flight;
+}
 
 #endif

@@ -306,11 +306,22 @@ void out_set_wake(struct out_buf *o, int wake_fd)
 	io_end_init(&o->io, o->io.fd, wake_fd, true);
 }
 
+void out_set_sink(struct out_buf *o, out_sink_fn fn, void *ctx)
+{
+	o->sink = fn;
+	o->sink_ctx = ctx;
+}
+
+static int out_put(struct out_buf *o, const void *p, size_t n)
+{
+	return o->sink ? o->sink(o->sink_ctx, p, n) : io_write_all(&o->io, p, n);
+}
+
 int out_flush(struct out_buf *o)
 {
 	if (o->err)
 		return -1;
-	if (o->len && io_write_all(&o->io, o->buf, o->len) < 0) {
+	if (o->len && out_put(o, o->buf, o->len) < 0) {
 		o->err = errno;
 		return -1;
 	}
@@ -376,7 +387,7 @@ int out_write(struct out_buf *o, const void *p, size_t n)
 	if (out_flush(o) < 0)
 		return -1;
 	if (n >= o->cap) {
-		if (io_write_all(&o->io, p, n) < 0) {
+		if (out_put(o, p, n) < 0) {
 			o->err = errno;
 			return -1;
 		}

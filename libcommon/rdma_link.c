@@ -550,9 +550,9 @@ int rdma_link_write(struct rdma_link *l, const void *addr, uint32_t len, uint32_
 	return 0;
 }
 
-int rdma_link_drain(struct rdma_link *l)
+int rdma_link_wait_writes(struct rdma_link *l, unsigned int max)
 {
-	return wait_until(l, writes_below, 1, "the RDMA WRITEs to complete");
+	return wait_until(l, writes_below, (int)max + 1, "RDMA WRITEs to complete");
 }
 
 void rdma_link_close(struct rdma_link *l, bool failed)

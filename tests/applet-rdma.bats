@@ -34,3 +34,27 @@ setup() {
 	fi
 	[[ ! -e $T/out ]]
 }
+
+@test "rdma-send: --help, man page, bad arguments exit 2" {
+	run mb rdma-send --help
+	assert_ok
+	[[ $output == *'usage: rdma-send'*'--pin-all'*'--timeout'*'--stats-json'* ]]
+	"$MIGBOX" --man rdma-send | grep -q '^\.SH OPTIONS'
+	run mb rdma-send </dev/null
+	assert_fails_with 2 'expected one HOST:PORT'
+	run mb rdma-send :4444 </dev/null
+	assert_fails_with 2 'a host is needed'
+	run mb rdma-send -z zstd 192.0.2.1:4444 </dev/null
+	assert_fails_with 2 'bad option'
+}
+
+@test "rdma-send: no RDMA here is exit 1 saying so" {
+	mb stream-gen -b r:64K -o "$T/in"
+	if [[ -e /dev/infiniband/rdma_cm ]]; then
+		run mb rdma-send --timeout 1 203.0.113.7:4444 <"$T/in"
+		assert_fails_with 1 'rdma-send: '
+	else
+		run mb rdma-send --timeout 1 192.0.2.1:4444 <"$T/in"
+		assert_fails_with 1 'rdma-send: rdma_create_event_channel: No such device (is rdma_ucm loaded?)'
+	fi
+}

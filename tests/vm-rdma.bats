@@ -18,7 +18,8 @@ setup_file()
 		qemu_args+=(--add "$(readlink -f "$f"):$f")
 	done
 	"$top/tests/vm/run" --timeout 600 --mem 2048 "${qemu_args[@]}" \
-		rdma qemu_to_recv qemu_to_recv_pin > "$RDMA_OUT" 2>&1 || rc=$?
+		rdma qemu_to_recv qemu_to_recv_pin send_to_recv send_to_recv_pin \
+		saved_to_qemu saved_to_qemu_pin > "$RDMA_OUT" 2>&1 || rc=$?
 	echo "rc=$rc" >> "$RDMA_OUT"
 }
 
@@ -35,6 +36,22 @@ passed()
 
 @test "rdma: the same with rdma-pin-all on the source" {
 	passed qemu_to_recv_pin
+}
+
+@test "rdma: rdma-send | rdma-recv, a stream-gen stream of 4 blocks and 3 passes: same digests" {
+	passed send_to_recv
+}
+
+@test "rdma: the same with --pin-all" {
+	passed send_to_recv_pin
+}
+
+@test "rdma: a QEMU-saved stream -> rdma-send -> QEMU -incoming rdma: the pattern's RAM" {
+	passed saved_to_qemu
+}
+
+@test "rdma: the same with --pin-all" {
+	passed saved_to_qemu_pin
 }
 
 @test "rdma: the VM run as a whole succeeded" {

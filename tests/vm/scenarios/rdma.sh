@@ -106,11 +106,67 @@ qemu_to_recv() {
 	cmp -s /tmp/dst.img /tmp/pattern.img || fail "the loaded RAM differs from the pattern"
 }
 
+# send_to_recv SEND-OPTS: rdma-send | rdma-recv with a stream-gen stream:
+# the output restores the same state as the input
+send_to_recv() {
+	rm -f /tmp/out.mig
+	migbox stream-gen -s 3 -b pc.ram:64M -b vga.vram:4M -b rom:64K -i 3 -r 30 \
+		-m zero=30,random=30,text=30,repeat=10 --vfio 0000:00:05.0/vfio:5000 -o /tmp/in.mig
+	migbox rdma-recv --timeout 60 -o /tmp/out.mig "$ADDR:$PORT" 2> /tmp/recv.err &
+	recv=$!
+	wait_for 10 grep -q 'listening on' /tmp/recv.err || { fail "rdma-recv did not listen"; return; }
+	migbox rdma-send "$@" --timeout 60 --stats-json /tmp/send.json "$ADDR:$PORT" \
+		< /tmp/in.mig 2> /tmp/send.err
+	src=$?
+	wait "$recv"
+	rc=$?
+	echo "stderr $case: $(cat /tmp/send.err /tmp/recv.err | tr '\n' '|')"
+	echo "info $case: $(tr -d '\n ' < /tmp/send.json | head -c 600)"
+	[ $src = 0 ] && [ $rc = 0 ] || { fail "rdma-send exit $src, rdma-recv exit $rc"; return; }
+	migbox stream-dump --digest /tmp/in.mig > /tmp/in.dg
+	migbox stream-dump --digest /tmp/out.mig > /tmp/out.dg
+	cmp -s /tmp/in.dg /tmp/out.dg || fail "digests differ: $(diff /tmp/in.dg /tmp/out.dg | tr '\n' '|')"
+}
+
+# saved_to_qemu SEND-OPTS: a stream QEMU saved goes by rdma-send into a
+# QEMU started with -incoming rdma:, whose RAM then equals the pattern
+saved_to_qemu() {
+	if [ ! -s /tmp/saved.mig ]; then
+		qemu_start saver -object memory-backend-file,id=m,size=${MEM}M,mem-path=/tmp/pattern.img,share=off \
+			-machine memory-backend=m
+		hmp saver "migrate -d exec:cat>/tmp/saved.mig"
+		wait_for 30 saver_completed || fail "saving the stream: $(tail -n 3 /tmp/saver.log | tr '\n' '|')"
+		qemu_stop saver
+	fi
+	rm -f /tmp/dst.img
+	truncate -s ${MEM}M /tmp/dst.img
+	qemu_start dst -object memory-backend-file,id=m,size=${MEM}M,mem-path=/tmp/dst.img,share=on \
+		-machine memory-backend=m -incoming "rdma:$ADDR:$PORT"
+	sleep 1
+	migbox rdma-send "$@" --timeout 60 --stats-json /tmp/send.json "$ADDR:$PORT" \
+		< /tmp/saved.mig 2> /tmp/send.err
+	src=$?
+	echo "stderr $case: $(cat /tmp/send.err | tr '\n' '|')"
+	echo "info $case: $(tr -d '\n ' < /tmp/send.json | head -c 600)"
+	[ $src = 0 ] || fail "rdma-send exit $src; QEMU: $(tail -n 3 /tmp/dst.log | tr '\n' '|')"
+	wait_for 60 loaded dst || fail "QEMU did not complete: $(tail -n 3 /tmp/dst.log | tr '\n' '|')"
+	qemu_stop dst
+	cmp -s /tmp/dst.img /tmp/pattern.img || fail "the destination's RAM differs from the pattern"
+}
+
+saver_completed() {
+	[ "$(migration_status saver)" = completed ]
+}
+
 run_case() {
 	case=$1
 	case $case in
 	qemu_to_recv) qemu_to_recv ;;
 	qemu_to_recv_pin) qemu_to_recv pin ;;
+	send_to_recv) send_to_recv ;;
+	send_to_recv_pin) send_to_recv --pin-all ;;
+	saved_to_qemu) saved_to_qemu ;;
+	saved_to_qemu_pin) saved_to_qemu --pin-all ;;
 	*) fail "no such case" ;;
 	esac
 	[ "$failed" = 1 ] || echo "PASS $case"
