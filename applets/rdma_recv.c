@@ -557,7 +557,10 @@ static void pump(struct receiver *rx)
 	while ((ret = stream_next(rx->r, &it)) > 0)
 		if (take_item(rx, &it, &ram_section_type) < 0 || rx->out.err)
 			break;
-	if (ret < 0 && !rx_failed(rx))
+	if (ret < 0 && !rx_failed(rx) && rx->link.peer_gone)
+		rx_fail(rx, "%s disconnected before the end of its stream (%s)", rx->peer,
+			stream_error(rx->r));
+	else if (ret < 0 && !rx_failed(rx))
 		rx_fail(rx, "the stream from %s: %s", rx->peer, stream_error(rx->r));
 	else if (ret == 0 && rx->nblocks && !rx->ram_emitted)
 		rx_fail(rx, "the stream from %s ended without a RAM END section", rx->peer);
@@ -719,8 +722,10 @@ int rdma_recv_main(int argc, char **argv)
 	status = rx_failed(&rx) ? EXIT_FAIL : EXIT_OK;
 	if (status)
 		msg("%s", rx.x.session.error);
-	rdma_link_close(&rx.link, status != EXIT_OK);
+	/* registrations go before the protection domain they belong to */
+	rdma_link_shutdown(&rx.link, status != EXIT_OK);
 	unmap_blocks(&rx);
+	rdma_link_close(&rx.link, status != EXIT_OK);
 	stream_reader_free(rx.r);
 	return session_end(&rx.x.session, status);
 }

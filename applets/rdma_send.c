@@ -639,8 +639,9 @@ static void cleanup(struct sender *tx)
 {
 	bool failed = tx_failed(tx);
 
-	if (!failed)	/* every write completed before the last REGISTER_FINISHED */
-		rdma_link_wait_writes(&tx->link, 0);
+	/* the ERROR goes behind the writes in flight, from memory still
+	 * registered */
+	rdma_link_shutdown(&tx->link, failed);
 	if (tx->ring_mr)
 		ibv_dereg_mr(tx->ring_mr);
 	rdma_link_close(&tx->link, failed);

@@ -37,6 +37,8 @@ enum rdma_buf {
 
 struct rdma_link {
 	int wake_fd;			/* the session's; -1: none */
+	uint32_t version;		/* announced in connect and accept: 1 (a
+					 * test of peers may set another) */
 	struct rdma_event_channel *ec;
 	struct rdma_cm_id *listen_id;
 	struct rdma_cm_id *id;
@@ -68,16 +70,22 @@ void rdma_providers_init(void);
 void rdma_link_init(struct rdma_link *l, int wake_fd);
 /* Listens on ep (an address of an RDMA device; IPv4 on RoCE). */
 int rdma_link_listen(struct rdma_link *l, const struct net_endpoint *ep);
-/* Takes one connection: checks the source's capabilities (version 1),
- * answers with our_flags & theirs, and waits until it is established.
+/* Takes one connection: refuses a source with another protocol version or
+ * capability bits it does not know, answers with our_flags & theirs, and
+ * waits until it is established.
  * timeout_ms < 0 waits as long as it takes. */
 int rdma_link_accept(struct rdma_link *l, uint32_t our_flags, int timeout_ms);
 /* Connects to ep asking for flags; the destination's answer is in
- * l->peer_caps. timeout_ms bounds the whole of it. */
+ * l->peer_caps (another version, or bits not asked for, fail).
+ * timeout_ms bounds the whole of it. */
 int rdma_link_connect(struct rdma_link *l, const struct net_endpoint *ep, uint32_t flags,
 		      int timeout_ms);
 /* Says ERROR to the peer (without waiting for its READY, as QEMU does)
- * when failed, disconnects and releases everything. */
+ * when failed, after what is in flight, then disconnects. Memory the
+ * caller registered stays valid until this returns. */
+void rdma_link_shutdown(struct rdma_link *l, bool failed);
+/* rdma_link_shutdown() if not done yet, then releases everything (the
+ * caller's own registrations must be gone by then). */
 void rdma_link_close(struct rdma_link *l, bool failed);
 
 /* The payload area of the send buffer. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "progress.h"
 #include "rdma_link.h"
@@ -49,6 +50,7 @@ void rdma_link_init(struct rdma_link *l, int wake_fd)
 {
 	memset(l, 0, sizeof(*l));
 	l->wake_fd = wake_fd;
+	l->version = RDMA_CONTROL_VERSION;
 	rdma_providers_init();
 }
 
@@ -235,7 +237,10 @@ static int take_request(struct rdma_link *l, uint64_t deadline)
 	l->id = ev->id;
 	name_peer(l);
 	if (rdma_caps_decode(ev->param.conn.private_data, ev->param.conn.private_data_len,
-			     &l->peer_caps, err) < 0) {
+			     &l->peer_caps, err) < 0 ||
+	    (l->peer_caps.flags & ~RDMA_CAP_PIN_ALL &&
+	     snprintf(err, sizeof(err), "capability flags 0x%x, of which only PIN_ALL (0x1) is known",
+		      l->peer_caps.flags) > 0)) {
 		rdma_ack_cm_event(ev);
 		rdma_reject(l->id, NULL, 0);
 		return link_err(l, "connection from %s refused: %s", l->peer, err);
@@ -261,7 +266,7 @@ int rdma_link_accept(struct rdma_link *l, uint32_t our_flags, int timeout_ms)
 	if (take_request(l, deadline) < 0 || alloc_resources(l) < 0 ||
 	    rdma_link_post_recv(l, RDMA_BUF_READY) < 0)
 		return -1;
-	reply = (struct rdma_caps){ RDMA_CONTROL_VERSION, l->peer_caps.flags & our_flags };
+	reply = (struct rdma_caps){ l->version, l->peer_caps.flags & our_flags };
 	l->peer_caps.flags = reply.flags;
 	rdma_caps_encode(&reply, caps);
 	if (rdma_accept(l->id, &param))
@@ -305,7 +310,7 @@ int rdma_link_connect(struct rdma_link *l, const struct net_endpoint *ep, uint32
 	uint64_t deadline = timeout_ms < 0 ? 0 : now_ns() + (uint64_t)timeout_ms * 1000000;
 	unsigned char caps[RDMA_CAPS_SIZE], reply[256];
 	size_t reply_len = sizeof(reply);
-	struct rdma_caps ask = { RDMA_CONTROL_VERSION, flags };
+	struct rdma_caps ask = { l->version, flags };
 	struct rdma_conn_param param = {
 		.responder_resources = 0,
 		.initiator_depth = 2,
@@ -334,11 +339,11 @@ int rdma_link_connect(struct rdma_link *l, const struct net_endpoint *ep, uint32
 			    reply, &reply_len) < 0)
 		return -1;
 	l->established = true;
-	if (rdma_caps_decode(reply, reply_len, &l->peer_caps, err) < 0) {
-		/* QEMU does not check the reply's version; its flags count */
-		if (reply_len < RDMA_CAPS_SIZE)
-			return link_err(l, "the destination's reply: %s", err);
-	}
+	if (rdma_caps_decode(reply, reply_len, &l->peer_caps, err) < 0)
+		return link_err(l, "the reply of %s: %s", l->peer, err);
+	if (l->peer_caps.flags & ~flags)
+		return link_err(l, "the reply of %s: capability flags 0x%x, more than the 0x%x asked for",
+				l->peer, l->peer_caps.flags, flags);
 	return 0;
 }
 
@@ -429,8 +434,18 @@ static int wait_until(struct rdma_link *l, bool (*done)(struct rdma_link *, int)
 			errno = ECANCELED;
 			return link_err(l, "waiting for %s: cancelled", what);
 		}
-		if (pfd[1].revents && handle_cm(l) < 0)
+		if (pfd[1].revents && handle_cm(l) < 0) {
+			/* what arrived before the disconnect still counts (an
+			 * ERROR): its completion may trail the CM event */
+			for (int i = 0; i < 40; i++) {
+				if (poll_cq(l) < 0)
+					return -1;
+				if (done(l, arg))
+					return 0;
+				usleep(5000);
+			}
 			return -1;
+		}
 		if (pfd[0].revents && ibv_get_cq_event(l->cc, &cq, &ctx) == 0) {
 			if (++l->cq_events >= 64) {
 				ibv_ack_cq_events(l->cq, l->cq_events);
@@ -555,7 +570,7 @@ int rdma_link_wait_writes(struct rdma_link *l, unsigned int max)
 	return wait_until(l, writes_below, (int)max + 1, "RDMA WRITEs to complete");
 }
 
-void rdma_link_close(struct rdma_link *l, bool failed)
+void rdma_link_shutdown(struct rdma_link *l, bool failed)
 {
 	if (l->established && failed && !l->peer_gone && l->buf[RDMA_BUF_SEND]) {
 		struct rdma_control h = { 0, RDMA_CONTROL_ERROR, 1 };
@@ -570,10 +585,23 @@ void rdma_link_close(struct rdma_link *l, bool failed)
 		}, *bad;
 
 		rdma_control_encode(&h, l->buf[RDMA_BUF_SEND]);
-		ibv_post_send(l->id->qp, &wr, &bad);
+		/* time for it to leave, behind what is in flight, before the
+		 * disconnect */
+		l->send_done = false;
+		if (ibv_post_send(l->id->qp, &wr, &bad) == 0) {
+			for (int i = 0; i < 300 && !l->send_done && poll_cq(l) == 0; i++)
+				if (!l->send_done)
+					usleep(10000);
+		}
 	}
 	if (l->established)
 		rdma_disconnect(l->id);
+	l->established = false;
+}
+
+void rdma_link_close(struct rdma_link *l, bool failed)
+{
+	rdma_link_shutdown(l, failed);
 	if (l->id && l->id->qp)
 		rdma_destroy_qp(l->id);
 	if (l->cq) {

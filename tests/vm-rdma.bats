@@ -11,7 +11,14 @@ setup_file()
 		{ echo "qemu-system-x86_64 not installed: run ./install-deps" >&2; return 1; }
 	# QEMU with its libraries, TCG module, firmware, and the rxe provider
 	# (QEMU links rdma-core dynamically)
-	qemu_args=(--add-bin /usr/bin/qemu-system-x86_64)
+	# rdma-peer: a misbehaving peer for the fault cases
+	gcc -static -O2 -D_GNU_SOURCE -DRDMA_STATIC_PROVIDERS=all -I"$top/include" \
+		-o "$BATS_FILE_TMPDIR/rdma-peer" "$top/tests/vm/tools/rdma-peer.c" \
+		"$top"/libcommon/{rdma_link,rdma_wire,net,io,progress,log,ram,pagemap}.c \
+		-Wl,--start-group $(pkg-config --static --libs librdmacm libibverbs) -Wl,--end-group \
+		-lxxhash 2>"$BATS_FILE_TMPDIR/cc.err" ||
+		{ cat "$BATS_FILE_TMPDIR/cc.err" >&2; echo "cannot build rdma-peer" >&2; return 1; }
+	qemu_args=(--add-bin /usr/bin/qemu-system-x86_64 --add "$BATS_FILE_TMPDIR/rdma-peer:/bin/rdma-peer")
 	for f in /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so /usr/share/seabios/bios-256k.bin \
 		/usr/share/qemu/kvmvapic.bin /usr/share/qemu/linuxboot_dma.bin \
 		/usr/lib/x86_64-linux-gnu/libibverbs/librxe-rdmav34.so /etc/libibverbs.d/rxe.driver; do
@@ -19,7 +26,9 @@ setup_file()
 	done
 	"$top/tests/vm/run" --timeout 600 --mem 2048 "${qemu_args[@]}" \
 		rdma qemu_to_recv qemu_to_recv_pin send_to_recv send_to_recv_pin \
-		saved_to_qemu saved_to_qemu_pin > "$RDMA_OUT" 2>&1 || rc=$?
+		saved_to_qemu saved_to_qemu_pin nothing_listening recv_version recv_capability \
+		recv_badlen recv_unknown recv_outside recv_stall send_version send_mismatch \
+		send_error send_stall truncated_stdin kill_recv kill_send > "$RDMA_OUT" 2>&1 || rc=$?
 	echo "rc=$rc" >> "$RDMA_OUT"
 }
 
@@ -34,7 +43,7 @@ passed()
 	passed qemu_to_recv
 }
 
-@test "rdma: the same with rdma-pin-all on the source" {
+@test "rdma: QEMU source with rdma-pin-all -> rdma-recv: the pattern, loadable" {
 	passed qemu_to_recv_pin
 }
 
@@ -42,7 +51,7 @@ passed()
 	passed send_to_recv
 }
 
-@test "rdma: the same with --pin-all" {
+@test "rdma: rdma-send --pin-all | rdma-recv: same digests" {
 	passed send_to_recv_pin
 }
 
@@ -50,8 +59,64 @@ passed()
 	passed saved_to_qemu
 }
 
-@test "rdma: the same with --pin-all" {
+@test "rdma: rdma-send --pin-all -> QEMU: the pattern's RAM" {
 	passed saved_to_qemu_pin
+}
+
+@test "rdma fault: nothing listening: rdma-send exits 1, refused" {
+	passed nothing_listening
+}
+
+@test "rdma fault: a source with protocol version 2 is refused by rdma-recv" {
+	passed recv_version
+}
+
+@test "rdma fault: a source asking for an unknown capability is refused by rdma-recv" {
+	passed recv_capability
+}
+
+@test "rdma fault: a control message whose length runs past the buffer" {
+	passed recv_badlen
+}
+
+@test "rdma fault: a control message of an unknown type" {
+	passed recv_unknown
+}
+
+@test "rdma fault: a registration outside every block" {
+	passed recv_outside
+}
+
+@test "rdma fault: a source that stalls trips rdma-recv's --timeout" {
+	passed recv_stall
+}
+
+@test "rdma fault: a destination that answers with protocol version 2" {
+	passed send_version
+}
+
+@test "rdma fault: a destination whose block list does not match the stream" {
+	passed send_mismatch
+}
+
+@test "rdma fault: a destination that sends ERROR" {
+	passed send_error
+}
+
+@test "rdma fault: a destination that stalls trips rdma-send's --timeout" {
+	passed send_stall
+}
+
+@test "rdma fault: truncated stdin: rdma-send exits 1, rdma-recv hears ERROR, no output" {
+	passed truncated_stdin
+}
+
+@test "rdma fault: rdma-recv killed mid-transfer: rdma-send exits 1" {
+	passed kill_recv
+}
+
+@test "rdma fault: rdma-send killed mid-transfer: rdma-recv exits 1, no output" {
+	passed kill_send
 }
 
 @test "rdma: the VM run as a whole succeeded" {

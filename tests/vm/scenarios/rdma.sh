@@ -158,6 +158,119 @@ saver_completed() {
 	[ "$(migration_status saver)" = completed ]
 }
 
+# recv_bg ARGS...: rdma-recv in the background ($recv), listening
+recv_bg() {
+	migbox rdma-recv "$@" "$ADDR:$PORT" 2> /tmp/recv.err &
+	recv=$!
+	wait_for 10 grep -q 'listening on' /tmp/recv.err || fail "rdma-recv did not listen"
+}
+
+# expect STATUS FILE TEXT: the exit status, and TEXT in FILE
+expect() {
+	echo "stderr $case: $(tr '\n' '|' < "$2")"
+	[ "$1" = 1 ] || { fail "exit status $1, expected 1"; return 1; }
+	grep -q -- "$3" "$2" || { fail "no '$3' in $2"; return 1; }
+}
+
+no_output() {
+	[ ! -e /tmp/out.mig ] || fail "an output file was left"
+	! ls /tmp | grep -q 'out.mig.tmp' || fail "a temporary output was left"
+}
+
+small_stream() {
+	[ -s /tmp/small.mig ] || migbox stream-gen -s 4 -b pc.ram:48M -m random=1 -o /tmp/small.mig
+}
+
+# peer_bg MODE CASE: the misbehaving peer in the background ($peer)
+peer_bg() {
+	rdma-peer "$1" "$ADDR:$PORT" "$2" > /tmp/peer.out 2>&1 &
+	peer=$!
+	[ "$1" = source ] || wait_for 10 grep -q listening /tmp/peer.out ||
+		fail "rdma-peer did not listen: $(cat /tmp/peer.out)"
+}
+
+peer_stop() {
+	kill "$peer" 2>/dev/null
+	wait "$peer" 2>/dev/null
+}
+
+fault_case() {
+	rm -f /tmp/out.mig
+	small_stream
+	case $1 in
+	nothing_listening)
+		migbox rdma-send --timeout 10 "$ADDR:$((PORT + 1))" < /tmp/small.mig 2> /tmp/send.err
+		expect $? /tmp/send.err "REJECTED\|UNREACHABLE\|refused"
+		;;
+	recv_version|recv_capability)
+		recv_bg --timeout 20 -o /tmp/out.mig
+		if [ "$1" = recv_version ]; then rdma-peer caps "$ADDR:$PORT" 2 0; else rdma-peer caps "$ADDR:$PORT" 1 2; fi \
+			> /tmp/peer.out 2>&1
+		wait $recv
+		rc=$?
+		if [ "$1" = recv_version ]; then
+			expect $rc /tmp/recv.err "refused: RDMA protocol version 2, expected 1"
+		else
+			expect $rc /tmp/recv.err "refused: capability flags 0x2, of which only PIN_ALL (0x1) is known"
+		fi
+		grep -q refused /tmp/peer.out || fail "the peer was not refused: $(cat /tmp/peer.out)"
+		no_output
+		;;
+	recv_badlen|recv_unknown|recv_outside|recv_stall)
+		recv_bg --timeout 5 -o /tmp/out.mig
+		peer_bg source "${1#recv_}"
+		wait $recv
+		rc=$?
+		peer_stop
+		case $1 in
+		recv_badlen) expect $rc /tmp/recv.err "REGISTER_REQUEST message length 600000, expected at most 524272" ;;
+		recv_unknown) expect $rc /tmp/recv.err "unknown control message type 99" ;;
+		recv_outside) expect $rc /tmp/recv.err "REGISTER_REQUEST of 1 bytes at 0x4000000 is outside block 0" ;;
+		recv_stall) expect $rc /tmp/recv.err "no control message came for 5 s (--timeout)" ;;
+		esac
+		no_output
+		;;
+	send_version|send_mismatch|send_error|send_stall)
+		peer_bg dest "${1#send_}"
+		migbox rdma-send --timeout 5 "$ADDR:$PORT" < /tmp/small.mig 2> /tmp/send.err
+		rc=$?
+		peer_stop
+		case $1 in
+		send_version) expect $rc /tmp/send.err "RDMA protocol version 2, expected 1" ;;
+		send_mismatch) expect $rc /tmp/send.err "RAM_BLOCKS_RESULT from .*: the destination has 1 RAM blocks, the stream 1\|RAM block 0 ('pc.ram'): 50565120 bytes at the destination, 50331648 in the stream" ;;
+		send_error) expect $rc /tmp/send.err "sent ERROR: it failed" ;;
+		send_stall) expect $rc /tmp/send.err "no byte moved for 5 s (--timeout): the destination stopped taking data" ;;
+		esac
+		;;
+	truncated_stdin)
+		recv_bg --timeout 20 -o /tmp/out.mig
+		head -c 20000000 /tmp/small.mig | migbox rdma-send --timeout 20 "$ADDR:$PORT" 2> /tmp/send.err
+		expect $? /tmp/send.err "stdin: offset [0-9]*: stream truncated"
+		wait $recv
+		expect $? /tmp/recv.err "sent ERROR: it failed\|disconnected"
+		no_output
+		;;
+	kill_recv|kill_send)
+		recv_bg --timeout 30 -o /tmp/out.mig
+		{ head -c 20000000 /tmp/small.mig; sleep 4; tail -c +20000001 /tmp/small.mig; } |
+			migbox rdma-send --timeout 30 "$ADDR:$PORT" 2> /tmp/send.err &
+		send=$!
+		sleep 2
+		if [ "$1" = kill_recv ]; then
+			kill -9 $recv
+			wait $send
+			expect $? /tmp/send.err "disconnected\|completion failed"
+		else
+			kill -9 $send
+			wait $recv
+			expect $? /tmp/recv.err "disconnected before the end of its stream"
+		fi
+		wait $send $recv 2>/dev/null
+		no_output
+		;;
+	esac
+}
+
 run_case() {
 	case=$1
 	case $case in
@@ -167,6 +280,9 @@ run_case() {
 	send_to_recv_pin) send_to_recv --pin-all ;;
 	saved_to_qemu) saved_to_qemu ;;
 	saved_to_qemu_pin) saved_to_qemu --pin-all ;;
+	nothing_listening|recv_version|recv_capability|recv_badlen|recv_unknown|recv_outside|\
+	recv_stall|send_version|send_mismatch|send_error|send_stall|truncated_stdin|kill_recv|kill_send)
+		fault_case "$case" ;;
 	*) fail "no such case" ;;
 	esac
 	[ "$failed" = 1 ] || echo "PASS $case"
