@@ -18,7 +18,11 @@ setup_file()
 		-Wl,--start-group $(pkg-config --static --libs librdmacm libibverbs) -Wl,--end-group \
 		-lxxhash 2>"$BATS_FILE_TMPDIR/cc.err" ||
 		{ cat "$BATS_FILE_TMPDIR/cc.err" >&2; echo "cannot build rdma-peer" >&2; return 1; }
-	qemu_args=(--add-bin /usr/bin/qemu-system-x86_64 --add "$BATS_FILE_TMPDIR/rdma-peer:/bin/rdma-peer")
+	gcc -static -O2 -D_GNU_SOURCE -I"$top/include" -o "$BATS_FILE_TMPDIR/vfio-regs" \
+		"$top/tests/vm/tools/vfio-regs.c" "$top/libcommon/vfio.c" ||
+		{ echo "cannot build vfio-regs" >&2; return 1; }
+	qemu_args=(--add-bin /usr/bin/qemu-system-x86_64 --add "$BATS_FILE_TMPDIR/rdma-peer:/bin/rdma-peer"
+		--add "$BATS_FILE_TMPDIR/vfio-regs:/bin/vfio-regs")
 	for f in /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so /usr/share/seabios/bios-256k.bin \
 		/usr/share/qemu/kvmvapic.bin /usr/share/qemu/linuxboot_dma.bin \
 		/usr/lib/x86_64-linux-gnu/libibverbs/librxe-rdmav34.so /etc/libibverbs.d/rxe.driver; do
@@ -26,7 +30,7 @@ setup_file()
 	done
 	"$top/tests/vm/run" --timeout 600 --mem 2048 "${qemu_args[@]}" \
 		rdma qemu_to_recv qemu_to_recv_pin send_to_recv send_to_recv_pin \
-		saved_to_qemu saved_to_qemu_pin nothing_listening recv_version recv_capability \
+		saved_to_qemu saved_to_qemu_pin mixes big vfio_pipe relay nothing_listening recv_version recv_capability \
 		recv_badlen recv_unknown recv_outside recv_stall send_version send_mismatch \
 		send_error send_stall truncated_stdin kill_recv kill_send > "$RDMA_OUT" 2>&1 || rc=$?
 	echo "rc=$rc" >> "$RDMA_OUT"
@@ -61,6 +65,22 @@ passed()
 
 @test "rdma: rdma-send --pin-all -> QEMU: the pattern's RAM" {
 	passed saved_to_qemu_pin
+}
+
+@test "rdma: every content mix (zero, random, text, one repeated byte) arrives intact" {
+	passed mixes
+}
+
+@test "rdma: 272 MiB of RAM in 3 passes with re-sent pages arrives intact" {
+	passed big
+}
+
+@test "rdma: vfio-dump A | rdma-send ... rdma-recv | vfio-load B moves the device state" {
+	passed vfio_pipe
+}
+
+@test "rdma: multifd-send -> multifd-recv | rdma-send -> rdma-recv, a relay" {
+	passed relay
 }
 
 @test "rdma fault: nothing listening: rdma-send exits 1, refused" {

@@ -271,6 +271,77 @@ fault_case() {
 	esac
 }
 
+# transfer_gen STREAM-GEN-ARGS: rdma-send | rdma-recv of a stream-gen
+# stream; the digests must match
+transfer_gen() {
+	rm -f /tmp/in.mig /tmp/out.mig
+	migbox stream-gen "$@" -o /tmp/in.mig
+	recv_bg --timeout 120 --stats-json /tmp/recv.json -o /tmp/out.mig
+	migbox rdma-send --timeout 120 --stats-json /tmp/send.json "$ADDR:$PORT" < /tmp/in.mig 2> /tmp/send.err
+	src=$?
+	wait "$recv"
+	rc=$?
+	[ $src = 0 ] && [ $rc = 0 ] ||
+		{ fail "rdma-send exit $src, rdma-recv exit $rc: $(cat /tmp/send.err /tmp/recv.err | tr '\n' '|')"; return 1; }
+	migbox stream-dump --digest /tmp/in.mig > /tmp/in.dg
+	migbox stream-dump --digest /tmp/out.mig > /tmp/out.dg
+	cmp -s /tmp/in.dg /tmp/out.dg || { fail "digests differ for $*"; return 1; }
+}
+
+mixes() {
+	for mix in zero=1 random=1 text=1 repeat=1 zero=1,repeat=1,text=1; do
+		transfer_gen -s 6 -b pc.ram:16M -b rom:256K -i 2 -r 40 -m "$mix" || return
+		tr -d '\n ' < /tmp/send.json > /tmp/send.flat
+		echo "info $case: $mix: $(grep -o '"writes":[0-9]*,"write_bytes":[0-9]*,"registrations":[0-9]*,"compress_messages":[0-9]*,"compress_bytes":[0-9]*' /tmp/send.flat)"
+	done
+}
+
+big() {
+	start=$(cut -d' ' -f1 /proc/uptime)
+	transfer_gen -s 7 -b pc.ram:256M -b vga.vram:16M -b pc.bios:256K -i 3 -r 20 \
+		-m zero=25,random=25,text=40,repeat=10 || return
+	end=$(cut -d' ' -f1 /proc/uptime)
+	echo "info $case: $(wc -c < /tmp/in.mig) bytes in $(awk "BEGIN { print $end - $start }") s: $(tr -d '\n ' < /tmp/send.json | head -c 500)"
+	rm -f /tmp/in.mig /tmp/out.mig
+}
+
+vfio_pipe() {
+	A=$(new_uuid) B=$(new_uuid)
+	setup_mtty -t mtty-2 "$A" "$B" > /dev/null
+	vfio-regs "$A" write 0 3 0x03 && vfio-regs "$A" write 0 7 0x5a &&
+		vfio-regs "$A" write 0 0 0x68 0x69 && vfio-regs "$A" write 1 7 0xa5 ||
+		{ fail "cannot write A's registers"; return; }
+	want=$(vfio-regs "$A" show)
+	# show drains A's FIFO: put it back
+	vfio-regs "$A" write 0 0 0x68 0x69
+	migbox rdma-recv --timeout 60 "$ADDR:$PORT" 2> /tmp/recv.err | migbox vfio-load "$B" 2> /tmp/load.err &
+	loader=$!
+	wait_for 10 grep -q 'listening on' /tmp/recv.err || { fail "rdma-recv did not listen"; return; }
+	migbox vfio-dump "$A" | migbox rdma-send --timeout 60 "$ADDR:$PORT" 2> /tmp/send.err ||
+		fail "vfio-dump | rdma-send: $(cat /tmp/send.err)"
+	wait $loader || fail "rdma-recv | vfio-load: $(cat /tmp/recv.err /tmp/load.err | tr '\n' '|')"
+	got=$(vfio-regs "$B" show)
+	echo "info $case: B: $(echo "$got" | tr '\n' '|')"
+	[ "$got" = "$want" ] || fail "B shows '$got', A had '$want'"
+}
+
+relay() {
+	rm -f /tmp/out.mig
+	migbox stream-gen -s 8 -b pc.ram:32M -i 2 -r 30 -o /tmp/in.mig
+	recv_bg --timeout 60 -o /tmp/out.mig
+	migbox multifd-recv -c 2 -z zstd --timeout 60 127.0.0.1:5555 2> /tmp/mrecv.err |
+		migbox rdma-send --timeout 60 "$ADDR:$PORT" 2> /tmp/send.err &
+	relay=$!
+	wait_for 10 grep -q 'listening on' /tmp/mrecv.err || { fail "multifd-recv did not listen"; return; }
+	migbox multifd-send -c 2 -z zstd --timeout 60 127.0.0.1:5555 < /tmp/in.mig 2> /tmp/msend.err ||
+		fail "multifd-send: $(cat /tmp/msend.err)"
+	wait $relay || fail "multifd-recv | rdma-send: $(cat /tmp/mrecv.err /tmp/send.err | tr '\n' '|')"
+	wait $recv || fail "rdma-recv: $(cat /tmp/recv.err)"
+	migbox stream-dump --digest /tmp/in.mig > /tmp/in.dg
+	migbox stream-dump --digest /tmp/out.mig > /tmp/out.dg
+	cmp -s /tmp/in.dg /tmp/out.dg || fail "digests differ through the relay"
+}
+
 run_case() {
 	case=$1
 	case $case in
@@ -280,6 +351,7 @@ run_case() {
 	send_to_recv_pin) send_to_recv --pin-all ;;
 	saved_to_qemu) saved_to_qemu ;;
 	saved_to_qemu_pin) saved_to_qemu --pin-all ;;
+	mixes|big|vfio_pipe|relay) "$case" ;;
 	nothing_listening|recv_version|recv_capability|recv_badlen|recv_unknown|recv_outside|\
 	recv_stall|send_version|send_mismatch|send_error|send_stall|truncated_stdin|kill_recv|kill_send)
 		fault_case "$case" ;;
