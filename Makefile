@@ -109,10 +109,11 @@ install: migbox man
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 completions/migbox.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/migbox
 
-bench: migbox
+bench: migbox migbox-static
 	bench/stream-dump.sh
 	bench/parse-scaling.sh
 	bench/multifd.sh
+	bench/rdma.sh
 
 clean:
 	rm -rf build migbox migbox-static
