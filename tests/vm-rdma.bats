@@ -32,7 +32,8 @@ setup_file()
 		rdma qemu_to_recv qemu_to_recv_pin send_to_recv send_to_recv_pin \
 		saved_to_qemu saved_to_qemu_pin mixes big vfio_pipe relay nothing_listening recv_version recv_capability \
 		recv_badlen recv_unknown recv_outside recv_stall send_version send_mismatch \
-		send_error send_stall truncated_stdin kill_recv kill_send > "$RDMA_OUT" 2>&1 || rc=$?
+		send_error send_stall truncated_stdin kill_recv kill_send sigterm_recv \
+		> "$RDMA_OUT" 2>&1 || rc=$?
 	echo "rc=$rc" >> "$RDMA_OUT"
 }
 
@@ -137,6 +138,10 @@ passed()
 
 @test "rdma fault: rdma-send killed mid-transfer: rdma-recv exits 1, no output" {
 	passed kill_send
+}
+
+@test "rdma: SIGTERM on rdma-recv mid-transfer: death by SIGTERM, ERROR to the source, no output" {
+	passed sigterm_recv
 }
 
 @test "rdma: the VM run as a whole succeeded" {

@@ -250,6 +250,24 @@ fault_case() {
 		expect $? /tmp/recv.err "sent ERROR: it failed\|disconnected"
 		no_output
 		;;
+	sigterm_recv)
+		# SIGTERM mid-transfer: rdma-recv cleans up (ERROR to the
+		# source, no output) and dies of the signal
+		recv_bg --timeout 30 -o /tmp/out.mig
+		{ head -c 20000000 /tmp/small.mig; sleep 4; tail -c +20000001 /tmp/small.mig; } |
+			migbox rdma-send --timeout 30 "$ADDR:$PORT" 2> /tmp/send.err &
+		send=$!
+		sleep 2
+		kill -TERM $recv
+		wait $recv
+		rc=$?
+		echo "stderr $case: $(tr '\n' '|' < /tmp/recv.err)"
+		[ $rc = 143 ] || fail "rdma-recv exit status $rc, expected 143"
+		grep -q 'interrupted by SIGTERM' /tmp/recv.err || fail "no word of the signal"
+		wait $send
+		expect $? /tmp/send.err "sent ERROR: it failed\|disconnected"
+		no_output
+		;;
 	kill_recv|kill_send)
 		recv_bg --timeout 30 -o /tmp/out.mig
 		{ head -c 20000000 /tmp/small.mig; sleep 4; tail -c +20000001 /tmp/small.mig; } |
@@ -353,7 +371,8 @@ run_case() {
 	saved_to_qemu_pin) saved_to_qemu --pin-all ;;
 	mixes|big|vfio_pipe|relay) "$case" ;;
 	nothing_listening|recv_version|recv_capability|recv_badlen|recv_unknown|recv_outside|\
-	recv_stall|send_version|send_mismatch|send_error|send_stall|truncated_stdin|kill_recv|kill_send)
+	recv_stall|send_version|send_mismatch|send_error|send_stall|truncated_stdin|kill_recv|kill_send|\
+	sigterm_recv)
 		fault_case "$case" ;;
 	*) fail "no such case" ;;
 	esac
