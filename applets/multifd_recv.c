@@ -1126,6 +1126,18 @@ static void run(struct receiver *rx)
 	in_free(&in);
 }
 
+static int take_output(void *ctx, int c, const char *arg, char *err)
+{
+	struct receiver *rx = ctx;
+
+	if (c != 'o') {
+		snprintf(err, XFER_ERR_LEN, "bad option");
+		return -1;
+	}
+	rx->out_path = arg;
+	return 0;
+}
+
 static void parse_args(struct receiver *rx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1136,24 +1148,11 @@ static void parse_args(struct receiver *rx, int argc, char **argv)
 		{ 0 }
 	};
 	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
-	int c, rc;
 
-	xfer_opts_init(&rx->x.opts);
-	while ((c = getopt_long(argc, argv, "c:z:o:h", longopts, NULL)) != -1) {
-		rc = xfer_opt(&rx->x.opts, c, optarg, err);
-		if (rc < 0)
-			die_usage("%s", err);
-		if (rc)
-			continue;
-		if (c == 'o')
-			rx->out_path = optarg;
-		else if (c == 'h')
-			applet_help();
-		else
-			die_usage("bad option");
+	switch (xfer_getopt(&rx->x.opts, argc, argv, "c:z:o:h", longopts, take_output, rx, err)) {
+	case 1: applet_help();
+	case -1: die_usage("%s", err);
 	}
-	if (xfer_opts_finish(&rx->x.opts, err) < 0)
-		die_usage("%s", err);
 	if (argc - optind != 1)
 		die_usage("expected one [HOST]:PORT to listen on");
 	if (net_endpoint_parse(argv[optind], false, &rx->ep, err) < 0)

@@ -767,21 +767,11 @@ static void parse_args(struct sender *tx, int argc, char **argv)
 		{ 0 }
 	};
 	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
-	int c, rc;
 
-	xfer_opts_init(&tx->x.opts);
-	while ((c = getopt_long(argc, argv, "c:z:l:h", longopts, NULL)) != -1) {
-		rc = xfer_opt(&tx->x.opts, c, optarg, err);
-		if (rc < 0)
-			die_usage("%s", err);
-		if (rc)
-			continue;
-		if (c == 'h')
-			applet_help();
-		die_usage("bad option");
+	switch (xfer_getopt(&tx->x.opts, argc, argv, "c:z:l:h", longopts, NULL, NULL, err)) {
+	case 1: applet_help();
+	case -1: die_usage("%s", err);
 	}
-	if (xfer_opts_finish(&tx->x.opts, err) < 0)
-		die_usage("%s", err);
 	if (argc - optind != 1)
 		die_usage("expected one HOST:PORT");
 	if (net_endpoint_parse(argv[optind], true, &tx->ep, err) < 0)

@@ -631,6 +631,18 @@ static void stats_fields(void *ctx, struct json_writer *w)
 
 /* ---- set-up and the run ---- */
 
+static int take_output(void *ctx, int c, const char *arg, char *err)
+{
+	struct receiver *rx = ctx;
+
+	if (c != 'o') {
+		snprintf(err, XFER_ERR_LEN, "bad option");
+		return -1;
+	}
+	rx->out_path = arg;
+	return 0;
+}
+
 static void parse_args(struct receiver *rx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -640,21 +652,10 @@ static void parse_args(struct receiver *rx, int argc, char **argv)
 		{ 0 }
 	};
 	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
-	int c, rc;
 
-	xfer_opts_init(&rx->x.opts);
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-		rc = xfer_opt(&rx->x.opts, c, optarg, err);
-		if (rc < 0)
-			die_usage("%s", err);
-		if (rc)
-			continue;
-		if (c == 'o')
-			rx->out_path = optarg;
-		else if (c == 'h')
-			applet_help();
-		else
-			die_usage("bad option");
+	switch (xfer_getopt(&rx->x.opts, argc, argv, "o:h", longopts, take_output, rx, err)) {
+	case 1: applet_help();
+	case -1: die_usage("%s", err);
 	}
 	if (argc - optind != 1)
 		die_usage("expected one HOST:PORT to listen on");

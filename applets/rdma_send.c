@@ -543,9 +543,23 @@ static void stats_fields(void *ctx, struct json_writer *w)
 
 /* ---- set-up and the run ---- */
 
+enum { OPT_PIN_ALL = 0x2000 };
+
+static int take_pin_all(void *ctx, int c, const char *arg, char *err)
+{
+	struct sender *tx = ctx;
+
+	(void)arg;
+	if (c != OPT_PIN_ALL) {
+		snprintf(err, XFER_ERR_LEN, "bad option");
+		return -1;
+	}
+	tx->want_pin_all = true;
+	return 0;
+}
+
 static void parse_args(struct sender *tx, int argc, char **argv)
 {
-	enum { OPT_PIN_ALL = 0x2000 };
 	static const struct option longopts[] = {
 		{ "pin-all", no_argument, NULL, OPT_PIN_ALL },
 		XFER_LONGOPTS_COMMON,
@@ -553,21 +567,10 @@ static void parse_args(struct sender *tx, int argc, char **argv)
 		{ 0 }
 	};
 	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
-	int c, rc;
 
-	xfer_opts_init(&tx->x.opts);
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		rc = xfer_opt(&tx->x.opts, c, optarg, err);
-		if (rc < 0)
-			die_usage("%s", err);
-		if (rc)
-			continue;
-		if (c == OPT_PIN_ALL)
-			tx->want_pin_all = true;
-		else if (c == 'h')
-			applet_help();
-		else
-			die_usage("bad option");
+	switch (xfer_getopt(&tx->x.opts, argc, argv, "h", longopts, take_pin_all, tx, err)) {
+	case 1: applet_help();
+	case -1: die_usage("%s", err);
 	}
 	if (argc - optind != 1)
 		die_usage("expected one HOST:PORT");

@@ -70,6 +70,15 @@ void xfer_opts_init(struct xfer_opts *o);
 int xfer_opt(struct xfer_opts *o, int c, const char *arg, char err[XFER_ERR_LEN]);
 /* Checks what depends on several options (-l against -z); -1 with err. */
 int xfer_opts_finish(struct xfer_opts *o, char err[XFER_ERR_LEN]);
+/* The whole getopt loop of a transfer applet: the shared options go to
+ * xfer_opt, -h asks for help, the rest to own(ctx, c, optarg, err), which
+ * returns 0 when it took it and -1 (err filled) when not. Then
+ * xfer_opts_finish. Returns 0, 1 for --help, or -1 with err filled (a
+ * usage error). */
+int xfer_getopt(struct xfer_opts *o, int argc, char **argv, const char *shortopts,
+		const struct option *longopts,
+		int (*own)(void *ctx, int c, const char *arg, char *err), void *ctx,
+		char err[XFER_ERR_LEN]);
 
 /* One transfer. */
 struct xfer {

@@ -489,7 +489,8 @@ int rdma_link_post_recv(struct rdma_link *l, enum rdma_buf b)
 	return 0;
 }
 
-int rdma_link_send(struct rdma_link *l, uint32_t type, uint32_t repeat, uint32_t len)
+/* Posts a SEND of the send buffer: header (encoded here) and len bytes. */
+static int post_send(struct rdma_link *l, uint32_t type, uint32_t repeat, uint32_t len)
 {
 	struct rdma_control h = { len, type, repeat };
 	struct ibv_sge sge = {
@@ -507,6 +508,13 @@ int rdma_link_send(struct rdma_link *l, uint32_t type, uint32_t repeat, uint32_t
 	if (ibv_post_send(l->id->qp, &wr, &bad))
 		return link_err(l, "sending %s: ibv_post_send: %s", rdma_control_name(type),
 				strerror(errno));
+	return 0;
+}
+
+int rdma_link_send(struct rdma_link *l, uint32_t type, uint32_t repeat, uint32_t len)
+{
+	if (post_send(l, type, repeat, len) < 0)
+		return -1;
 	if (wait_until(l, send_finished, 0, rdma_control_name(type)) < 0)
 		return -1;
 	l->messages_sent++;
@@ -573,22 +581,9 @@ int rdma_link_wait_writes(struct rdma_link *l, unsigned int max)
 void rdma_link_shutdown(struct rdma_link *l, bool failed)
 {
 	if (l->established && failed && !l->peer_gone && l->buf[RDMA_BUF_SEND]) {
-		struct rdma_control h = { 0, RDMA_CONTROL_ERROR, 1 };
-		struct ibv_sge sge = {
-			.addr = (uintptr_t)l->buf[RDMA_BUF_SEND],
-			.length = RDMA_CONTROL_HEADER_SIZE,
-			.lkey = l->buf_mr[RDMA_BUF_SEND]->lkey,
-		};
-		struct ibv_send_wr wr = {
-			.wr_id = WR_SEND, .sg_list = &sge, .num_sge = 1,
-			.opcode = IBV_WR_SEND, .send_flags = IBV_SEND_SIGNALED,
-		}, *bad;
-
-		rdma_control_encode(&h, l->buf[RDMA_BUF_SEND]);
 		/* time for it to leave, behind what is in flight, before the
 		 * disconnect */
-		l->send_done = false;
-		if (ibv_post_send(l->id->qp, &wr, &bad) == 0) {
+		if (post_send(l, RDMA_CONTROL_ERROR, 1, 0) == 0) {
 			for (int i = 0; i < 300 && !l->send_done && poll_cq(l) == 0; i++)
 				if (!l->send_done)
 					usleep(10000);

@@ -91,6 +91,31 @@ int xfer_opts_finish(struct xfer_opts *o, char err[XFER_ERR_LEN])
 	return 0;
 }
 
+int xfer_getopt(struct xfer_opts *o, int argc, char **argv, const char *shortopts,
+		const struct option *longopts,
+		int (*own)(void *ctx, int c, const char *arg, char *err), void *ctx,
+		char err[XFER_ERR_LEN])
+{
+	int c, rc;
+
+	xfer_opts_init(o);
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		rc = xfer_opt(o, c, optarg, err);
+		if (rc < 0)
+			return -1;
+		if (rc)
+			continue;
+		if (c == 'h')
+			return 1;
+		if (c == '?' || !own || own(ctx, c, optarg, err) < 0) {
+			if (c == '?' || !own)
+				snprintf(err, XFER_ERR_LEN, "bad option");
+			return -1;
+		}
+	}
+	return xfer_opts_finish(o, err);
+}
+
 int xfer_begin(struct xfer *x, const char *applet)
 {
 	x->applet = applet;
