@@ -681,7 +681,7 @@ static void run(struct receiver *rx)
 	}
 	snprintf(rx->peer, sizeof(rx->peer), "%s", rx->link.peer);
 	rx->pin_all = rx->link.peer_caps.flags & RDMA_CAP_PIN_ALL;
-	info("source %s connected%s", rx->peer, rx->pin_all ? ", pin-all" : "");
+	msg("source %s connected%s", rx->peer, rx->pin_all ? ", pin-all" : "");
 	xfer_monitor_start(&rx->x, &rx_monitor_ops, rx);
 	pump(rx);
 	xfer_monitor_stop(&rx->x);

@@ -17,6 +17,7 @@
  * in order). Threads: the applet's thread; a monitor for progress and
  * --timeout. */
 #include <errno.h>
+#include <poll.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -53,7 +54,8 @@ const char rdma_send_usage[] =
 "                        rdma-pin-all): no registration traffic; a\n"
 "                        destination that refuses is used dynamically\n"
 "      --timeout SECONDS\n"
-"                        give up connecting after SECONDS (default 30) and\n"
+"                        give up connecting after SECONDS (default 30; a\n"
+"                        destination that refuses is tried until then), and\n"
 "                        fail when no byte moves for SECONDS, saying whether\n"
 "                        stdin or the destination stalled (default: no limit)\n"
 XFER_USAGE_PROGRESS
@@ -580,16 +582,32 @@ static void parse_args(struct sender *tx, int argc, char **argv)
 		die_usage("the stream comes on stdin, which is a terminal");
 }
 
+/* Connects, trying again while the destination refuses until the
+ * deadline: it may not listen yet (a QEMU still starting). */
+static int connect_link(struct sender *tx)
+{
+	uint64_t deadline = xfer_deadline(&tx->x, XFER_CONNECT_DEFAULT_S);
+
+	for (;;) {
+		uint64_t now = now_ns();
+
+		rdma_link_init(&tx->link, tx->x.session.wake_fd);
+		if (rdma_link_connect(&tx->link, &tx->ep, tx->want_pin_all ? RDMA_CAP_PIN_ALL : 0,
+				      now < deadline ? (int)((deadline - now) / 1000000) : 0) == 0)
+			return 0;
+		if (!tx->link.refused || now_ns() + 100000000 >= deadline ||
+		    io_wait(tx->x.session.wake_fd, POLLIN, -1, 100) != 0) {
+			tx_fail(tx, "%s", tx->link.err);
+			return -1;
+		}
+		rdma_link_close(&tx->link, false);
+	}
+}
+
 static int setup_link(struct sender *tx)
 {
-	unsigned int s = tx->x.opts.timeout_s ? tx->x.opts.timeout_s : XFER_CONNECT_DEFAULT_S;
-
-	rdma_link_init(&tx->link, tx->x.session.wake_fd);
-	if (rdma_link_connect(&tx->link, &tx->ep, tx->want_pin_all ? RDMA_CAP_PIN_ALL : 0,
-			      (int)s * 1000) < 0) {
-		tx_fail(tx, "%s", tx->link.err);
+	if (connect_link(tx) < 0)
 		return -1;
-	}
 	tx->pin_all = tx->want_pin_all && (tx->link.peer_caps.flags & RDMA_CAP_PIN_ALL);
 	if (tx->want_pin_all && !tx->pin_all)
 		msg("%s does not pin all its memory: registering chunks as they are used",

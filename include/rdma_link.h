@@ -55,6 +55,7 @@ struct rdma_link {
 	unsigned int cq_events;		/* to acknowledge */
 	bool established;
 	bool peer_gone;			/* DISCONNECTED or DEVICE_REMOVAL seen */
+	bool refused;			/* the connect was REJECTED (nobody listens yet?) */
 	struct rdma_caps peer_caps;
 	char peer[NET_NAME_LEN];
 	char err[512];

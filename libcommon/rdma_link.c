@@ -112,6 +112,7 @@ static int expect_cm_event(struct rdma_link *l, uint64_t deadline, enum rdma_cm_
 		return -1;
 	if (ev->event != want) {
 		status = ev->status;
+		l->refused = ev->event == RDMA_CM_EVENT_REJECTED;
 		link_err(l, "%s: got %s (status %d)%s", step, rdma_event_str(ev->event), status,
 			 ev->event == RDMA_CM_EVENT_REJECTED ?
 			 ": the peer refused the connection" : "");

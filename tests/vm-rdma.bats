@@ -28,7 +28,7 @@ setup_file()
 		/usr/lib/x86_64-linux-gnu/libibverbs/librxe-rdmav34.so /etc/libibverbs.d/rxe.driver; do
 		qemu_args+=(--add "$(readlink -f "$f"):$f")
 	done
-	"$top/tests/vm/run" --timeout 600 --mem 2048 "${qemu_args[@]}" \
+	"$top/tests/vm/run" --timeout 900 --mem 3072 "${qemu_args[@]}" \
 		rdma qemu_to_recv qemu_to_recv_pin send_to_recv send_to_recv_pin \
 		saved_to_qemu saved_to_qemu_pin mixes big vfio_pipe relay nothing_listening recv_version recv_capability \
 		recv_badlen recv_unknown recv_outside recv_stall send_version send_mismatch \

@@ -142,7 +142,7 @@ saved_to_qemu() {
 	truncate -s ${MEM}M /tmp/dst.img
 	qemu_start dst -object memory-backend-file,id=m,size=${MEM}M,mem-path=/tmp/dst.img,share=on \
 		-machine memory-backend=m -incoming "rdma:$ADDR:$PORT"
-	sleep 1
+	# QEMU may not listen yet: rdma-send tries again while refused
 	migbox rdma-send "$@" --timeout 60 --stats-json /tmp/send.json "$ADDR:$PORT" \
 		< /tmp/saved.mig 2> /tmp/send.err
 	src=$?
@@ -257,7 +257,7 @@ fault_case() {
 		{ head -c 20000000 /tmp/small.mig; sleep 4; tail -c +20000001 /tmp/small.mig; } |
 			migbox rdma-send --timeout 30 "$ADDR:$PORT" 2> /tmp/send.err &
 		send=$!
-		sleep 2
+		wait_for 20 grep -q 'connected' /tmp/recv.err || fail "the source did not connect"
 		kill -TERM $recv
 		wait $recv
 		rc=$?
@@ -273,7 +273,7 @@ fault_case() {
 		{ head -c 20000000 /tmp/small.mig; sleep 4; tail -c +20000001 /tmp/small.mig; } |
 			migbox rdma-send --timeout 30 "$ADDR:$PORT" 2> /tmp/send.err &
 		send=$!
-		sleep 2
+		wait_for 20 grep -q 'connected' /tmp/recv.err || fail "the source did not connect"
 		if [ "$1" = kill_recv ]; then
 			kill -9 $recv
 			wait $send
@@ -314,13 +314,22 @@ mixes() {
 	done
 }
 
+# big: 272 MiB through pipes (the VM's /tmp is in its RAM): stream-gen |
+# rdma-send, rdma-recv | stream-dump --digest, against the digests of the
+# same stream-gen
 big() {
+	gen="migbox stream-gen -s 7 -b pc.ram:256M -b vga.vram:16M -b pc.bios:256K -i 3 -r 20 -m zero=25,random=25,text=40,repeat=10"
+	$gen | migbox stream-dump --digest > /tmp/in.dg
+	migbox rdma-recv --timeout 120 "$ADDR:$PORT" 2> /tmp/recv.err | migbox stream-dump --digest > /tmp/out.dg &
+	recv=$!
+	wait_for 10 grep -q 'listening on' /tmp/recv.err || { fail "rdma-recv did not listen"; return; }
 	start=$(cut -d' ' -f1 /proc/uptime)
-	transfer_gen -s 7 -b pc.ram:256M -b vga.vram:16M -b pc.bios:256K -i 3 -r 20 \
-		-m zero=25,random=25,text=40,repeat=10 || return
+	$gen | migbox rdma-send --timeout 120 --stats-json /tmp/send.json "$ADDR:$PORT" 2> /tmp/send.err ||
+		fail "stream-gen | rdma-send: $(cat /tmp/send.err)"
+	wait $recv || fail "rdma-recv | stream-dump: $(cat /tmp/recv.err)"
 	end=$(cut -d' ' -f1 /proc/uptime)
-	echo "info $case: $(wc -c < /tmp/in.mig) bytes in $(awk "BEGIN { print $end - $start }") s: $(tr -d '\n ' < /tmp/send.json | head -c 500)"
-	rm -f /tmp/in.mig /tmp/out.mig
+	cmp -s /tmp/in.dg /tmp/out.dg || fail "digests differ: $(diff /tmp/in.dg /tmp/out.dg | tr '\n' '|')"
+	echo "info $case: $(awk "BEGIN { print $end - $start }") s: $(tr -d '\n ' < /tmp/send.json | head -c 500)"
 }
 
 vfio_pipe() {
@@ -362,6 +371,7 @@ relay() {
 
 run_case() {
 	case=$1
+	rm -f /tmp/in.mig /tmp/out.mig /tmp/dst.img
 	case $case in
 	qemu_to_recv) qemu_to_recv ;;
 	qemu_to_recv_pin) qemu_to_recv pin ;;
