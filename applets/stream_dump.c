@@ -56,7 +56,7 @@ const char stream_dump_usage[] =
 "not be written), 2 usage error; killed by SIGINT, SIGTERM or SIGHUP after\n"
 "cleaning up.\n";
 
-#define COMMANDS	(MIG_CMD_ENABLE_COLO + 1)
+#define COMMANDS	(MIG_CMD_MAX + 1)
 
 struct section_stats {
 	const struct section_info *s;	/* NULL: not seen yet */
@@ -107,7 +107,7 @@ static const char *command_name(uint16_t cmd)
 	static const char *const names[COMMANDS] = {
 		"?", "OPEN_RETURN_PATH", "PING", "POSTCOPY_ADVISE",
 		"POSTCOPY_LISTEN", "POSTCOPY_RUN", "POSTCOPY_RAM_DISCARD",
-		"PACKAGED", "RECV_BITMAP", "ENABLE_COLO",
+		"PACKAGED", "ENABLE_COLO", "POSTCOPY_RESUME", "RECV_BITMAP",
 	};
 
 	return cmd < COMMANDS ? names[cmd] : "?";

@@ -74,12 +74,17 @@ struct in_buf {
 	size_t end;		/* valid bytes in buf */
 	uint64_t base;		/* stream offset of buf[0] */
 	bool eof;
+	bool mapped;		/* buf is the whole file, mmap'd */
 	int err;		/* errno of a failed read */
 	struct out_buf *tee;	/* consumed bytes are copied here, if set */
 	size_t tee_pos;		/* buf[tee_pos, pos) is consumed but not teed */
 };
 
 int in_init(struct in_buf *b, int fd, size_t cap);
+/* The whole of a regular file, mapped: nothing is read or copied until
+ * looked at (a parser walking records touches only their headers).
+ * in_offset() is the file offset; -1 with errno. */
+int in_init_mapped(struct in_buf *b, int fd);
 /* Reads wait on wake_fd too (see above). */
 void in_set_wake(struct in_buf *b, int wake_fd);
 /* The bytes come from fn (a protocol's messages) instead of the fd. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -201,6 +202,32 @@ int in_init(struct in_buf *b, int fd, size_t cap)
 	return b->buf ? 0 : -1;
 }
 
+int in_init_mapped(struct in_buf *b, int fd)
+{
+	struct stat st;
+	void *p;
+
+	memset(b, 0, sizeof(*b));
+	io_end_init(&b->io, fd, -1, false);
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	b->mapped = true;
+	b->eof = true;
+	if (!st.st_size)
+		return 0;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	madvise(p, (size_t)st.st_size, MADV_WILLNEED);
+	b->buf = p;
+	b->cap = b->end = (size_t)st.st_size;
+	return 0;
+}
+
 void in_set_wake(struct in_buf *b, int wake_fd)
 {
 	io_end_close(&b->io);
@@ -216,7 +243,10 @@ void in_set_source(struct in_buf *b, in_source_fn fn, void *ctx)
 void in_free(struct in_buf *b)
 {
 	io_end_close(&b->io);
-	free(b->buf);
+	if (b->mapped && b->buf)
+		munmap(b->buf, b->cap);
+	else
+		free(b->buf);
 	b->buf = NULL;
 }
 
@@ -261,6 +291,8 @@ ssize_t in_want(struct in_buf *b, size_t n)
 {
 	if (b->end - b->pos >= n)
 		return (ssize_t)n;
+	if (b->mapped)	/* the whole file is there: this is its end */
+		return (ssize_t)(b->end - b->pos);
 	if (n > b->cap) {
 		b->err = EINVAL;
 		return -1;

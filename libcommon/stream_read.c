@@ -511,8 +511,8 @@ static int read_command(struct stream_reader *r, struct stream_item *it)
 		return -1;
 	cmd = get_be16(p + 1);
 	len = get_be16(p + 3);
-	if (cmd < MIG_CMD_OPEN_RETURN_PATH || cmd > MIG_CMD_ENABLE_COLO)
-		return fail(r, base + 1, "unknown command %u, expected 1..9", cmd);
+	if (cmd < MIG_CMD_OPEN_RETURN_PATH || cmd > MIG_CMD_MAX)
+		return fail(r, base + 1, "unknown command %u, expected 1..%u", cmd, MIG_CMD_MAX);
 	if ((cmd == MIG_CMD_PACKAGED || cmd == MIG_CMD_PING) && len != 4)
 		return fail(r, base + 3, "command %u with length %u, expected 4", cmd, len);
 	p = peek(r, 5, len, "command data");
@@ -828,7 +828,7 @@ static bool next_record_plausible(struct stream_reader *r,
 		return s && s->kind != SECTION_KIND_OPAQUE;
 	case QEMU_VM_COMMAND:
 		return rem >= 5 && get_be16(q + 1) >= MIG_CMD_OPEN_RETURN_PATH &&
-		       get_be16(q + 1) <= MIG_CMD_ENABLE_COLO;
+		       get_be16(q + 1) <= MIG_CMD_MAX;
 	default:
 		return false;
 	}
