@@ -8,7 +8,7 @@
 #define APPLET_TABLE(APPLET, PLANNED) \
 	APPLET(multifd_recv, "multifd-recv", "receive a migration stream over QEMU multifd TCP channels") \
 	APPLET(multifd_send, "multifd-send", "send a migration stream over QEMU multifd TCP channels") \
-	PLANNED("postcopy-serve", "serve a saved stream to a postcopy destination") \
+	APPLET(postcopy_serve, "postcopy-serve", "serve a saved stream to a postcopy destination") \
 	PLANNED("pvrdma-mux", "RDMA-CM MAD multiplexer for PVRDMA devices") \
 	APPLET(rdma_recv, "rdma-recv", "receive a migration stream over QEMU's RDMA protocol") \
 	APPLET(rdma_send, "rdma-send", "send a migration stream over QEMU's RDMA protocol") \

@@ -76,8 +76,9 @@ qemu_exec_uri() {
 }
 
 # qemu_start NAME [--mem SIZE] [--mem-path FILE] [--share on|off]
-#            [--incoming defer|URI] [--uuid UUID] [--] [QEMU ARGS...]
-#   Start a paused guest: -accel tcg -M pc -m SIZE (default 64M) -nodefaults
+#            [--incoming defer|URI] [--uuid UUID] [--run] [--] [QEMU ARGS...]
+#   Start a paused guest (--run: without -S, as a postcopy destination that
+#   must run once the migration lets it): -accel tcg -M pc -m SIZE (default 64M) -nodefaults
 #   -S -display none, QMP on a unix socket. --mem-path backs RAM with
 #   memory-backend-file id `m` (its RAM block is then named `m`; share
 #   defaults to off, so a source never writes into its image; a missing file
@@ -88,7 +89,7 @@ qemu_exec_uri() {
 #   complete; follow with qmp_wait_migration. --incoming defer and
 #   qemu_load_stream keep the two steps apart.
 qemu_start() {
-	local name=$1 dir rd sock mem=64M mempath='' share=off incoming='' uuid=''
+	local name=$1 dir rd sock mem=64M mempath='' share=off incoming='' uuid='' pause=-S
 	local -a args extra=()
 	[[ -n $name ]] || { echo 'qemu.bash: qemu_start NAME ...' >&2; return 1; }
 	shift
@@ -99,6 +100,7 @@ qemu_start() {
 		--share) share=$2; shift 2 ;;
 		--incoming) incoming=$2; shift 2 ;;
 		--uuid) uuid=$2; shift 2 ;;
+		--run) pause=''; shift ;;
 		--) shift; extra+=("$@"); break ;;
 		*) extra+=("$1"); shift ;;
 		esac
@@ -119,7 +121,7 @@ qemu_start() {
 	fi
 	printf '%s\n' "$sock" >"$dir/sock"
 
-	args=(-accel tcg -M pc -m "$mem" -nodefaults -S -display none
+	args=(-accel tcg -M pc -m "$mem" -nodefaults ${pause:+"$pause"} -display none
 		-qmp "unix:$(_qemu_optval "$sock"),server=on,wait=off"
 		-pidfile "$dir/qemu.pid")
 	if [[ -n $mempath ]]; then

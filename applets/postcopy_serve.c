@@ -1,0 +1,1025 @@
+/* postcopy-serve: a saved migration stream as the source of a postcopy
+ * migration, for a QEMU 7.2 destination that runs at once and faults its
+ * RAM in on demand.
+ *
+ * The stream file is indexed in place (mapped; a pipe is spooled to an
+ * unnamed temporary first): every page's last record, the configuration,
+ * the RAM section, the device state. Then the destination gets what a
+ * QEMU source sends it: header and configuration, OPEN_RETURN_PATH,
+ * POSTCOPY_ADVISE, the RAM START section with the block list, a DISCARD
+ * per block (QEMU 7.2 needs one before LISTEN), one PACKAGED blob of
+ * LISTEN, the device state and RUN; then RAM PART sections, the pages the
+ * destination asks for on the return path first, the others in the
+ * background in small sections, every page exactly once; END, EOF, and
+ * success when it answers SHUT 0.
+ *
+ * Threads: the applet's thread sends; a return-path thread reads the
+ * destination's messages and queues its page requests; a monitor draws
+ * progress and enforces --timeout. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "applets.h"
+#include "bytes.h"
+#include "io.h"
+#include "json.h"
+#include "log.h"
+#include "net.h"
+#include "opts.h"
+#include "postcopy.h"
+#include "stream.h"
+#include "transfer.h"
+#include "uffd_probe.h"
+
+const char postcopy_serve_usage[] =
+"usage: postcopy-serve [OPTIONS] HOST:PORT < STREAM\n"
+"       postcopy-serve --probe [--json]\n"
+"\n"
+"Serves a saved QEMU migration stream (QEVM version 3, from a file or a\n"
+"pipe) to a QEMU 7.2 destination as a postcopy migration source: the\n"
+"destination runs the guest at once and its RAM is faulted in on demand,\n"
+"the pages it asks for first, the rest pushed in the background. The\n"
+"destination is started with -incoming defer, the postcopy-ram capability\n"
+"set, then migrate-incoming tcp:HOST:PORT; it must not have -S.\n"
+"\n"
+"The stream is indexed before connecting (a pipe is spooled to an unnamed\n"
+"temporary file first); what cannot be served is refused by name: another\n"
+"target page size, vfio devices, compressed pages, no device state.\n"
+"\n"
+"      --resume          continue a postcopy migration that broke after the\n"
+"                        guest started (the destination is postcopy-paused):\n"
+"                        run migrate-recover tcp:HOST:PORT on it, then this;\n"
+"                        only the pages it still lacks are sent\n"
+"      --push-delay MS   push background pages only after MS milliseconds;\n"
+"                        requested pages go at once (shows demand paging)\n"
+"      --timeout SECONDS\n"
+"                        give up connecting after SECONDS (default 30) and\n"
+"                        fail when the destination takes no byte and asks for\n"
+"                        nothing for SECONDS (default: no limit)\n"
+"      --progress        show pages requested, pushed and left, and the\n"
+"                        request latency, on stderr\n"
+XFER_USAGE_STATS
+"      --probe           say whether this host can be a postcopy destination\n"
+"                        (userfaultfd: the syscall, /dev/userfaultfd, API\n"
+"                        features, unprivileged use, shmem and hugetlbfs\n"
+"                        registration, page sizes) and exit\n"
+"  -j, --json            with --probe: as JSON\n"
+"  -h, --help            show this help\n"
+"\n"
+"If the connection breaks after the guest started, QEMU pauses the\n"
+"migration (postcopy-paused) and the guest waits for its missing pages:\n"
+"migrate-recover on the destination and postcopy-serve --resume finish it.\n"
+"Before the guest started, a failure makes the destination exit.\n"
+"\n"
+XFER_USAGE_SIGNALS
+"\n"
+"Exit status: 0 every page served and the destination said SHUT 0, 1\n"
+"failure, 2 usage error; with --probe, 0 when this host can be a\n"
+"destination, 1 when it cannot.\n";
+
+#define SECTION_PAGES	64	/* background pages per section: a request waits at most one */
+#define LATENCY_MAX	(1u << 20)
+
+struct request {
+	uint32_t block;
+	uint64_t page, pages;
+	uint64_t at_ns;
+};
+
+struct server {
+	struct xfer x;
+	struct net_endpoint ep;
+	bool resume;
+	unsigned int push_delay_ms;
+
+	int in_fd;			/* the stream: a file, or the spool */
+	struct in_buf in;		/* mapped */
+	struct stream_reader *r;
+	struct pc_index ix;
+
+	int fd;				/* the connection */
+	char peer[NET_NAME_LEN];
+	struct out_buf out;
+	struct in_buf rp_in;		/* its other direction: the return path */
+	struct stream_writer w;
+	uint64_t **sent;		/* per block: bit per page */
+	uint64_t sent_pages, cursor_block, cursor_page;
+
+	/* Shared with the return-path thread, under x.session.lock. */
+	pthread_cond_t cond;
+	struct request *queue;
+	size_t qhead, qcount, qcap;
+	int last_block;			/* of the last REQ_PAGES_ID */
+	bool shut;
+	uint32_t shut_status;
+	bool resume_acked;
+	uint32_t bitmaps_in;		/* RECV_BITMAPs read (resume) */
+	pthread_t rp_thread;
+	bool rp_started;
+
+	struct request *batch;		/* the sender's copy of the queue */
+	size_t batch_cap;
+
+	/* Figures. */
+	_Atomic uint64_t requested, pushed, requests, rp_messages, bytes_sent, already;
+	_Atomic uint64_t last_latency_ns;
+	uint64_t *latency_ns;		/* per served request, sender only */
+	size_t nlatency;
+	uint64_t index_ns, connect_ns, running_ns, done_ns;
+};
+
+#define srv_fail(s, ...) session_fail(&(s)->x.session, __VA_ARGS__)
+
+static bool srv_failed(struct server *s)
+{
+	return session_failed(&s->x.session);
+}
+
+/* ---- pages ---- */
+
+static bool page_sent(struct server *s, uint32_t b, uint64_t p)
+{
+	return s->sent[b][p / 64] & (1ull << (p % 64));
+}
+
+static void mark_sent(struct server *s, uint32_t b, uint64_t p)
+{
+	s->sent[b][p / 64] |= 1ull << (p % 64);
+	s->sent_pages++;
+}
+
+/* One page record from the index: PAGE with the file's bytes, or ZERO. */
+static void put_page(struct server *s, uint32_t b, uint64_t p)
+{
+	const struct pc_block *pb = &s->ix.blocks[b];
+	uint64_t e = pb->page[p];
+
+	if (!e || (e & PC_ZERO))
+		stream_write_zero(&s->w, pb->rb, p * PC_PAGE_SIZE, (uint8_t)(e & 0xff));
+	else
+		stream_write_page(&s->w, pb->rb, p * PC_PAGE_SIZE, s->in.buf + e);
+	mark_sent(s, b, p);
+}
+
+static void open_part(struct server *s)
+{
+	stream_write_section(&s->w, QEMU_VM_SECTION_PART, &s->ix.ram);
+	/* a new section names its block again */
+	s->w.last_block = NULL;
+}
+
+static int close_section(struct server *s)
+{
+	stream_write_ram_flag(&s->w, RAM_SAVE_FLAG_EOS);
+	stream_write_footer(&s->w, s->ix.ram.id);
+	if (out_flush(&s->out) < 0) {
+		if (!srv_failed(s))
+			srv_fail(s, "sending pages: %s", strerror(s->out.err));
+		return -1;
+	}
+	atomic_store(&s->bytes_sent, s->out.written);
+	return 0;
+}
+
+/* ---- the return path ---- */
+
+static int queue_request(struct server *s, const struct pc_rp_msg *m)
+{
+	struct request *rq;
+	uint32_t b;
+
+	if (m->type == PC_RP_REQ_PAGES_ID) {
+		const struct ram_block *rb = ram_block_find(stream_ram(s->r), m->name, m->name_len);
+
+		if (!rb) {
+			srv_fail(s, "the destination asks for pages of block '%s', which the stream does not have",
+				 m->name);
+			return -1;
+		}
+		s->last_block = (int)rb->index;
+	}
+	if (s->last_block < 0) {
+		srv_fail(s, "the destination asks for pages before naming their block");
+		return -1;
+	}
+	b = (uint32_t)s->last_block;
+	if (m->start / PC_PAGE_SIZE + m->length / PC_PAGE_SIZE > s->ix.blocks[b].pages) {
+		srv_fail(s, "the destination asks for %u bytes at 0x%" PRIx64 " of block '%s', past its end",
+			 m->length, m->start, s->ix.blocks[b].rb->name);
+		return -1;
+	}
+	if (s->qcount == s->qcap) {
+		size_t cap = s->qcap ? s->qcap * 2 : 256;
+		struct request *q = malloc(cap * sizeof(*q));
+
+		if (!q) {
+			srv_fail(s, "out of memory for page requests");
+			return -1;
+		}
+		for (size_t i = 0; i < s->qcount; i++)
+			q[i] = s->queue[(s->qhead + i) % s->qcap];
+		free(s->queue);
+		s->queue = q;
+		s->qcap = cap;
+		s->qhead = 0;
+	}
+	rq = &s->queue[(s->qhead + s->qcount++) % s->qcap];
+	*rq = (struct request){ b, m->start / PC_PAGE_SIZE, m->length / PC_PAGE_SIZE, now_ns() };
+	atomic_fetch_add(&s->requests, 1);
+	pthread_cond_broadcast(&s->cond);
+	return 0;
+}
+
+/* n bytes of the return path, in pieces the buffer holds; -1 when it
+ * ended or the session failed. */
+static int rp_read(struct server *s, void *p, size_t n)
+{
+	unsigned char *d = p;
+
+	while (n) {
+		size_t k = n < s->rp_in.cap ? n : s->rp_in.cap;
+
+		if (in_want(&s->rp_in, k) != (ssize_t)k)
+			return -1;
+		memcpy(d, in_ptr(&s->rp_in), k);
+		in_skip(&s->rp_in, k);
+		d += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* The bitmap after a RECV_BITMAP message: be64 size, the received pages
+ * (little-endian u64 words), be64 0x0123456789abcdef. */
+static int read_bitmap(struct server *s, const char *name)
+{
+	const struct ram_block *rb = ram_block_find(stream_ram(s->r), name, strlen(name));
+	unsigned char b8[8], *bits;
+	uint64_t size, want, pages, have = 0;
+
+	if (!rb)
+		return srv_fail(s, "the destination sends the bitmap of block '%s', which the stream does not have", name), -1;
+	pages = rb->length / PC_PAGE_SIZE;
+	want = ((pages + 7) / 8 + 7) / 8 * 8;
+	if (rp_read(s, b8, 8) < 0)
+		return srv_fail(s, "reading the bitmap of '%s': the return path ended", name), -1;
+	size = get_be64(b8);
+	if (size != want)
+		return srv_fail(s, "the bitmap of '%s' has %" PRIu64 " bytes, expected %" PRIu64, name, size, want), -1;
+	bits = malloc(size);
+	if (!bits)
+		return srv_fail(s, "out of memory for the bitmap of '%s'", name), -1;
+	if (rp_read(s, bits, size) < 0 || rp_read(s, b8, 8) < 0) {
+		free(bits);
+		return srv_fail(s, "reading the bitmap of '%s': the return path ended", name), -1;
+	}
+	if (get_be64(b8) != 0x0123456789abcdefull) {
+		free(bits);
+		return srv_fail(s, "the bitmap of '%s' does not end with its mark", name), -1;
+	}
+	/* the sender waits for every bitmap before it touches sent[] */
+	pthread_mutex_lock(&s->x.session.lock);
+	for (uint64_t p = 0; p < pages; p++)
+		if ((bits[p / 8] >> (p % 8)) & 1 && !page_sent(s, rb->index, p)) {
+			mark_sent(s, rb->index, p);
+			have++;
+		}
+	atomic_fetch_add(&s->already, have);
+	s->bitmaps_in++;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->x.session.lock);
+	free(bits);
+	return 0;
+}
+
+static int handle_rp(struct server *s, const struct pc_rp_msg *m)
+{
+	int ret = 0;
+
+	atomic_fetch_add(&s->rp_messages, 1);
+	if (m->type == PC_RP_RECV_BITMAP)
+		return read_bitmap(s, m->name);
+	pthread_mutex_lock(&s->x.session.lock);
+	switch (m->type) {
+	case PC_RP_SHUT:
+		s->shut = true;
+		s->shut_status = m->value;
+		s->done_ns = now_ns();
+		break;
+	case PC_RP_PONG:
+		if (m->value == 3 && !s->running_ns)
+			s->running_ns = now_ns();	/* the package is loaded: RUN ran */
+		break;
+	case PC_RP_RESUME_ACK:
+		s->resume_acked = true;
+		break;
+	default:
+		ret = queue_request(s, m);
+		break;
+	}
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->x.session.lock);
+	return ret;
+}
+
+static void *rp_thread(void *arg)
+{
+	struct server *s = arg;
+	unsigned char hdr[PC_RP_HEADER_SIZE], body[PC_RP_MAX_LEN];
+	char err[PC_ERR_LEN];
+
+	for (;;) {
+		struct pc_rp_msg m;
+
+		if (rp_read(s, hdr, sizeof(hdr)) < 0) {
+			pthread_mutex_lock(&s->x.session.lock);
+			if (!s->shut)
+				session_fail_locked(&s->x.session, "the destination closed the connection%s",
+						    s->rp_in.err ? " with an error" : "");
+			pthread_mutex_unlock(&s->x.session.lock);
+			break;
+		}
+		err[0] = 0;
+		if (pc_rp_header(hdr, &m, err) < 0 || rp_read(s, body, m.len) < 0 ||
+		    pc_rp_body(body, &m, err) < 0) {
+			srv_fail(s, "return path, byte %" PRIu64 ": %s", in_offset(&s->rp_in),
+				 err[0] ? err : "the connection ended inside a message");
+			break;
+		}
+		if (handle_rp(s, &m) < 0 || m.type == PC_RP_SHUT)
+			break;
+	}
+	return NULL;
+}
+
+/* ---- sending ---- */
+
+/* The queued requests, taken under the lock (held on entry and on
+ * return) and served without it: the pages not sent yet, in a PART
+ * section of their own. The background goes on after the last of them. */
+static int serve_requests_locked(struct server *s)
+{
+	struct session *ss = &s->x.session;
+	size_t n = s->qcount, first = s->nlatency;
+	bool opened = false;
+	uint64_t t;
+	int ret = 0;
+
+	if (n > s->batch_cap) {
+		struct request *b = realloc(s->batch, n * sizeof(*b));
+
+		if (!b) {
+			session_fail_locked(ss, "out of memory for page requests");
+			return -1;
+		}
+		s->batch = b;
+		s->batch_cap = n;
+	}
+	for (size_t i = 0; i < n; i++)
+		s->batch[i] = s->queue[(s->qhead + i) % s->qcap];
+	s->qhead = (s->qhead + n) % s->qcap;
+	s->qcount = 0;
+	pthread_mutex_unlock(&ss->lock);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct request *rq = &s->batch[i];
+		bool any = false;
+
+		for (uint64_t p = rq->page; p < rq->page + rq->pages; p++) {
+			if (page_sent(s, rq->block, p))
+				continue;	/* on its way already */
+			if (!opened)
+				open_part(s);
+			opened = any = true;
+			put_page(s, rq->block, p);
+			atomic_fetch_add(&s->requested, 1);
+		}
+		/* the guest tends to touch the neighbours next */
+		s->cursor_block = rq->block;
+		s->cursor_page = rq->page + rq->pages;
+		if (any && s->nlatency < LATENCY_MAX)
+			s->latency_ns[s->nlatency++] = rq->at_ns;
+	}
+	if (opened)
+		ret = close_section(s);
+	t = now_ns();
+	for (size_t i = first; i < s->nlatency; i++)
+		s->latency_ns[i] = t - s->latency_ns[i];
+	if (s->nlatency > first)
+		atomic_store(&s->last_latency_ns, s->latency_ns[s->nlatency - 1]);
+	pthread_mutex_lock(&ss->lock);
+	return ret;
+}
+
+/* The first page of block b at or after p not sent yet, or its page
+ * count: whole words of sent pages are skipped at once. */
+static uint64_t next_unsent(struct server *s, uint32_t b, uint64_t p)
+{
+	uint64_t pages = s->ix.blocks[b].pages;
+	const uint64_t *bits = s->sent[b];
+
+	while (p < pages) {
+		uint64_t word = ~bits[p / 64] >> (p % 64);
+
+		if (word) {
+			p += (uint64_t)__builtin_ctzll(word);
+			return p < pages ? p : pages;
+		}
+		p = (p / 64 + 1) * 64;
+	}
+	return pages;
+}
+
+/* Up to SECTION_PAGES unsent pages from the cursor on, in one section. */
+static int push_background(struct server *s)
+{
+	uint32_t n = 0;
+
+	while (n < SECTION_PAGES && s->sent_pages < s->ix.total_pages) {
+		uint32_t b = (uint32_t)s->cursor_block;
+		uint64_t p = next_unsent(s, b, s->cursor_page);
+
+		if (p >= s->ix.blocks[b].pages) {
+			s->cursor_block = (b + 1) % s->ix.nblocks;
+			s->cursor_page = 0;
+			continue;
+		}
+		s->cursor_page = p + 1;
+		if (!n)
+			open_part(s);
+		put_page(s, b, p);
+		atomic_fetch_add(&s->pushed, 1);
+		n++;
+	}
+	return n ? close_section(s) : 0;
+}
+
+static int serve_pages(struct server *s)
+{
+	struct session *ss = &s->x.session;
+	uint64_t push_at = now_ns() + (uint64_t)s->push_delay_ms * 1000000ull;
+	int ret = 0;
+
+	pthread_mutex_lock(&ss->lock);
+	while (!ret && s->sent_pages < s->ix.total_pages) {
+		if (session_failed(ss)) {
+			ret = -1;
+			break;
+		}
+		if (s->qcount) {
+			ret = serve_requests_locked(s);
+			continue;
+		}
+		if (now_ns() < push_at) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 10000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&s->cond, &ss->lock, &ts);
+			continue;
+		}
+		pthread_mutex_unlock(&ss->lock);
+		ret = push_background(s);
+		pthread_mutex_lock(&ss->lock);
+	}
+	pthread_mutex_unlock(&ss->lock);
+	return ret;
+}
+
+/* Waits (lock not held) for what the return-path thread sets. */
+static int wait_for_rp(struct server *s, bool *flag, const char *what)
+{
+	struct session *ss = &s->x.session;
+	int ret = 0;
+
+	pthread_mutex_lock(&ss->lock);
+	while (!*flag && !ret)
+		if (session_wait(ss, &s->cond))
+			ret = -1;
+	pthread_mutex_unlock(&ss->lock);
+	if (ret && !srv_failed(s))
+		srv_fail(s, "waiting for %s", what);
+	return ret;
+}
+
+/* ---- the start: what a postcopy source sends before the pages ---- */
+
+static int send_command(struct server *s, uint16_t cmd, const void *data, uint16_t len)
+{
+	stream_write_command(&s->w, cmd, data, len);
+	return s->out.err ? -1 : 0;
+}
+
+static int ping(struct server *s, uint32_t v)
+{
+	unsigned char b[4];
+
+	put_be32(b, v);
+	return send_command(s, MIG_CMD_PING, b, sizeof(b));
+}
+
+/* The RAM START section: the block list, EOS, footer; no pages. */
+static void send_ram_start(struct server *s)
+{
+	stream_write_section(&s->w, QEMU_VM_SECTION_START, &s->ix.ram);
+	stream_write_mem_size(&s->w, stream_ram(s->r));
+	stream_write_ram_flag(&s->w, RAM_SAVE_FLAG_EOS);
+	stream_write_footer(&s->w, s->ix.ram.id);
+}
+
+/* LISTEN, the device state verbatim, PING 3 (its PONG: RUN ran), RUN, as
+ * one PACKAGED blob: the destination reads it whole before it loads. */
+static int send_package(struct server *s)
+{
+	uint64_t dev = s->ix.devices_end - s->ix.devices_start;
+	uint32_t size = (uint32_t)(5 + dev + 9 + 5);
+	unsigned char b[4];
+
+	put_be32(b, size);
+	send_command(s, MIG_CMD_PACKAGED, b, sizeof(b));
+	send_command(s, MIG_CMD_POSTCOPY_LISTEN, NULL, 0);
+	out_write(&s->out, s->in.buf + s->ix.devices_start, dev);
+	ping(s, 3);
+	send_command(s, MIG_CMD_POSTCOPY_RUN, NULL, 0);
+	return s->out.err ? -1 : 0;
+}
+
+static int start_postcopy(struct server *s)
+{
+	unsigned char advise[16], discard[300];
+	const struct ram_list *ram = stream_ram(s->r);
+
+	out_write(&s->out, s->ix.config, s->ix.config_len);
+	send_command(s, MIG_CMD_OPEN_RETURN_PATH, NULL, 0);
+	ping(s, 1);
+	pc_advise_encode(advise);
+	send_command(s, MIG_CMD_POSTCOPY_ADVISE, advise, sizeof(advise));
+	send_ram_start(s);
+	/* QEMU 7.2 needs a DISCARD before LISTEN; a whole block costs nothing */
+	for (uint32_t i = 0; i < ram->count; i++)
+		send_command(s, MIG_CMD_POSTCOPY_RAM_DISCARD, discard,
+			     (uint16_t)pc_discard_encode(&ram->blocks[i], discard));
+	ping(s, 2);
+	if (send_package(s) < 0 || out_flush(&s->out) < 0) {
+		srv_fail(s, "starting the postcopy migration: %s", strerror(s->out.err));
+		return -1;
+	}
+	return 0;
+}
+
+/* --resume: the destination's received pages per block, then
+ * POSTCOPY_RESUME and its RESUME_ACK. */
+static int resume_postcopy(struct server *s)
+{
+	const struct ram_list *ram = stream_ram(s->r);
+	unsigned char name[256];
+	int ret = 0;
+
+	for (uint32_t i = 0; i < ram->count; i++) {
+		name[0] = ram->blocks[i].name_len;
+		memcpy(name + 1, ram->blocks[i].name, name[0]);
+		send_command(s, MIG_CMD_RECV_BITMAP, name, (uint16_t)(name[0] + 1));
+	}
+	if (out_flush(&s->out) < 0) {
+		srv_fail(s, "asking for the received pages: %s", strerror(s->out.err));
+		return -1;
+	}
+	pthread_mutex_lock(&s->x.session.lock);
+	while (s->bitmaps_in < ram->count && !ret)
+		if (session_wait(&s->x.session, &s->cond))
+			ret = -1;
+	pthread_mutex_unlock(&s->x.session.lock);
+	if (ret || send_command(s, MIG_CMD_POSTCOPY_RESUME, NULL, 0) < 0 || out_flush(&s->out) < 0 ||
+	    wait_for_rp(s, &s->resume_acked, "RESUME_ACK") < 0) {
+		if (!srv_failed(s))
+			srv_fail(s, "resuming: %s", strerror(s->out.err));
+		return -1;
+	}
+	info("resumed: %" PRIu64 " of %" PRIu64 " pages were there already", s->sent_pages,
+	     s->ix.total_pages);
+	return 0;
+}
+
+static int finish(struct server *s)
+{
+	stream_write_section(&s->w, QEMU_VM_SECTION_END, &s->ix.ram);
+	stream_write_ram_flag(&s->w, RAM_SAVE_FLAG_EOS);
+	stream_write_footer(&s->w, s->ix.ram.id);
+	stream_write_eof(&s->w);
+	if (out_flush(&s->out) < 0) {
+		srv_fail(s, "sending the end: %s", strerror(s->out.err));
+		return -1;
+	}
+	if (wait_for_rp(s, &s->shut, "the destination's SHUT") < 0)
+		return -1;
+	if (s->shut_status) {
+		srv_fail(s, "the destination failed: SHUT %u", s->shut_status);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the stream ---- */
+
+/* A regular file is mapped in place; anything else is spooled to an
+ * unnamed file in $TMPDIR first. */
+static int open_stream(struct server *s, char *err, size_t n)
+{
+	struct stat st;
+	char buf[1 << 16];
+	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	ssize_t r;
+
+	if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+		s->in_fd = STDIN_FILENO;
+		return 0;
+	}
+	s->in_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (s->in_fd < 0) {
+		snprintf(err, n, "cannot spool stdin to %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((r = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || write_full(s->in_fd, buf, (size_t)r) < 0) {
+			snprintf(err, n, "spooling stdin: %s", strerror(errno));
+			return -1;
+		}
+		if (srv_failed(s)) {
+			/* the session's failure is the one reported */
+			snprintf(err, n, "spooling stopped");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int index_stream(struct server *s)
+{
+	char err[PC_ERR_LEN];
+
+	if (open_stream(s, err, sizeof(err)) < 0 || in_init_mapped(&s->in, s->in_fd) < 0 ||
+	    !(s->r = stream_reader_new(&s->in))) {
+		srv_fail(s, "stdin: %s", err[0] ? err : strerror(errno));
+		return -1;
+	}
+	if (pc_index_build(&s->ix, s->r, s->in.buf, err) < 0) {
+		srv_fail(s, "stdin: %s", err);
+		return -1;
+	}
+	s->sent = calloc(s->ix.nblocks, sizeof(*s->sent));
+	s->latency_ns = malloc(LATENCY_MAX * sizeof(*s->latency_ns));
+	if (!s->sent || !s->latency_ns) {
+		srv_fail(s, "out of memory");
+		return -1;
+	}
+	for (uint32_t i = 0; i < s->ix.nblocks; i++) {
+		s->sent[i] = calloc((s->ix.blocks[i].pages + 63) / 64, 8);
+		if (!s->sent[i]) {
+			srv_fail(s, "out of memory");
+			return -1;
+		}
+	}
+	info("indexed %" PRIu64 " pages in %u blocks (%" PRIu64 " records, %" PRIu64
+	     " replaced by later ones), %u device sections", s->ix.total_pages, s->ix.nblocks,
+	     s->ix.records, s->ix.repeated, s->ix.devices);
+	return 0;
+}
+
+/* ---- monitor and figures ---- */
+
+static uint64_t monitor_moved(void *ctx, char *extra, size_t n)
+{
+	struct server *s = ctx;
+
+	if (extra) {
+		uint64_t done = atomic_load(&s->requested) + atomic_load(&s->pushed) +
+				atomic_load(&s->already);
+
+		snprintf(extra, n, "requested %" PRIu64 "  pushed %" PRIu64 "  left %" PRIu64
+			 "  requests %" PRIu64 "  last latency %.2f ms",
+			 atomic_load(&s->requested), atomic_load(&s->pushed),
+			 s->ix.total_pages > done ? s->ix.total_pages - done : 0,
+			 atomic_load(&s->requests), (double)atomic_load(&s->last_latency_ns) / 1e6);
+	}
+	return atomic_load(&s->bytes_sent);
+}
+
+static uint64_t monitor_activity(void *ctx)
+{
+	struct server *s = ctx;
+
+	return atomic_load(&s->bytes_sent) + atomic_load(&s->rp_messages);
+}
+
+static void monitor_idle(void *ctx, unsigned int timeout_s)
+{
+	struct server *s = ctx;
+
+	srv_fail(s, "the destination took no byte and sent nothing for %u s (--timeout)", timeout_s);
+}
+
+static const struct monitor_ops srv_monitor_ops = {
+	.moved = monitor_moved,
+	.activity = monitor_activity,
+	.idle = monitor_idle,
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The q-quantile of sorted v[0..n), in milliseconds. */
+static double quantile_ms(const uint64_t *v, size_t n, double q)
+{
+	size_t i = (size_t)(q * (double)(n - 1) + 0.5);
+
+	return n ? (double)v[i] / 1e6 : 0;
+}
+
+static double since_start_ms(const struct server *s, uint64_t t)
+{
+	return t ? (double)(t - s->x.start_ns) / 1e6 : 0;
+}
+
+static void stats_fields(void *ctx, struct json_writer *w)
+{
+	struct server *s = ctx;
+
+	qsort(s->latency_ns, s->nlatency, sizeof(*s->latency_ns), cmp_u64);
+	jw_key(w, "peer"); jw_string(w, s->peer);
+	jw_key(w, "resume"); jw_bool(w, s->resume);
+	jw_key(w, "push_delay_ms"); jw_u64(w, s->push_delay_ms);
+	jw_key(w, "blocks"); jw_u64(w, s->ix.nblocks);
+	jw_key(w, "pages_total"); jw_u64(w, s->ix.total_pages);
+	jw_key(w, "page_records"); jw_u64(w, s->ix.records);
+	jw_key(w, "page_records_replaced"); jw_u64(w, s->ix.repeated);
+	jw_key(w, "device_sections"); jw_u64(w, s->ix.devices);
+	jw_key(w, "pages_requested"); jw_u64(w, s->requested);
+	jw_key(w, "pages_pushed"); jw_u64(w, s->pushed);
+	jw_key(w, "pages_already_there"); jw_u64(w, s->already);
+	jw_key(w, "requests"); jw_u64(w, s->requests);
+	jw_key(w, "requests_served"); jw_u64(w, s->nlatency);
+	jw_key(w, "return_path_messages"); jw_u64(w, s->rp_messages);
+	jw_key(w, "bytes_sent"); jw_u64(w, s->bytes_sent);
+	jw_key(w, "index_ms"); jw_double(w, (double)s->index_ns / 1e6);
+	jw_key(w, "connected_ms"); jw_double(w, since_start_ms(s, s->connect_ns));
+	/* PONG 3 comes once the package with RUN is loaded: the guest runs */
+	jw_key(w, "running_ms"); jw_double(w, since_start_ms(s, s->running_ns));
+	jw_key(w, "completed_ms"); jw_double(w, since_start_ms(s, s->done_ns));
+	jw_key(w, "latency_ms");
+	jw_object(w);
+	jw_key(w, "p50"); jw_double(w, quantile_ms(s->latency_ns, s->nlatency, 0.5));
+	jw_key(w, "p99"); jw_double(w, quantile_ms(s->latency_ns, s->nlatency, 0.99));
+	jw_key(w, "max"); jw_double(w, quantile_ms(s->latency_ns, s->nlatency, 1));
+	jw_object_end(w);
+}
+
+/* ---- --probe ---- */
+
+static int probe(bool json)
+{
+	struct uffd_probe p;
+
+	uffd_probe_run(&p);
+	if (json) {
+		struct json_writer w;
+
+		jw_init(&w, stdout, true);
+		jw_object(&w);
+		jw_key(&w, "usable"); jw_bool(&w, p.usable);
+		jw_key(&w, "page_size"); jw_i64(&w, p.page_size);
+		jw_key(&w, "huge_page_sizes"); jw_string(&w, p.huge_sizes);
+		jw_key(&w, "features"); jw_u64(&w, p.features);
+		jw_key(&w, "checks");
+		jw_array(&w);
+		for (unsigned int i = 0; i < p.n; i++) {
+			jw_object(&w);
+			jw_key(&w, "name"); jw_string(&w, p.checks[i].name);
+			jw_key(&w, "ok"); jw_bool(&w, p.checks[i].ok);
+			jw_key(&w, "required"); jw_bool(&w, p.checks[i].required);
+			jw_key(&w, "detail"); jw_string(&w, p.checks[i].detail);
+			jw_object_end(&w);
+		}
+		jw_array_end(&w);
+		jw_object_end(&w);
+		jw_end(&w);
+	} else {
+		for (unsigned int i = 0; i < p.n; i++)
+			printf("%-4s %-13s %s%s\n", p.checks[i].ok ? "ok" : p.checks[i].required ? "FAIL" : "no",
+			       p.checks[i].name, p.checks[i].detail,
+			       !p.checks[i].ok && !p.checks[i].required ? " (optional)" : "");
+		printf("%s\n", p.usable ? "this host can be a postcopy destination" :
+		       "this host cannot be a postcopy destination");
+	}
+	if (fflush(stdout) == EOF || ferror(stdout))
+		die_errno("stdout");
+	return p.usable ? EXIT_OK : EXIT_FAIL;
+}
+
+/* ---- set-up and the run ---- */
+
+enum { OPT_RESUME = 0x2000, OPT_PUSH_DELAY, OPT_PROBE };
+
+struct args {
+	struct server *s;
+	bool probe, json;
+};
+
+static int take_option(void *ctx, int c, const char *arg, char *err)
+{
+	struct args *a = ctx;
+
+	switch (c) {
+	case OPT_RESUME:
+		a->s->resume = true;
+		return 0;
+	case OPT_PUSH_DELAY: {
+		uint64_t ms;
+
+		if (parse_uint(arg, 0, 3600000, &ms) < 0) {
+			snprintf(err, XFER_ERR_LEN, "--push-delay: expected milliseconds, 0..3600000, not '%s'", arg);
+			return -1;
+		}
+		a->s->push_delay_ms = (unsigned int)ms;
+		return 0;
+	}
+	case OPT_PROBE:
+		a->probe = true;
+		return 0;
+	case 'j':
+		a->json = true;
+		return 0;
+	default:
+		snprintf(err, XFER_ERR_LEN, "bad option");
+		return -1;
+	}
+}
+
+/* Returns with the server set up, or exits (--probe, --help, usage). */
+static void parse_args(struct server *s, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "resume", no_argument, NULL, OPT_RESUME },
+		{ "push-delay", required_argument, NULL, OPT_PUSH_DELAY },
+		{ "probe", no_argument, NULL, OPT_PROBE },
+		{ "json", no_argument, NULL, 'j' },
+		XFER_LONGOPTS_COMMON,
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
+	struct args a = { .s = s };
+
+	switch (xfer_getopt(&s->x.opts, argc, argv, "hj", longopts, take_option, &a, err)) {
+	case 1: applet_help();
+	case -1: die_usage("%s", err);
+	}
+	if (a.probe) {
+		if (argc != optind)
+			die_usage("--probe takes no HOST:PORT");
+		exit(probe(a.json));
+	}
+	if (a.json)
+		die_usage("--json goes with --probe (the transfer's figures: --stats-json FILE)");
+	if (argc - optind != 1)
+		die_usage("expected one HOST:PORT");
+	if (net_endpoint_parse(argv[optind], true, &s->ep, err) < 0)
+		die_usage("%s", err);
+	if (isatty(STDIN_FILENO))
+		die_usage("the stream comes on stdin, which is a terminal");
+}
+
+static int connect_destination(struct server *s)
+{
+	char err[NET_ERR_LEN];
+	int wake = s->x.session.wake_fd;
+
+	s->fd = net_connect(&s->ep, xfer_deadline(&s->x, XFER_CONNECT_DEFAULT_S), wake, true, err);
+	if (s->fd < 0) {
+		srv_fail(s, "%s", err);
+		return -1;
+	}
+	net_tune(s->fd);
+	net_peer_name(s->fd, s->peer, sizeof(s->peer));
+	s->connect_ns = now_ns();
+	/* a failure wakes the return-path thread and a blocked send */
+	session_watch_fd(&s->x.session, s->fd, SHUT_RDWR);
+	if (out_init(&s->out, s->fd, 1u << 20) < 0 || in_init(&s->rp_in, s->fd, 64u << 10) < 0) {
+		srv_fail(s, "out of memory");
+		return -1;
+	}
+	out_set_wake(&s->out, wake);
+	in_set_wake(&s->rp_in, wake);
+	stream_writer_init(&s->w, &s->out, PC_PAGE_SIZE);
+	return 0;
+}
+
+static void serve(struct server *s)
+{
+	int ret;
+
+	if (pthread_create(&s->rp_thread, NULL, rp_thread, s) != 0) {
+		srv_fail(s, "cannot start the return-path thread");
+		return;
+	}
+	s->rp_started = true;
+	ret = s->resume ? resume_postcopy(s) : start_postcopy(s);
+	if (ret == 0 && serve_pages(s) == 0 && finish(s) == 0)
+		info("served %" PRIu64 " pages: %" PRIu64 " on request, %" PRIu64 " pushed%s",
+		     s->ix.total_pages, (uint64_t)s->requested, (uint64_t)s->pushed,
+		     s->resume ? ", the rest was there" : "");
+}
+
+static void run(struct server *s)
+{
+	uint64_t t0 = now_ns();
+
+	if (index_stream(s) < 0)
+		return;
+	s->index_ns = now_ns() - t0;
+	if (connect_destination(s) < 0)
+		return;
+	xfer_monitor_start(&s->x, &srv_monitor_ops, s);
+	if (!srv_failed(s))
+		serve(s);
+	xfer_monitor_stop(&s->x);
+	if (s->x.opts.progress) {
+		char extra[256];
+
+		progress_done(&s->x.pg, monitor_moved(s, extra, sizeof(extra)), extra);
+	}
+}
+
+static void cleanup(struct server *s)
+{
+	if (s->fd >= 0) {
+		/* ends the return-path thread if it still reads */
+		shutdown(s->fd, SHUT_RDWR);
+		session_unwatch_fd(&s->x.session, s->fd);
+	}
+	if (s->rp_started)
+		pthread_join(s->rp_thread, NULL);
+	if (s->fd >= 0) {
+		if (srv_failed(s))
+			net_abort_on_close(s->fd);
+		out_discard(&s->out);
+		in_free(&s->rp_in);
+		close(s->fd);
+	}
+	for (uint32_t i = 0; s->sent && i < s->ix.nblocks; i++)
+		free(s->sent[i]);
+	free(s->sent);
+	free(s->queue);
+	free(s->batch);
+	free(s->latency_ns);
+	pc_index_free(&s->ix);
+	stream_reader_free(s->r);
+	in_free(&s->in);
+	if (s->in_fd > STDIN_FILENO)
+		close(s->in_fd);
+}
+
+int postcopy_serve_main(int argc, char **argv)
+{
+	struct server s = { .fd = -1, .in_fd = -1, .last_block = -1 };
+	char err[XFER_ERR_LEN];
+	int status;
+
+	parse_args(&s, argc, argv);
+	if (xfer_begin(&s.x, "postcopy-serve") < 0)
+		die_errno("cannot set up");
+	net_endpoint_name(&s.ep, s.x.endpoint, sizeof(s.x.endpoint));
+	pthread_cond_init(&s.cond, NULL);
+	session_watch_cond(&s.x.session, &s.cond);
+	run(&s);
+	if (s.x.opts.stats_path && xfer_stats_write(&s.x, stats_fields, &s, err) < 0)
+		msg("--stats-json: %s", err);
+	status = srv_failed(&s) ? EXIT_FAIL : EXIT_OK;
+	if (status)
+		msg("%s", s.x.session.error);
+	else
+		session_complete(&s.x.session);
+	cleanup(&s);
+	pthread_cond_destroy(&s.cond);
+	return session_end(&s.x.session, status);
+}
