@@ -124,6 +124,7 @@ struct server {
 	bool shut;
 	uint32_t shut_status;
 	bool resume_acked;
+	uint32_t pong_max;		/* the highest PONG: how far the destination got */
 	uint32_t bitmaps_in;		/* RECV_BITMAPs read (resume) */
 	pthread_t rp_thread;
 	bool rp_started;
@@ -318,6 +319,8 @@ static int handle_rp(struct server *s, const struct pc_rp_msg *m)
 		s->done_ns = now_ns();
 		break;
 	case PC_RP_PONG:
+		if (m->value > s->pong_max)
+			s->pong_max = m->value;
 		if (m->value == 3 && !s->running_ns)
 			s->running_ns = now_ns();	/* the package is loaded: RUN ran */
 		break;
@@ -999,6 +1002,37 @@ static void cleanup(struct server *s)
 		close(s->in_fd);
 }
 
+/* What a failure most likely means, from how far the destination got:
+ * QEMU explains itself only in its own log. */
+static const char *failure_hint(struct server *s)
+{
+	uint32_t pong;
+	bool shut;
+
+	if (s->fd < 0)
+		return NULL;	/* never connected: the error says why */
+	pthread_mutex_lock(&s->x.session.lock);
+	pong = s->pong_max;
+	shut = s->shut;
+	pthread_mutex_unlock(&s->x.session.lock);
+	if (shut)
+		return "QEMU's log on the destination says why it failed";
+	if (s->resume)
+		return s->resume_acked ?
+		       "the destination is postcopy-paused again: migrate-recover on it, then postcopy-serve --resume" :
+		       "is the destination postcopy-paused, with migrate-recover listening here? QEMU's log says why it refused";
+	switch (pong) {
+	case 0:
+		return "is this a QEMU destination waiting with migrate-incoming? QEMU's log says why it refused";
+	case 1:
+		return "the destination refused postcopy or the RAM blocks: is postcopy-ram set on it, and are its -M, -m, memory backend id, -bios and -kernel those of the saved VM? QEMU's log says which";
+	case 2:
+		return "the destination refused the device state: is it the saved VM's machine and devices? QEMU's log says which";
+	default:
+		return "the guest was running: the destination is postcopy-paused; migrate-recover on it, then postcopy-serve --resume finishes the migration";
+	}
+}
+
 int postcopy_serve_main(int argc, char **argv)
 {
 	struct server s = { .fd = -1, .in_fd = -1, .last_block = -1 };
@@ -1015,9 +1049,13 @@ int postcopy_serve_main(int argc, char **argv)
 	if (s.x.opts.stats_path && xfer_stats_write(&s.x, stats_fields, &s, err) < 0)
 		msg("--stats-json: %s", err);
 	status = srv_failed(&s) ? EXIT_FAIL : EXIT_OK;
-	if (status)
+	if (status) {
+		const char *hint = failure_hint(&s);
+
 		msg("%s", s.x.session.error);
-	else
+		if (hint)
+			msg("%s", hint);
+	} else
 		session_complete(&s.x.session);
 	cleanup(&s);
 	pthread_cond_destroy(&s.cond);
