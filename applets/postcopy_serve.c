@@ -135,6 +135,7 @@ struct server {
 	/* Figures. */
 	_Atomic uint64_t requested, pushed, requests, rp_messages, bytes_sent, already;
 	_Atomic uint64_t last_latency_ns;
+	_Atomic uint64_t push_at_ns;	/* --push-delay holds pushing until then */
 	uint64_t *latency_ns;		/* per served request, sender only */
 	size_t nlatency;
 	uint64_t index_ns, connect_ns, running_ns, done_ns;
@@ -474,6 +475,8 @@ static int serve_pages(struct server *s)
 	uint64_t push_at = now_ns() + (uint64_t)s->push_delay_ms * 1000000ull;
 	int ret = 0;
 
+	atomic_store(&s->push_at_ns, push_at);
+
 	pthread_mutex_lock(&ss->lock);
 	while (!ret && s->sent_pages < s->ix.total_pages) {
 		if (session_failed(ss)) {
@@ -517,6 +520,22 @@ static int wait_for_rp(struct server *s, bool *flag, const char *what)
 	pthread_mutex_unlock(&ss->lock);
 	if (ret && !srv_failed(s))
 		srv_fail(s, "waiting for %s", what);
+	return ret;
+}
+
+/* Waits for PONG v: the destination took everything before PING v. */
+static int wait_for_pong(struct server *s, uint32_t v)
+{
+	struct session *ss = &s->x.session;
+	int ret = 0;
+
+	pthread_mutex_lock(&ss->lock);
+	while (s->pong_max < v && !ret)
+		if (session_wait(ss, &s->cond))
+			ret = -1;
+	pthread_mutex_unlock(&ss->lock);
+	if (ret && !srv_failed(s))
+		srv_fail(s, "waiting for PONG %u", v);
 	return ret;
 }
 
@@ -567,9 +586,14 @@ static int start_postcopy(struct server *s)
 	unsigned char advise[16], discard[300];
 	const struct ram_list *ram = stream_ram(s->r);
 
+	/* Two round trips before the package: a refusal then comes with
+	 * the stage it happened at (see failure_hint), not as a reset
+	 * that may beat the PONG before it. */
 	out_write(&s->out, s->ix.config, s->ix.config_len);
 	send_command(s, MIG_CMD_OPEN_RETURN_PATH, NULL, 0);
 	ping(s, 1);
+	if (out_flush(&s->out) < 0 || wait_for_pong(s, 1) < 0)
+		goto fail;
 	pc_advise_encode(advise);
 	send_command(s, MIG_CMD_POSTCOPY_ADVISE, advise, sizeof(advise));
 	send_ram_start(s);
@@ -578,11 +602,14 @@ static int start_postcopy(struct server *s)
 		send_command(s, MIG_CMD_POSTCOPY_RAM_DISCARD, discard,
 			     (uint16_t)pc_discard_encode(&ram->blocks[i], discard));
 	ping(s, 2);
-	if (send_package(s) < 0 || out_flush(&s->out) < 0) {
-		srv_fail(s, "starting the postcopy migration: %s", strerror(s->out.err));
-		return -1;
-	}
+	if (out_flush(&s->out) < 0 || wait_for_pong(s, 2) < 0 || send_package(s) < 0 ||
+	    out_flush(&s->out) < 0)
+		goto fail;
 	return 0;
+fail:
+	if (!srv_failed(s))
+		srv_fail(s, "starting the postcopy migration: %s", strerror(s->out.err));
+	return -1;
 }
 
 /* --resume: the destination's received pages per block, then
@@ -727,7 +754,11 @@ static uint64_t monitor_moved(void *ctx, char *extra, size_t n)
 static uint64_t monitor_activity(void *ctx)
 {
 	struct server *s = ctx;
+	uint64_t now = now_ns();
 
+	/* holding pages back on purpose is no stall of the destination */
+	if (now < atomic_load(&s->push_at_ns))
+		return now;
 	return atomic_load(&s->bytes_sent) + atomic_load(&s->rp_messages);
 }
 
