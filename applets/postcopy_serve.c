@@ -483,6 +483,12 @@ static int serve_pages(struct server *s)
 			ret = -1;
 			break;
 		}
+		if (s->shut) {
+			session_fail_locked(ss, "the destination shut down (SHUT %u) with %" PRIu64 " pages not sent",
+					    s->shut_status, s->ix.total_pages - s->sent_pages);
+			ret = -1;
+			break;
+		}
 		if (s->qcount) {
 			ret = serve_requests_locked(s);
 			continue;
@@ -514,9 +520,14 @@ static int wait_for_rp(struct server *s, bool *flag, const char *what)
 	int ret = 0;
 
 	pthread_mutex_lock(&ss->lock);
-	while (!*flag && !ret)
+	while (!*flag && !s->shut && !ret)
 		if (session_wait(ss, &s->cond))
 			ret = -1;
+	if (!*flag && !ret) {
+		session_fail_locked(ss, "the destination shut down (SHUT %u) instead of sending %s",
+				    s->shut_status, what);
+		ret = -1;
+	}
 	pthread_mutex_unlock(&ss->lock);
 	if (ret && !srv_failed(s))
 		srv_fail(s, "waiting for %s", what);
@@ -530,9 +541,14 @@ static int wait_for_pong(struct server *s, uint32_t v)
 	int ret = 0;
 
 	pthread_mutex_lock(&ss->lock);
-	while (s->pong_max < v && !ret)
+	while (s->pong_max < v && !s->shut && !ret)
 		if (session_wait(ss, &s->cond))
 			ret = -1;
+	if (s->pong_max < v && !ret) {
+		session_fail_locked(ss, "the destination shut down (SHUT %u) instead of answering PING %u",
+				    s->shut_status, v);
+		ret = -1;
+	}
 	pthread_mutex_unlock(&ss->lock);
 	if (ret && !srv_failed(s))
 		srv_fail(s, "waiting for PONG %u", v);
@@ -630,9 +646,14 @@ static int resume_postcopy(struct server *s)
 		return -1;
 	}
 	pthread_mutex_lock(&s->x.session.lock);
-	while (s->bitmaps_in < ram->count && !ret)
+	while (s->bitmaps_in < ram->count && !s->shut && !ret)
 		if (session_wait(&s->x.session, &s->cond))
 			ret = -1;
+	if (s->bitmaps_in < ram->count && !ret) {
+		session_fail_locked(&s->x.session, "the destination shut down (SHUT %u) instead of sending its received pages",
+				    s->shut_status);
+		ret = -1;
+	}
 	pthread_mutex_unlock(&s->x.session.lock);
 	if (ret || send_command(s, MIG_CMD_POSTCOPY_RESUME, NULL, 0) < 0 || out_flush(&s->out) < 0 ||
 	    wait_for_rp(s, &s->resume_acked, "RESUME_ACK") < 0) {
