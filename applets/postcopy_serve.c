@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -721,16 +722,54 @@ static int open_stream(struct server *s, char *err, size_t n)
 	return 0;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ	22	/* Linux 5.14 */
+#endif
+#define PREFAULT_CHUNK		(8u << 20)
+
+/* Maps the file's pages ahead of the index on another CPU: the walk
+ * touches every page once, and half its time went to page faults. */
+struct prefault {
+	const unsigned char *buf;
+	size_t len;
+	atomic_bool stop;
+	pthread_t thread;
+	bool started;
+};
+
+static void *prefault_thread(void *arg)
+{
+	struct prefault *pf = arg;
+
+	for (size_t off = 0; off < pf->len && !atomic_load(&pf->stop); off += PREFAULT_CHUNK) {
+		size_t n = pf->len - off < PREFAULT_CHUNK ? pf->len - off : PREFAULT_CHUNK;
+
+		if (madvise((void *)(pf->buf + off), n, MADV_POPULATE_READ) < 0)
+			break;	/* an older kernel: the walk faults for itself */
+	}
+	return NULL;
+}
+
 static int index_stream(struct server *s)
 {
+	struct prefault pf = { 0 };
 	char err[PC_ERR_LEN];
+	int ret;
 
 	if (open_stream(s, err, sizeof(err)) < 0 || in_init_mapped(&s->in, s->in_fd) < 0 ||
 	    !(s->r = stream_reader_new(&s->in))) {
 		srv_fail(s, "stdin: %s", err[0] ? err : strerror(errno));
 		return -1;
 	}
-	if (pc_index_build(&s->ix, s->r, s->in.buf, err) < 0) {
+	pf.buf = s->in.buf;
+	pf.len = s->in.end;
+	pf.started = pf.len > PREFAULT_CHUNK && pthread_create(&pf.thread, NULL, prefault_thread, &pf) == 0;
+	ret = pc_index_build(&s->ix, s->r, s->in.buf, err);
+	if (pf.started) {
+		atomic_store(&pf.stop, true);
+		pthread_join(pf.thread, NULL);
+	}
+	if (ret < 0) {
 		srv_fail(s, "stdin: %s", err);
 		return -1;
 	}
