@@ -514,17 +514,41 @@ static int serve_pages(struct server *s)
 	return ret;
 }
 
-/* Waits (lock not held) for what the return-path thread sets. */
-static int wait_for_rp(struct server *s, bool *flag, const char *what)
+/* What the sender waits for from the return-path thread (lock held). */
+static bool got_pong(const struct server *s, uint32_t v)
+{
+	return s->pong_max >= v;
+}
+
+static bool got_bitmaps(const struct server *s, uint32_t n)
+{
+	return s->bitmaps_in >= n;
+}
+
+static bool got_resume_ack(const struct server *s, uint32_t unused)
+{
+	(void)unused;
+	return s->resume_acked;
+}
+
+static bool got_shut(const struct server *s, uint32_t unused)
+{
+	(void)unused;
+	return s->shut;
+}
+
+/* Waits (lock not held) until done(s, arg); a SHUT ends the wait too. */
+static int wait_for_rp(struct server *s, bool (*done)(const struct server *, uint32_t),
+		       uint32_t arg, const char *what)
 {
 	struct session *ss = &s->x.session;
 	int ret = 0;
 
 	pthread_mutex_lock(&ss->lock);
-	while (!*flag && !s->shut && !ret)
+	while (!done(s, arg) && !s->shut && !ret)
 		if (session_wait(ss, &s->cond))
 			ret = -1;
-	if (!*flag && !ret) {
+	if (!done(s, arg) && !ret) {
 		session_fail_locked(ss, "the destination shut down (SHUT %u) instead of sending %s",
 				    s->shut_status, what);
 		ret = -1;
@@ -532,27 +556,6 @@ static int wait_for_rp(struct server *s, bool *flag, const char *what)
 	pthread_mutex_unlock(&ss->lock);
 	if (ret && !srv_failed(s))
 		srv_fail(s, "waiting for %s", what);
-	return ret;
-}
-
-/* Waits for PONG v: the destination took everything before PING v. */
-static int wait_for_pong(struct server *s, uint32_t v)
-{
-	struct session *ss = &s->x.session;
-	int ret = 0;
-
-	pthread_mutex_lock(&ss->lock);
-	while (s->pong_max < v && !s->shut && !ret)
-		if (session_wait(ss, &s->cond))
-			ret = -1;
-	if (s->pong_max < v && !ret) {
-		session_fail_locked(ss, "the destination shut down (SHUT %u) instead of answering PING %u",
-				    s->shut_status, v);
-		ret = -1;
-	}
-	pthread_mutex_unlock(&ss->lock);
-	if (ret && !srv_failed(s))
-		srv_fail(s, "waiting for PONG %u", v);
 	return ret;
 }
 
@@ -609,7 +612,7 @@ static int start_postcopy(struct server *s)
 	out_write(&s->out, s->ix.config, s->ix.config_len);
 	send_command(s, MIG_CMD_OPEN_RETURN_PATH, NULL, 0);
 	ping(s, 1);
-	if (out_flush(&s->out) < 0 || wait_for_pong(s, 1) < 0)
+	if (out_flush(&s->out) < 0 || wait_for_rp(s, got_pong, 1, "PONG 1") < 0)
 		goto fail;
 	pc_advise_encode(advise);
 	send_command(s, MIG_CMD_POSTCOPY_ADVISE, advise, sizeof(advise));
@@ -619,7 +622,7 @@ static int start_postcopy(struct server *s)
 		send_command(s, MIG_CMD_POSTCOPY_RAM_DISCARD, discard,
 			     (uint16_t)pc_discard_encode(&ram->blocks[i], discard));
 	ping(s, 2);
-	if (out_flush(&s->out) < 0 || wait_for_pong(s, 2) < 0 || send_package(s) < 0 ||
+	if (out_flush(&s->out) < 0 || wait_for_rp(s, got_pong, 2, "PONG 2") < 0 || send_package(s) < 0 ||
 	    out_flush(&s->out) < 0)
 		goto fail;
 	return 0;
@@ -635,7 +638,6 @@ static int resume_postcopy(struct server *s)
 {
 	const struct ram_list *ram = stream_ram(s->r);
 	unsigned char name[256];
-	int ret = 0;
 
 	for (uint32_t i = 0; i < ram->count; i++) {
 		name[0] = ram->blocks[i].name_len;
@@ -646,18 +648,9 @@ static int resume_postcopy(struct server *s)
 		srv_fail(s, "asking for the received pages: %s", strerror(s->out.err));
 		return -1;
 	}
-	pthread_mutex_lock(&s->x.session.lock);
-	while (s->bitmaps_in < ram->count && !s->shut && !ret)
-		if (session_wait(&s->x.session, &s->cond))
-			ret = -1;
-	if (s->bitmaps_in < ram->count && !ret) {
-		session_fail_locked(&s->x.session, "the destination shut down (SHUT %u) instead of sending its received pages",
-				    s->shut_status);
-		ret = -1;
-	}
-	pthread_mutex_unlock(&s->x.session.lock);
-	if (ret || send_command(s, MIG_CMD_POSTCOPY_RESUME, NULL, 0) < 0 || out_flush(&s->out) < 0 ||
-	    wait_for_rp(s, &s->resume_acked, "RESUME_ACK") < 0) {
+	if (wait_for_rp(s, got_bitmaps, ram->count, "its received pages (RECV_BITMAP)") < 0 ||
+	    send_command(s, MIG_CMD_POSTCOPY_RESUME, NULL, 0) < 0 || out_flush(&s->out) < 0 ||
+	    wait_for_rp(s, got_resume_ack, 0, "RESUME_ACK") < 0) {
 		if (!srv_failed(s))
 			srv_fail(s, "resuming: %s", strerror(s->out.err));
 		return -1;
@@ -677,7 +670,7 @@ static int finish(struct server *s)
 		srv_fail(s, "sending the end: %s", strerror(s->out.err));
 		return -1;
 	}
-	if (wait_for_rp(s, &s->shut, "the destination's SHUT") < 0)
+	if (wait_for_rp(s, got_shut, 0, "SHUT") < 0)
 		return -1;
 	if (s->shut_status) {
 		srv_fail(s, "the destination failed: SHUT %u", s->shut_status);
