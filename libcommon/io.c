@@ -411,6 +411,8 @@ int out_write(struct out_buf *o, const void *p, size_t n)
 {
 	if (o->err)
 		return -1;
+	if (!n)
+		return 0;	/* p may be NULL then, which memcpy must not get */
 	if (o->len + n <= o->cap) {
 		memcpy(o->buf + o->len, p, n);
 		o->len += n;

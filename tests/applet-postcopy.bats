@@ -1,0 +1,352 @@
+#!/usr/bin/env bats
+# postcopy-serve without QEMU: the command line, --probe, the streams it
+# refuses before connecting, and fake destinations (a perl listener) that
+# misbehave. Against QEMU 7.2 it runs in the VM.
+load helpers
+load stream-builder
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	peer_pid= writer_pid=
+}
+
+stop_fake_dest() {
+	if [[ -n $peer_pid ]]; then
+		kill "$peer_pid" 2>/dev/null || true
+		wait "$peer_pid" 2>/dev/null || true
+		peer_pid=
+	fi
+}
+
+teardown() {
+	stop_fake_dest
+	if [[ -n $writer_pid ]]; then
+		kill "$writer_pid" 2>/dev/null || true
+		wait "$writer_pid" 2>/dev/null || true
+	fi
+}
+
+free_port() {
+	perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport, "\n"'
+}
+
+# fake_dest MODE [HEX]: a destination on 127.0.0.1, port in $port once it
+# listens. Each connection N makes $T/accepted.N, then by MODE: "reply"
+# writes the bytes HEX, ends its side and reads to EOF, "close" closes at
+# once, "silent"
+# neither reads nor writes. What a connection sent ends up in $T/got.N
+# (after its EOF).
+fake_dest() {
+	stop_fake_dest
+	rm -f "$T"/port "$T"/accepted.* "$T"/got.*
+	perl -MIO::Socket::INET -e '
+		my ($dir, $mode, $hex) = @ARGV;
+		my $l = IO::Socket::INET->new(Listen => 8, LocalAddr => "127.0.0.1:0", ReuseAddr => 1)
+			or die "listen: $!";
+		open(my $p, ">", "$dir/port.tmp") or die; print $p $l->sockport, "\n"; close $p;
+		rename("$dir/port.tmp", "$dir/port") or die;
+		my $n = 0;
+		while (my $c = $l->accept) {
+			$n++;
+			open(my $a, ">", "$dir/accepted.$n") or die; close $a;
+			if ($mode eq "close") { close $c; next }
+			if ($mode eq "silent") { sleep 3600 }
+			print $c pack("H*", $hex // "");
+			shutdown($c, 1);
+			my ($all, $buf) = ("", "");
+			$all .= $buf while sysread($c, $buf, 65536);
+			open(my $g, ">", "$dir/got.$n.tmp") or die; print $g $all; close $g;
+			rename("$dir/got.$n.tmp", "$dir/got.$n") or die;
+		}' "$T" "$@" 3>&- &
+	peer_pid=$!
+	wait_for_file "$T/port"
+	port=$(<"$T/port")
+}
+
+# wait_for_file FILE: until FILE exists, at most 10 s.
+wait_for_file() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[[ -e $1 ]] && return 0
+		sleep 0.05
+	done
+	echo "$1 did not appear" >&2
+	return 1
+}
+
+# assert_nothing_connected: a connection of our own is the first the fake
+# destination saw, so postcopy-serve (already exited) made none.
+assert_nothing_connected() {
+	perl -MIO::Socket::INET -e 'print {IO::Socket::INET->new("127.0.0.1:$ARGV[0]")} "sentinel"' "$port"
+	wait_for_file "$T/got.1"
+	[[ $(<"$T/got.1") == sentinel ]]
+	[[ ! -e $T/accepted.2 ]]
+}
+
+# A small stream postcopy-serve takes: 16 pages, two devices.
+valid_stream() {
+	mb stream-gen -b pc.ram:64K --devices 2 -o "$1"
+}
+
+@test "usage: --help names the options; no HOST:PORT, bad option, bad port exit 2" {
+	run mb postcopy-serve --help
+	assert_ok
+	[[ $output == *'usage: postcopy-serve'*'--resume'*'--push-delay'*'--timeout'*'--probe'* ]]
+	"$MIGBOX" --man postcopy-serve | grep -q '^\.SH OPTIONS'
+	run mb postcopy-serve </dev/null
+	assert_fails_with 2 'expected one HOST:PORT' "Try 'postcopy-serve --help'"
+	run mb postcopy-serve --bogus 127.0.0.1:1 </dev/null
+	assert_fails_with 2 "unrecognized option '--bogus'" 'bad option'
+	run mb postcopy-serve 127.0.0.1:99999 </dev/null
+	assert_fails_with 2 "port '99999' is not a number 0..65535"
+	run mb postcopy-serve 127.0.0.1:0 </dev/null
+	assert_fails_with 2 'port 0 cannot be connected to'
+	run mb postcopy-serve :4444 </dev/null
+	assert_fails_with 2 'a host is needed'
+	run mb postcopy-serve --push-delay x 127.0.0.1:1 </dev/null
+	assert_fails_with 2 "--push-delay: expected milliseconds, 0..3600000, not 'x'"
+	run mb postcopy-serve --json 127.0.0.1:1 </dev/null
+	assert_fails_with 2 '--json goes with --probe'
+	run mb postcopy-serve --probe 127.0.0.1:1
+	assert_fails_with 2 '--probe takes no HOST:PORT'
+}
+
+@test "stdin a terminal is a usage error; empty stdin is exit 1 saying the stream is truncated" {
+	# script(1) gives the applet a pseudo-terminal as stdin
+	run script -qec "'$MIGBOX' postcopy-serve 127.0.0.1:1" /dev/null
+	assert_fails_with 2 'the stream comes on stdin, which is a terminal'
+	run mb postcopy-serve 127.0.0.1:1 </dev/null
+	assert_fails_with 1 'postcopy-serve: stdin: offset 0: stream truncated' 'stream header'
+	: >"$T/empty"
+	run mb postcopy-serve 127.0.0.1:1 <"$T/empty"
+	assert_fails_with 1 'postcopy-serve: stdin: offset 0: stream truncated' 'stream header'
+}
+
+@test "--probe: exit 0 or 1 with each check named; --json agrees with the exit status" {
+	run mb postcopy-serve --probe --json
+	[[ $status -eq 0 || $status -eq 1 ]]
+	json=$output
+	jq -e . <<<"$json" >/dev/null
+	[[ $(jq -r '.usable | type' <<<"$json") == boolean ]]
+	# usable exactly when every required check passed, and exit 0 then
+	[[ $(jq '.usable == ([.checks[] | select(.required) | .ok] | all)' <<<"$json") == true ]]
+	[[ $(jq -r .usable <<<"$json") == "$([[ $status -eq 0 ]] && echo true || echo false)" ]]
+	for name in syscall api anon page-size; do
+		[[ $(jq --arg n "$name" '[.checks[].name] | index($n) != null' <<<"$json") == true ]]
+	done
+
+	run mb postcopy-serve --probe
+	[[ $status -eq $([[ $(jq -r .usable <<<"$json") == true ]] && echo 0 || echo 1) ]]
+	while read -r name; do
+		[[ $output =~ (^|$'\n')(ok|no|FAIL)\ +$name\  ]] || { echo "no line for check $name" >&2; false; }
+	done < <(jq -r '.checks[].name' <<<"$json")
+	if [[ $status -eq 0 ]]; then
+		[[ $output == *'this host can be a postcopy destination'* ]]
+	else
+		[[ $output == *'this host cannot be a postcopy destination'* ]]
+	fi
+}
+
+# refuse FILE MESSAGE...: postcopy-serve refuses FILE from a file and
+# through a pipe (the spool), exit 1 naming MESSAGE, connecting nowhere.
+refuse() {
+	local file=$1
+	shift
+	run mb postcopy-serve --timeout 2 "127.0.0.1:$port" <"$file"
+	assert_fails_with 1 'postcopy-serve: stdin: ' "$@"
+	run bash -c 'cat "$1" | "$MIGBOX" postcopy-serve --timeout 2 "127.0.0.1:$2"' - "$file" "$port"
+	assert_fails_with 1 'postcopy-serve: stdin: ' "$@"
+}
+
+@test "refused before connecting: not QEVM, version 2, a truncated stream" {
+	fake_dest reply ''
+	{ printf 'XEVM'; be32 3; sb_config pc-i440fx-7.2; } >"$T/notqevm"
+	refuse "$T/notqevm" 'offset 0: bad magic 0x5845564d' 'not a QEMU migration stream'
+	{ printf 'QEVM'; be32 2; } >"$T/v2"
+	refuse "$T/v2" 'offset 4: stream version 2' 'expected 3'
+	valid_stream "$T/in"
+	size=$(stat -c %s "$T/in")
+	for cut in 4 8 20 100 5000 $((size / 2)) $((size - 1)); do
+		head -c "$cut" "$T/in" >"$T/cut"
+		refuse "$T/cut" "offset $cut: stream truncated: expected"
+	done
+	assert_nothing_connected
+}
+
+@test "refused before connecting: XBZRLE and compressed pages, at their offset" {
+	fake_dest reply ''
+	sb_valid_head >"$T/head"
+	off=$(stat -c %s "$T/head")
+	{ cat "$T/head"; be64 $((0x100)); str8 pc.ram; head -c 100 /dev/zero; } >"$T/compress"
+	refuse "$T/compress" "offset $off: COMPRESS_PAGE record (flag 0x100) is not supported"
+	{ cat "$T/head"; be64 $((0x40)); str8 pc.ram; head -c 100 /dev/zero; } >"$T/xbzrle"
+	refuse "$T/xbzrle" "offset $off: XBZRLE page record (flag 0x40) is not supported"
+	assert_nothing_connected
+}
+
+@test "refused before connecting: a vfio device, no device state, no configuration, 64 KiB pages" {
+	fake_dest reply ''
+	mb stream-gen -b pc.ram:64K --devices 2 --vfio 0000:00:05.0/vfio:600 -o "$T/vfio"
+	# its START section: type, be32 id, then the idstr
+	off=$(perl -0777 -ne 'print index($_, pack("C/a*", "0000:00:05.0/vfio")) - 5' "$T/vfio")
+	refuse "$T/vfio" "offset $off: vfio device '0000:00:05.0/vfio' is iterable"
+	mb stream-gen -b pc.ram:64K --devices 0 -o "$T/nodev"
+	refuse "$T/nodev" 'no device state (FULL sections)'
+	{
+		sb_header
+		sb_start 2 ram 0 4; sb_mem_size pc.ram 65536; sb_eos; sb_footer 2
+		sb_part 2; sb_page 0 pc.ram a; sb_valid_tail
+	} >"$T/nocfg"
+	refuse "$T/nocfg" 'no configuration section'
+	{
+		sb_header; sb_config pc-i440fx-7.2
+		u8 5; str8 configuration/target-page-bits; be32 1; be32 16
+		sb_start 2 ram 0 4; be64 $((65536 | 4)); str8 pc.ram; be64 65536; sb_eos; sb_footer 2
+		sb_part 2; sb_valid_tail
+	} >"$T/64k"
+	refuse "$T/64k" 'target page size 65536: postcopy-serve serves 4096-byte pages only'
+	assert_nothing_connected
+}
+
+@test "nothing listening: --timeout 2 gives up within a few seconds, saying it could not connect" {
+	valid_stream "$T/in"
+	port=$(free_port)
+	start=$SECONDS
+	run timeout 20 "$MIGBOX" postcopy-serve --timeout 2 "127.0.0.1:$port" <"$T/in"
+	assert_fails_with 1 "postcopy-serve: cannot connect to 127.0.0.1:$port: Connection refused"
+	((SECONDS - start <= 6))
+}
+
+@test "return path: a message of unknown type is exit 1 naming it" {
+	valid_stream "$T/in"
+	fake_dest reply 00630000
+	run timeout 20 "$MIGBOX" postcopy-serve --timeout 5 "127.0.0.1:$port" <"$T/in"
+	assert_fails_with 1 'postcopy-serve: return path, byte 4: return-path message of unknown type 99 (length 0)'
+	# a REQ_PAGES of half a page
+	fake_dest reply 0004000c000000000000000000000800
+	run timeout 20 "$MIGBOX" postcopy-serve --timeout 5 "127.0.0.1:$port" <"$T/in"
+	assert_fails_with 1 'postcopy-serve: return path, byte 16: return-path REQ_PAGES for 2048 bytes at 0x0: not whole 4096-byte pages'
+	# a header cut short by the end of the connection
+	fake_dest reply 0004
+	run timeout 20 "$MIGBOX" postcopy-serve --timeout 5 "127.0.0.1:$port" <"$T/in"
+	assert_fails_with 1 'postcopy-serve: the destination closed the connection'
+}
+
+@test "return path: SHUT 1 from the destination is exit 1 naming it" {
+	valid_stream "$T/in"
+	fake_dest reply 0001000400000001
+	run timeout 20 "$MIGBOX" postcopy-serve --timeout 5 "127.0.0.1:$port" <"$T/in"
+	assert_fails_with 1 'postcopy-serve: the destination failed: SHUT 1'
+}
+
+@test "a destination that says SHUT 0 gets every page: exit 0, its bytes hold the stream's RAM" {
+	valid_stream "$T/in"
+	fake_dest reply 0001000400000000
+	run timeout 20 "$MIGBOX" postcopy-serve --timeout 5 --stats-json "$T/s.json" "127.0.0.1:$port" <"$T/in"
+	assert_ok
+	wait_for_file "$T/got.1"
+	[[ $(jq -r '.ok, .pages_total, (.pages_requested + .pages_pushed)' "$T/s.json") == $'true\n16\n16' ]]
+	# the device state travels inside PACKAGED, which stream-dump leaves unparsed
+	[[ $(digests "$T/got.1" | grep '^ram ') == $(digests "$T/in" | grep '^ram ') ]]
+}
+
+@test "a destination that accepts and closes at once is exit 1 saying so" {
+	valid_stream "$T/in"
+	fake_dest close
+	run timeout 20 "$MIGBOX" postcopy-serve --timeout 5 "127.0.0.1:$port" <"$T/in"
+	[[ $status -eq 1 ]]
+	# which side notices first is a race: the reader of the return path, or
+	# a send at any stage
+	[[ $output =~ postcopy-serve:\ (the\ destination\ closed\ the\ connection|[a-z\ ]+:\ (Broken\ pipe|Connection\ reset\ by\ peer)$) ]]
+	[[ -e $T/accepted.1 ]]
+}
+
+@test "a destination that neither reads nor writes: --timeout 2 fails well under 10 s" {
+	valid_stream "$T/in"
+	fake_dest silent
+	start=$SECONDS
+	run timeout 20 "$MIGBOX" postcopy-serve --timeout 2 "127.0.0.1:$port" <"$T/in"
+	assert_fails_with 1 'postcopy-serve: the destination took no byte and sent nothing for 2 s (--timeout)'
+	((SECONDS - start < 10))
+}
+
+@test "--stats-json is written after a failure too, with the error" {
+	valid_stream "$T/in"
+	port=$(free_port)
+	run timeout 20 "$MIGBOX" postcopy-serve --timeout 1 --stats-json "$T/s.json" "127.0.0.1:$port" <"$T/in"
+	assert_fails_with 1 'cannot connect'
+	[[ $(jq -r '.applet, .ok, .error' "$T/s.json") == \
+		"postcopy-serve"$'\n'"false"$'\n'"cannot connect to 127.0.0.1:$port: Connection refused" ]]
+	mb stream-gen -b pc.ram:64K --devices 0 -o "$T/nodev"
+	run mb postcopy-serve --stats-json "$T/s2.json" "127.0.0.1:$port" <"$T/nodev"
+	assert_fails_with 1 'no device state'
+	[[ $(jq -r .ok "$T/s2.json") == false ]]
+	[[ $(jq -r .error "$T/s2.json") == *'no device state (FULL sections)'* ]]
+}
+
+# serve_and_kill CONDITION [HOLD]: postcopy-serve of $T/in through a pipe
+# (the spool, in $TMPDIR), killed by SIGTERM once CONDITION holds; with
+# HOLD the pipe stays open after the stream. It must die of the signal at
+# once and leave nothing in TMPDIR.
+serve_and_kill() {
+	local cond=$1 hold=${2:-0} i
+	mkdir -p "$T/tmp"
+	mkfifo "$T/fifo"
+	perl -e '$| = 1; local $/; print <STDIN>; close STDOUT unless $ARGV[0]; sleep 3600' "$hold" \
+		<"$T/in" >"$T/fifo" 3>&- &
+	writer_pid=$!
+	TMPDIR=$T/tmp "$MIGBOX" postcopy-serve --timeout 30 "127.0.0.1:$port" <"$T/fifo" 2>"$T/err" 3>&- &
+	pid=$!
+	for ((i = 0; i < 200; i++)); do
+		eval "$cond" && break
+		sleep 0.05
+	done
+	eval "$cond"
+	kill -TERM "$pid"
+	# still there after 5 s: end the pipe so that the test fails, not hangs
+	timeout 5 tail --pid="$pid" -f /dev/null || { echo "alive 5 s after SIGTERM" >&2; alive=1; }
+	kill "$writer_pid"
+	status=0
+	wait "$pid" || status=$?
+	cat "$T/err"
+	[[ -z ${alive:-} ]]
+	[[ $status -eq 143 ]]
+	grep -q 'postcopy-serve: interrupted by SIGTERM' "$T/err"
+	[[ -z $(ls -A "$T/tmp") ]]
+}
+
+# main_syscall: the number of the system call postcopy-serve's main thread
+# waits in (0 read, 7 poll)
+main_syscall() {
+	cut -d' ' -f1 "/proc/$pid/syscall" 2>/dev/null
+}
+
+@test "SIGTERM while connecting: dies of the signal, nothing left in TMPDIR" {
+	valid_stream "$T/in"
+	port=$(free_port)
+	# spooled, indexed, and retrying a refused connect in poll
+	serve_and_kill '[[ $(main_syscall) == 7 ]]'
+}
+
+@test "SIGTERM while waiting on a silent destination: dies of the signal, nothing left in TMPDIR" {
+	valid_stream "$T/in"
+	fake_dest silent
+	serve_and_kill '[[ -e $T/accepted.1 ]]'
+}
+
+@test "SIGTERM while spooling a pipe that stays open: dies of the signal at once" {
+	valid_stream "$T/in"
+	port=$(free_port)
+	# the whole stream is in the spool and the main thread reads for more
+	serve_and_kill '[[ $(main_syscall) == 0 ]] && spooled' 1
+}
+
+# spooled: postcopy-serve's spool in $T/tmp holds all of $T/in
+spooled() {
+	local fd size
+	size=$(stat -c %s "$T/in")
+	for fd in /proc/"$pid"/fd/*; do
+		[[ $(readlink "$fd") == "$T/tmp/"* && $(stat -L -c %s "$fd") == "$size" ]] && return 0
+	done
+	return 1
+}
