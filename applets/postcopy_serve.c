@@ -686,6 +686,7 @@ static int finish(struct server *s)
 static int open_stream(struct server *s, char *err, size_t n)
 {
 	struct stat st;
+	struct io_end in;
 	char buf[1 << 16];
 	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	ssize_t r;
@@ -699,20 +700,19 @@ static int open_stream(struct server *s, char *err, size_t n)
 		snprintf(err, n, "cannot spool stdin to %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	while ((r = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
+	/* a signal wakes the read: a writer may never close the pipe */
+	io_end_init(&in, STDIN_FILENO, s->x.session.wake_fd, false);
+	while ((r = io_read(&in, buf, sizeof(buf))) != 0) {
 		if (r < 0 || write_full(s->in_fd, buf, (size_t)r) < 0) {
-			snprintf(err, n, "spooling stdin: %s", strerror(errno));
-			return -1;
-		}
-		if (srv_failed(s)) {
-			/* the session's failure is the one reported */
-			snprintf(err, n, "spooling stopped");
-			return -1;
+			if (srv_failed(s))
+				snprintf(err, n, "spooling stopped");	/* the session says why */
+			else
+				snprintf(err, n, "spooling stdin: %s", strerror(errno));
+			break;
 		}
 	}
-	return 0;
+	io_end_close(&in);
+	return r ? -1 : 0;
 }
 
 #ifndef MADV_POPULATE_READ
@@ -852,7 +852,8 @@ static void stats_fields(void *ctx, struct json_writer *w)
 {
 	struct server *s = ctx;
 
-	qsort(s->latency_ns, s->nlatency, sizeof(*s->latency_ns), cmp_u64);
+	if (s->nlatency)
+		qsort(s->latency_ns, s->nlatency, sizeof(*s->latency_ns), cmp_u64);
 	jw_key(w, "peer"); jw_string(w, s->peer);
 	jw_key(w, "resume"); jw_bool(w, s->resume);
 	jw_key(w, "push_delay_ms"); jw_u64(w, s->push_delay_ms);

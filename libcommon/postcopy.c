@@ -197,8 +197,8 @@ static int index_item(struct pc_index *ix, struct stream_reader *r, const struct
 		return 0;
 	case SI_RAM_MEM_SIZE:
 		if (stream_page_size(r) != PC_PAGE_SIZE)
-			return pc_err(err, "target page size %u: postcopy-serve serves %u-byte pages only",
-				      stream_page_size(r), PC_PAGE_SIZE);
+			return pc_err(err, "offset %llu: target page size %u: postcopy-serve serves %u-byte pages only",
+				      (unsigned long long)it->offset, stream_page_size(r), PC_PAGE_SIZE);
 		return index_blocks(ix, r, err);
 	case SI_RAM_PAGE:
 	case SI_RAM_ZERO:
@@ -236,6 +236,9 @@ int pc_index_build(struct pc_index *ix, struct stream_reader *r, const unsigned 
 		return pc_err(err, "no RAM block list (MEM_SIZE): nothing to serve");
 	if (!ix->devices)
 		return pc_err(err, "no device state (FULL sections): a destination could not run");
+	if (ix->devices_end < ix->devices_start)
+		return pc_err(err, "offset %llu: the device state has no section footer: where it ends is unknown",
+			      (unsigned long long)ix->devices_start);
 	if (ix->devices_end - ix->devices_start > PC_PACKAGE_MAX - 64)
 		return pc_err(err, "device state of %llu bytes: more than QEMU's 16 MiB package",
 			      (unsigned long long)(ix->devices_end - ix->devices_start));
