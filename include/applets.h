@@ -9,7 +9,7 @@
 	APPLET(multifd_recv, "multifd-recv", "receive a migration stream over QEMU multifd TCP channels") \
 	APPLET(multifd_send, "multifd-send", "send a migration stream over QEMU multifd TCP channels") \
 	APPLET(postcopy_serve, "postcopy-serve", "serve a saved stream to a postcopy destination") \
-	PLANNED("pvrdma-mux", "RDMA-CM MAD multiplexer for PVRDMA devices") \
+	APPLET(pvrdma_mux, "pvrdma-mux", "RDMA-CM MAD multiplexer for QEMU's pvrdma devices") \
 	APPLET(rdma_recv, "rdma-recv", "receive a migration stream over QEMU's RDMA protocol") \
 	APPLET(rdma_send, "rdma-send", "send a migration stream over QEMU's RDMA protocol") \
 	APPLET(stream_dump, "stream-dump", "inspect, digest and validate a migration stream") \

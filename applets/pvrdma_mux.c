@@ -1,0 +1,870 @@
+/* pvrdma-mux: the RDMA-CM MAD multiplexer of QEMU's pvrdma devices, a
+ * drop-in for QEMU's contrib/rdmacm-mux (same command line, socket name
+ * and 360-byte messages, see cm_mux.h).
+ *
+ * One thread, one poll loop: the listening socket, every client (QEMU),
+ * the umad port, the session's wake fd (SIGINT, SIGTERM, SIGHUP) and a
+ * signalfd for SIGUSR1. A client's messages are read as a stream and put
+ * together per client; its answers and MADs wait in its own queue, so a
+ * client that does not read never holds up the others (a full queue drops
+ * that client). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <infiniband/umad.h>
+
+#include "applets.h"
+#include "cm_mux.h"
+#include "io.h"
+#include "json.h"
+#include "log.h"
+#include "opts.h"
+#include "progress.h"
+#include "session.h"
+
+const char pvrdma_mux_usage[] =
+"usage: pvrdma-mux -d DEV [-s PATH] [-p PORT] [OPTIONS]\n"
+"\n"
+"The RDMA-CM MAD multiplexer for QEMU's pvrdma devices, a drop-in for\n"
+"QEMU's rdmacm-mux: it owns the CM management class (0x07) of RDMA port\n"
+"DEV:PORT and shares it among the QEMU processes that connect to its\n"
+"socket PATH-DEV-PORT (-chardev socket,path=...,id=mads and\n"
+"-device pvrdma,...,mad-chardev=mads). Guests register their GIDs; a CM\n"
+"MAD from the port goes to the QEMU whose guest owns its destination GID\n"
+"(REQ, SIDR_REQ) or its comm id (the rest).\n"
+"\n"
+"  -d, --device DEV      the RDMA device (see /sys/class/infiniband)\n"
+"  -s, --socket PATH     the socket's path prefix (default /var/run/rdmacm-mux)\n"
+"  -p, --port PORT       the device's port (default 1)\n"
+"      --trace           log every MAD it routes, decoded\n"
+"      --syslog          log to syslog (daemon) as well as stderr\n"
+"      --stats-json FILE write counters as JSON to FILE at exit and on SIGUSR1\n"
+"      --max-clients N   at most N clients at once (default 256)\n"
+"      --max-gids N      at most N registered GIDs in all (default 4096)\n"
+"      --max-commids N   at most N comm ids remembered (default 65536)\n"
+"      --commid-ttl SECONDS\n"
+"                        forget a comm id unused for SECONDS (default 15)\n"
+"      --queue N         messages waiting for one client at most (default 64);\n"
+"                        a client that lets more pile up is dropped\n"
+"      --test-port PATH  instead of DEV's umad port, a SOCK_SEQPACKET socket\n"
+"                        at PATH carrying one ib_user_mad per packet (tests)\n"
+"  -v, --verbose         log clients coming and going, registrations\n"
+"  -h, --help            show this help\n"
+"\n"
+"Unlike QEMU's rdmacm-mux it reads each client as a stream (a message may\n"
+"come in pieces), routes MRA, LAP and APR by comm id, checks who owns a\n"
+"GID on UNREG, bounds its tables, its clients and each client's queue,\n"
+"and never blocks on one client. The kernel's ib_cm must not be loaded on\n"
+"this host: it owns the CM class (modprobe -r rdma_ucm rdma_cm iw_cm ib_cm).\n"
+"\n"
+"SIGTERM, SIGINT, SIGHUP: answers in flight are sent (1 s at most), the\n"
+"socket file is removed, then it dies of the signal. SIGUSR1: --stats-json.\n"
+"Exit status: 1 when it cannot start (no port, the CM class taken, the\n"
+"socket in use), 2 usage error.\n";
+
+#define FLUSH_MS		1000
+#define TICK_MS			1000
+#define LISTEN_BACKLOG		64
+
+/* What feeds MADs in and takes them out: the umad port, or a test socket. */
+struct mad_port {
+	int fd;			/* readable when a MAD waits */
+	int umad;		/* umad port id, or -1 */
+	int agent;
+	bool test;
+};
+
+struct client {
+	int fd;			/* -1: free slot */
+	pid_t pid;
+	unsigned char in[CMMUX_MSG_SIZE];
+	size_t in_len;
+	struct cmmux_msg *queue;
+	uint32_t qhead, qcount;
+	size_t out_off;		/* of the head message, written */
+	uint64_t requests, mads_to;
+};
+
+struct mux {
+	struct session session;
+	const char *dev, *prefix, *stats_path, *test_port;
+	unsigned int port_num;
+	bool trace, use_syslog;
+	uint64_t max_clients, max_gids, max_commids, ttl_s, queue_max;
+
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int listen_fd, usr1_fd;
+	ino_t path_ino;
+	struct mad_port port;
+	struct cmmux_router *router;
+	struct client *clients;
+	uint32_t nclients;
+	struct pollfd *pfd;
+	uint64_t start_ms;
+	bool commids_full_said, gids_full_said;
+
+	/* Figures. */
+	uint64_t clients_total, clients_refused, dropped_nonrequest, dropped_queue;
+	uint64_t req[3], req_invalid, err[5];
+	uint64_t mads_from_clients, mads_sent, mad_send_failed;
+	uint64_t mads_in, mads_routed, mads_dropped, completions;
+	uint64_t commids_expired;
+};
+
+static uint64_t now_ms(void)
+{
+	return now_ns() / 1000000;
+}
+
+static void logv(struct mux *m, int prio, const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (m->use_syslog)
+		syslog(prio, "%s", line);
+	msg("%s", line);
+}
+
+static void say(struct mux *m, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(struct mux *m, int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (prio >= LOG_INFO && !log_verbose() && prio != LOG_DEBUG)
+		return;
+	if (prio == LOG_DEBUG && !m->trace)
+		return;
+	va_start(ap, fmt);
+	logv(m, prio, fmt, ap);
+	va_end(ap);
+}
+
+static const char *gid_text(const uint8_t gid[16], char *buf, size_t n)
+{
+	return inet_ntop(AF_INET6, gid, buf, (socklen_t)n) ? buf : "?";
+}
+
+/* ---- the port ---- */
+
+static int port_open(struct mux *m, char *err, size_t n)
+{
+	struct mad_port *p = &m->port;
+	long mask[16 / sizeof(long)] = { 0 };
+	struct stat st;
+	char sys[256];
+
+	p->umad = -1;
+	if (m->test_port) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+		p->test = true;
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", m->test_port);
+		p->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (p->fd < 0 || connect(p->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			snprintf(err, n, "--test-port %s: %s", m->test_port, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(sys, sizeof(sys), "/sys/class/infiniband/%s/ports/%u", m->dev, m->port_num);
+	if (stat(sys, &st) < 0) {
+		snprintf(err, n, "no RDMA port %s:%u (%s: %s; see /sys/class/infiniband)", m->dev,
+			 m->port_num, sys, strerror(errno));
+		return -1;
+	}
+	if (umad_init() < 0) {
+		snprintf(err, n, "umad: cannot initialise (is ib_umad loaded? modprobe ib_umad)");
+		return -1;
+	}
+	p->umad = umad_open_port(m->dev, (int)m->port_num);
+	if (p->umad < 0) {
+		snprintf(err, n, "cannot open the umad port of %s:%u: %s (is ib_umad loaded, and /dev/infiniband/umad* ours?)",
+			 m->dev, m->port_num, strerror(-p->umad));
+		return -1;
+	}
+	/* method SEND (0x03) of the CM class: what QEMU's mux takes */
+	mask[0] = 1L << 3;
+	p->agent = umad_register(p->umad, CMMUX_CLASS_CM, CMMUX_CLASS_VERSION, 0, mask);
+	if (p->agent < 0) {
+		snprintf(err, n, "cannot register for CM MADs (class 0x07) on %s:%u: %s: the kernel's ib_cm owns them on this host (modprobe -r rdma_ucm rdma_cm iw_cm ib_cm), or another mux runs",
+			 m->dev, m->port_num, strerror(-p->agent));
+		return -1;
+	}
+	p->fd = umad_get_fd(p->umad);
+	return 0;
+}
+
+static void port_close(struct mux *m)
+{
+	struct mad_port *p = &m->port;
+
+	if (p->test) {
+		if (p->fd >= 0)
+			close(p->fd);
+	} else if (p->umad >= 0) {
+		umad_unregister(p->umad, p->agent);
+		umad_close_port(p->umad);
+	}
+}
+
+/* 0 or a negative errno, as QEMU's mux answers a MAD request. */
+static int port_send(struct mux *m, struct cmmux_msg *msg)
+{
+	struct mad_port *p = &m->port;
+
+	if (p->test) {
+		ssize_t w = send(p->fd, &msg->umad, sizeof(msg->umad) + (size_t)msg->umad_len,
+				 MSG_NOSIGNAL);
+
+		return w < 0 ? -errno : 0;
+	}
+	/* QEMU's timeout 1 ms and no retries: the guest's CM retries */
+	return umad_send(p->umad, p->agent, &msg->umad, msg->umad_len, 1, 0);
+}
+
+/* 1 with a MAD in msg, 0 when none waits, -1 on a fatal error. */
+static int port_recv(struct mux *m, struct cmmux_msg *msg, char *err, size_t n)
+{
+	struct mad_port *p = &m->port;
+	int len = CMMUX_MAD_MAX, rc;
+
+	if (p->test) {
+		ssize_t r = recv(p->fd, &msg->umad, sizeof(msg->umad) + CMMUX_MAD_MAX, MSG_DONTWAIT);
+
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (r <= 0) {
+			snprintf(err, n, "--test-port: %s", r ? strerror(errno) : "closed");
+			return -1;
+		}
+		if ((size_t)r < sizeof(msg->umad))
+			return 0;	/* not even a header: nothing to route */
+		msg->umad_len = (int32_t)((size_t)r - sizeof(msg->umad));
+		return 1;
+	}
+	/* umad_recv returns the agent id (not an error) on success */
+	rc = umad_recv(p->umad, &msg->umad, &len, 0);
+	if (rc == -ETIMEDOUT || rc == -EWOULDBLOCK || rc == -EINTR)
+		return 0;
+	if (rc == -ENOSPC) {
+		say(m, LOG_WARNING, "a MAD of %d bytes is larger than %d: dropped", len, CMMUX_MAD_MAX);
+		return 0;
+	}
+	if (rc < 0) {
+		snprintf(err, n, "umad_recv on %s:%u: %s", m->dev, m->port_num, strerror(-rc));
+		return -1;
+	}
+	msg->umad_len = len;
+	return 1;
+}
+
+/* ---- the socket ---- */
+
+/* Binds PREFIX-DEV-PORT: a stale file is replaced, a live mux refused. */
+static int listen_socket(struct mux *m, char *err, size_t n)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", m->path);
+	if (lstat(m->path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, n, "%s exists and is not a socket: not replacing it", m->path);
+			return -1;
+		}
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+			close(fd);
+			snprintf(err, n, "%s is in use: another mux serves %s:%u", m->path, m->dev,
+				 m->port_num);
+			return -1;
+		}
+		if (fd >= 0)
+			close(fd);
+		say(m, LOG_NOTICE, "%s: a stale socket file (nothing listens): replaced", m->path);
+		unlink(m->path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0 || stat(m->path, &st) < 0) {
+		snprintf(err, n, "%s: %s", m->path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	m->path_ino = st.st_ino;
+	m->listen_fd = fd;
+	return 0;
+}
+
+/* Removes the socket file if it is still the one bound here. */
+static void remove_socket(struct mux *m)
+{
+	struct stat st;
+
+	if (m->listen_fd < 0)
+		return;
+	close(m->listen_fd);
+	if (lstat(m->path, &st) == 0 && st.st_ino == m->path_ino)
+		unlink(m->path);
+	m->listen_fd = -1;
+}
+
+/* ---- clients ---- */
+
+static uint32_t client_index(const struct mux *m, const struct client *c)
+{
+	return (uint32_t)(c - m->clients);
+}
+
+static void client_close(struct mux *m, struct client *c, const char *why)
+{
+	uint32_t id = client_index(m, c);
+	uint32_t gids = cmmux_drop_client(m->router, id);
+
+	say(m, why ? LOG_WARNING : LOG_INFO, "client %u (pid %d) %s; its %u GIDs are forgotten", id,
+	    (int)c->pid, why ? why : "disconnected", gids);
+	close(c->fd);
+	c->fd = -1;
+	c->in_len = c->qhead = c->qcount = 0;
+	c->out_off = 0;
+	m->nclients--;
+}
+
+static void client_push(struct mux *m, struct client *c, const struct cmmux_msg *msg)
+{
+	if (c->qcount == m->queue_max) {
+		m->dropped_queue++;
+		client_close(m, c, "does not read: its queue is full; closed");
+		return;
+	}
+	c->queue[(c->qhead + c->qcount) % m->queue_max] = *msg;
+	c->qcount++;
+}
+
+/* Writes what c's queue holds, as far as the socket takes it. */
+static void client_flush(struct mux *m, struct client *c)
+{
+	while (c->qcount) {
+		const unsigned char *p = (const unsigned char *)&c->queue[c->qhead];
+		ssize_t w = send(c->fd, p + c->out_off, CMMUX_MSG_SIZE - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (w < 0) {
+			client_close(m, c, "cannot be written to; closed");
+			return;
+		}
+		c->out_off += (size_t)w;
+		if (c->out_off == CMMUX_MSG_SIZE) {
+			c->out_off = 0;
+			c->qhead = (c->qhead + 1) % (uint32_t)m->queue_max;
+			c->qcount--;
+		}
+	}
+}
+
+static void trace_mad(struct mux *m, const char *dir, const struct cmmux_msg *msg, uint32_t client,
+		      const char *how)
+{
+	uint16_t attr = cmmux_mad_attr(msg->mad, (size_t)msg->umad_len);
+	const char *name = cmmux_attr_name(attr);
+	char gid[INET6_ADDRSTRLEN], sgid[INET6_ADDRSTRLEN];
+	uint32_t local = 0, remote = 0;
+
+	if (!m->trace)
+		return;
+	if (msg->umad_len >= CMMUX_MAD_HDR + 8) {
+		memcpy(&local, msg->mad + CMMUX_MAD_HDR, 4);
+		memcpy(&remote, msg->mad + CMMUX_MAD_HDR + 4, 4);
+	}
+	say(m, LOG_DEBUG, "%s %s%s0x%04x client %u: comm ids 0x%08x 0x%08x, addr gid %s, sgid %s, %d bytes: %s",
+	    dir, name ? name : "attr ", name ? " " : "", attr, client, ntohl(local), ntohl(remote),
+	    gid_text(msg->umad.gid, gid, sizeof(gid)), gid_text(msg->sgid, sgid, sizeof(sgid)),
+	    (int)msg->umad_len, how);
+}
+
+static enum cmmux_err handle_mad(struct mux *m, struct client *c, struct cmmux_msg *msg)
+{
+	uint32_t id = client_index(m, c);
+	int rc;
+
+	m->mads_from_clients++;
+	if (msg->umad_len <= 0 || msg->umad_len > CMMUX_MAD_MAX) {
+		say(m, LOG_WARNING, "client %u: a MAD of %d bytes (1 to %d): refused", id,
+		    (int)msg->umad_len, CMMUX_MAD_MAX);
+		return CMMUX_EINVAL;
+	}
+	if (!cmmux_learn(m->router, id, cmmux_ifid(msg->sgid), msg->mad, (size_t)msg->umad_len,
+			 now_ms()) && !m->commids_full_said) {
+		say(m, LOG_WARNING, "the comm-id table is full (%" PRIu64 "): replies to new connections cannot be routed until ids expire",
+		    m->max_commids);
+		m->commids_full_said = true;
+	}
+	rc = port_send(m, msg);
+	if (rc) {
+		m->mad_send_failed++;
+		say(m, LOG_WARNING, "client %u: sending a MAD: %s", id, strerror(-rc));
+	} else {
+		m->mads_sent++;
+	}
+	trace_mad(m, "out", msg, id, rc ? "send failed" : "sent");
+	return (enum cmmux_err)rc;	/* umad_send's int, as QEMU's mux answers */
+}
+
+static void handle_request(struct mux *m, struct client *c)
+{
+	struct cmmux_msg msg;
+	uint32_t id = client_index(m, c);
+	uint32_t err = CMMUX_EINVAL;
+	char gid[INET6_ADDRSTRLEN];
+	bool full;
+
+	memcpy(&msg, c->in, sizeof(msg));
+	c->in_len = 0;
+	c->requests++;
+	if (msg.msg_type != CMMUX_REQ) {
+		m->dropped_nonrequest++;
+		say(m, LOG_WARNING, "client %u sent a message of type %u, not a request", id,
+		    msg.msg_type);
+		client_close(m, c, "sent a non-request; closed");
+		return;
+	}
+	switch (msg.op_code) {
+	case CMMUX_OP_REG:
+		err = cmmux_reg(m->router, id, cmmux_ifid(msg.sgid), &full);
+		if (full && !m->gids_full_said) {
+			say(m, LOG_WARNING, "the GID table is full (%" PRIu64 "): registration refused (--max-gids)",
+			    m->max_gids);
+			m->gids_full_said = true;
+		}
+		say(m, LOG_INFO, "client %u: REG %s: %s", id, gid_text(msg.sgid, gid, sizeof(gid)),
+		    cmmux_err_name(err));
+		break;
+	case CMMUX_OP_UNREG:
+		err = cmmux_unreg(m->router, id, cmmux_ifid(msg.sgid));
+		if (err == CMMUX_OK)
+			m->gids_full_said = false;
+		say(m, LOG_INFO, "client %u: UNREG %s: %s", id, gid_text(msg.sgid, gid, sizeof(gid)),
+		    cmmux_err_name(err));
+		break;
+	case CMMUX_OP_MAD:
+		err = handle_mad(m, c, &msg);
+		break;
+	default:
+		m->req_invalid++;
+		say(m, LOG_WARNING, "client %u: op code %u is none of REG, UNREG, MAD", id, msg.op_code);
+		break;
+	}
+	if (msg.op_code < 3)
+		m->req[msg.op_code]++;
+	if (err < 5)
+		m->err[err]++;
+	msg.msg_type = CMMUX_RESP;
+	msg.err_code = err;
+	client_push(m, c, &msg);
+}
+
+/* Reads what c sent: whole messages are handled, a piece waits. */
+static void client_read(struct mux *m, struct client *c)
+{
+	for (;;) {
+		ssize_t r = recv(c->fd, c->in + c->in_len, CMMUX_MSG_SIZE - c->in_len, MSG_DONTWAIT);
+
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r <= 0) {
+			if (c->in_len)
+				say(m, LOG_WARNING, "client %u: gone inside a message (%zu of %d bytes)",
+				    client_index(m, c), c->in_len, CMMUX_MSG_SIZE);
+			client_close(m, c, r ? "failed to read; closed" : NULL);
+			return;
+		}
+		c->in_len += (size_t)r;
+		if (c->in_len == CMMUX_MSG_SIZE) {
+			handle_request(m, c);
+			if (c->fd < 0)
+				return;
+		}
+	}
+}
+
+static void accept_clients(struct mux *m)
+{
+	for (;;) {
+		int fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct ucred cred = { 0 };
+		socklen_t len = sizeof(cred);
+		uint32_t i;
+
+		if (fd < 0)
+			return;
+		if (m->nclients >= m->max_clients) {
+			m->clients_refused++;
+			say(m, LOG_WARNING, "%" PRIu64 " clients already (--max-clients): a new one refused",
+			    m->max_clients);
+			close(fd);
+			continue;
+		}
+		for (i = 0; m->clients[i].fd >= 0; i++)
+			;
+		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+		m->clients[i].fd = fd;
+		m->clients[i].pid = cred.pid;
+		m->clients[i].requests = m->clients[i].mads_to = 0;
+		m->nclients++;
+		m->clients_total++;
+		say(m, LOG_INFO, "client %u (pid %d) connected", i, (int)cred.pid);
+	}
+}
+
+/* Every MAD the port has: to the client it belongs to. */
+static int port_read(struct mux *m)
+{
+	char err[256];
+
+	for (;;) {
+		struct cmmux_msg msg = { .msg_type = CMMUX_REQ, .op_code = CMMUX_OP_MAD };
+		struct cmmux_route rt;
+		int r = port_recv(m, &msg, err, sizeof(err));
+
+		if (r <= 0) {
+			if (r < 0)
+				session_fail(&m->session, "%s", err);
+			return r;
+		}
+		m->mads_in++;
+		cmmux_route_mad(m->router, msg.mad, (size_t)msg.umad_len, now_ms(), &rt);
+		if (rt.client == CMMUX_NO_CLIENT || m->clients[rt.client].fd < 0) {
+			if (msg.umad_len <= CMMUX_MAD_HDR) {
+				m->completions++;	/* a send of ours, handed back */
+				continue;
+			}
+			m->mads_dropped++;
+			trace_mad(m, "in", &msg, rt.client, rt.why ? rt.why : "its client is gone");
+			continue;
+		}
+		/* the client learns which of its GIDs this is for */
+		memcpy(msg.sgid + 8, &rt.ifid, 8);
+		m->mads_routed++;
+		m->clients[rt.client].mads_to++;
+		trace_mad(m, "in", &msg, rt.client, rt.by_gid ? (rt.fallback ? "by GID (::ffff)" : "by GID") :
+			  "by comm id");
+		client_push(m, &m->clients[rt.client], &msg);
+	}
+}
+
+/* ---- figures ---- */
+
+static void write_stats(struct mux *m)
+{
+	struct out_file f;
+	struct json_writer w;
+	FILE *fp;
+	int fd;
+
+	if (!m->stats_path)
+		return;
+	if (out_file_open(&f, m->stats_path) < 0 || (fd = dup(f.fd)) < 0 ||
+	    !(fp = fdopen(fd, "w"))) {
+		msg("--stats-json %s: %s", m->stats_path, strerror(errno));
+		return;
+	}
+	jw_init(&w, fp, true);
+	jw_object(&w);
+	jw_key(&w, "applet"); jw_string(&w, "pvrdma-mux");
+	jw_key(&w, "device"); jw_string(&w, m->dev);
+	jw_key(&w, "port"); jw_u64(&w, m->port_num);
+	jw_key(&w, "socket"); jw_string(&w, m->path);
+	jw_key(&w, "uptime_s"); jw_double(&w, (double)(now_ms() - m->start_ms) / 1000);
+	jw_key(&w, "clients"); jw_u64(&w, m->nclients);
+	jw_key(&w, "clients_total"); jw_u64(&w, m->clients_total);
+	jw_key(&w, "clients_refused"); jw_u64(&w, m->clients_refused);
+	jw_key(&w, "clients_dropped_nonrequest"); jw_u64(&w, m->dropped_nonrequest);
+	jw_key(&w, "clients_dropped_queue_full"); jw_u64(&w, m->dropped_queue);
+	jw_key(&w, "gids"); jw_u64(&w, cmmux_gid_count(m->router));
+	jw_key(&w, "commids"); jw_u64(&w, cmmux_commid_count(m->router));
+	jw_key(&w, "commids_expired"); jw_u64(&w, m->commids_expired);
+	jw_key(&w, "requests");
+	jw_object(&w);
+	jw_key(&w, "reg"); jw_u64(&w, m->req[CMMUX_OP_REG]);
+	jw_key(&w, "unreg"); jw_u64(&w, m->req[CMMUX_OP_UNREG]);
+	jw_key(&w, "mad"); jw_u64(&w, m->req[CMMUX_OP_MAD]);
+	jw_key(&w, "invalid"); jw_u64(&w, m->req_invalid);
+	jw_object_end(&w);
+	jw_key(&w, "answers");
+	jw_object(&w);
+	for (int i = 0; i < 5; i++) {
+		jw_key(&w, cmmux_err_name((uint32_t)i));
+		jw_u64(&w, m->err[i]);
+	}
+	jw_object_end(&w);
+	jw_key(&w, "mads_sent"); jw_u64(&w, m->mads_sent);
+	jw_key(&w, "mads_send_failed"); jw_u64(&w, m->mad_send_failed);
+	jw_key(&w, "mads_received"); jw_u64(&w, m->mads_in);
+	jw_key(&w, "mads_routed"); jw_u64(&w, m->mads_routed);
+	jw_key(&w, "mads_dropped"); jw_u64(&w, m->mads_dropped);
+	jw_key(&w, "send_completions"); jw_u64(&w, m->completions);
+	jw_object_end(&w);
+	jw_end(&w);
+	if (fclose(fp) != 0 || out_file_commit(&f) < 0) {
+		msg("--stats-json %s: %s", m->stats_path, strerror(errno));
+		out_file_abort(&f);
+	}
+}
+
+/* ---- the loop ---- */
+
+enum { PFD_WAKE, PFD_USR1, PFD_LISTEN, PFD_PORT, PFD_CLIENTS };
+
+static void poll_once(struct mux *m, bool accepting, int timeout_ms)
+{
+	uint32_t n = m->max_clients;
+
+	m->pfd[PFD_WAKE] = (struct pollfd){ .fd = m->session.wake_fd, .events = POLLIN };
+	m->pfd[PFD_USR1] = (struct pollfd){ .fd = m->usr1_fd, .events = POLLIN };
+	m->pfd[PFD_LISTEN] = (struct pollfd){ .fd = accepting ? m->listen_fd : -1, .events = POLLIN };
+	m->pfd[PFD_PORT] = (struct pollfd){ .fd = accepting ? m->port.fd : -1, .events = POLLIN };
+	for (uint32_t i = 0; i < n; i++) {
+		struct client *c = &m->clients[i];
+
+		m->pfd[PFD_CLIENTS + i] = (struct pollfd){
+			.fd = c->fd,
+			.events = (short)((accepting ? POLLIN : 0) | (c->qcount ? POLLOUT : 0)),
+		};
+	}
+	if (poll(m->pfd, PFD_CLIENTS + n, timeout_ms) < 0 && errno != EINTR) {
+		session_fail(&m->session, "poll: %s", strerror(errno));
+		return;
+	}
+	if (m->pfd[PFD_USR1].revents & POLLIN) {
+		struct signalfd_siginfo si;
+
+		if (read(m->usr1_fd, &si, sizeof(si)) > 0)
+			write_stats(m);
+	}
+	if (m->pfd[PFD_LISTEN].revents & POLLIN)
+		accept_clients(m);
+	if (m->pfd[PFD_PORT].revents & (POLLIN | POLLERR | POLLHUP))
+		port_read(m);
+	for (uint32_t i = 0; i < n; i++) {
+		struct client *c = &m->clients[i];
+		short ev = m->pfd[PFD_CLIENTS + i].revents;
+
+		if (c->fd < 0 || c->fd != m->pfd[PFD_CLIENTS + i].fd)
+			continue;
+		if (ev & POLLOUT)
+			client_flush(m, c);
+		if (c->fd >= 0 && accepting && (ev & (POLLIN | POLLHUP | POLLERR)))
+			client_read(m, c);
+		if (c->fd >= 0 && c->qcount)
+			client_flush(m, c);
+	}
+}
+
+static bool output_pending(const struct mux *m)
+{
+	for (uint32_t i = 0; i < m->max_clients; i++)
+		if (m->clients[i].fd >= 0 && m->clients[i].qcount)
+			return true;
+	return false;
+}
+
+static void serve(struct mux *m)
+{
+	uint64_t next_tick = now_ms() + TICK_MS, end;
+
+	say(m, LOG_NOTICE, "serving %s:%u on %s%s", m->dev, m->port_num, m->path,
+	    m->port.test ? " (test port)" : "");
+	while (!session_failed(&m->session)) {
+		uint64_t t = now_ms();
+
+		if (t >= next_tick) {
+			uint32_t gone = cmmux_expire(m->router, t);
+
+			m->commids_expired += gone;
+			if (gone)
+				m->commids_full_said = false;
+			next_tick = t + TICK_MS;
+		}
+		poll_once(m, true, (int)(next_tick > t ? next_tick - t : 0));
+	}
+	/* what was answered goes out; nothing new is taken */
+	end = now_ms() + FLUSH_MS;
+	while (output_pending(m) && now_ms() < end)
+		poll_once(m, false, (int)(end - now_ms()));
+}
+
+static void parse_args(struct mux *m, int argc, char **argv)
+{
+	enum { OPT_TRACE = 256, OPT_SYSLOG, OPT_STATS, OPT_MAX_CLIENTS, OPT_MAX_GIDS,
+	       OPT_MAX_COMMIDS, OPT_TTL, OPT_QUEUE, OPT_TEST_PORT };
+	static const struct option longopts[] = {
+		{ "device", required_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "trace", no_argument, NULL, OPT_TRACE },
+		{ "syslog", no_argument, NULL, OPT_SYSLOG },
+		{ "stats-json", required_argument, NULL, OPT_STATS },
+		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+		{ "max-gids", required_argument, NULL, OPT_MAX_GIDS },
+		{ "max-commids", required_argument, NULL, OPT_MAX_COMMIDS },
+		{ "commid-ttl", required_argument, NULL, OPT_TTL },
+		{ "queue", required_argument, NULL, OPT_QUEUE },
+		{ "test-port", required_argument, NULL, OPT_TEST_PORT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	uint64_t port = 1;
+	int c;
+
+	m->prefix = "/var/run/rdmacm-mux";
+	m->max_clients = 256;
+	m->max_gids = 4096;
+	m->max_commids = 65536;
+	m->ttl_s = 15;
+	m->queue_max = 64;
+	while ((c = getopt_long(argc, argv, "d:s:p:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': m->dev = optarg; break;
+		case 's': m->prefix = optarg; break;
+		case 'p':
+			if (parse_uint(optarg, 1, 255, &port) < 0)
+				die_usage("-p %s: a port number from 1 to 255", optarg);
+			break;
+		case OPT_TRACE: m->trace = true; break;
+		case OPT_SYSLOG: m->use_syslog = true; break;
+		case OPT_STATS: m->stats_path = optarg; break;
+		case OPT_MAX_CLIENTS:
+			if (parse_uint(optarg, 1, 4096, &m->max_clients) < 0)
+				die_usage("--max-clients %s: 1 to 4096", optarg);
+			break;
+		case OPT_MAX_GIDS:
+			if (parse_uint(optarg, 1, 1u << 20, &m->max_gids) < 0)
+				die_usage("--max-gids %s: 1 to 1048576", optarg);
+			break;
+		case OPT_MAX_COMMIDS:
+			if (parse_uint(optarg, 1, 1u << 22, &m->max_commids) < 0)
+				die_usage("--max-commids %s: 1 to 4194304", optarg);
+			break;
+		case OPT_TTL:
+			if (parse_uint(optarg, 1, 86400, &m->ttl_s) < 0)
+				die_usage("--commid-ttl %s: 1 to 86400 seconds", optarg);
+			break;
+		case OPT_QUEUE:
+			if (parse_uint(optarg, 1, 65536, &m->queue_max) < 0)
+				die_usage("--queue %s: 1 to 65536", optarg);
+			break;
+		case OPT_TEST_PORT: m->test_port = optarg; break;
+		case 'v': log_set_verbose(log_verbose() + 1); break;
+		case 'h': applet_help();
+		default: die_usage("unknown option");
+		}
+	}
+	if (optind != argc)
+		die_usage("unexpected argument '%s'", argv[optind]);
+	if (!m->dev || !*m->dev)
+		die_usage("-d DEV is required (the RDMA device, see /sys/class/infiniband)");
+	if (strchr(m->dev, '/'))
+		die_usage("-d %s: a device name, not a path", m->dev);
+	m->port_num = (unsigned int)port;
+	if ((size_t)snprintf(m->path, sizeof(m->path), "%s-%s-%u", m->prefix, m->dev, m->port_num) >=
+	    sizeof(m->path))
+		die_usage("the socket path %s-%s-%u is longer than a UNIX socket takes (%zu bytes)",
+			  m->prefix, m->dev, m->port_num, sizeof(m->path) - 1);
+}
+
+static int setup(struct mux *m)
+{
+	char err[512];
+	sigset_t usr1;
+
+	m->clients = calloc(m->max_clients, sizeof(*m->clients));
+	m->pfd = calloc(PFD_CLIENTS + m->max_clients, sizeof(*m->pfd));
+	m->router = cmmux_router_new(&(struct cmmux_limits){
+		.gids = (uint32_t)m->max_gids,
+		.commids = (uint32_t)m->max_commids,
+		.commid_ttl_ms = m->ttl_s * 1000,
+	});
+	if (!m->clients || !m->pfd || !m->router) {
+		msg("out of memory");
+		return -1;
+	}
+	for (uint32_t i = 0; i < m->max_clients; i++) {
+		m->clients[i].fd = -1;
+		m->clients[i].queue = calloc(m->queue_max, sizeof(struct cmmux_msg));
+		if (!m->clients[i].queue) {
+			msg("out of memory");
+			return -1;
+		}
+	}
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	m->usr1_fd = signalfd(-1, &usr1, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (port_open(m, err, sizeof(err)) < 0 || listen_socket(m, err, sizeof(err)) < 0) {
+		msg("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void cleanup(struct mux *m)
+{
+	for (uint32_t i = 0; m->clients && i < m->max_clients; i++) {
+		if (m->clients[i].fd >= 0)
+			close(m->clients[i].fd);
+		free(m->clients[i].queue);
+	}
+	remove_socket(m);
+	port_close(m);
+	if (m->usr1_fd >= 0)
+		close(m->usr1_fd);
+	cmmux_router_free(m->router);
+	free(m->clients);
+	free(m->pfd);
+}
+
+int pvrdma_mux_main(int argc, char **argv)
+{
+	struct mux m = { .listen_fd = -1, .usr1_fd = -1, .port = { .fd = -1, .umad = -1 } };
+	sigset_t usr1;
+	int status = EXIT_FAIL;
+
+	parse_args(&m, argc, argv);
+	if (m.use_syslog)
+		openlog("pvrdma-mux", LOG_PID, LOG_DAEMON);
+	/* blocked in every thread, taken by the signalfd */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	if (session_init(&m.session) < 0)
+		die_errno("cannot set up");
+	m.start_ms = now_ms();
+	if (setup(&m) == 0) {
+		serve(&m);
+		msg("%s", m.session.error);	/* a signal, or a fatal port error */
+	}
+	write_stats(&m);
+	cleanup(&m);
+	return session_end(&m.session, status);
+}
