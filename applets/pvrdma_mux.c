@@ -397,8 +397,12 @@ static void trace_mad(struct mux *m, const char *dir, const struct cmmux_msg *ms
 		memcpy(&local, msg->mad + CMMUX_MAD_HDR, 4);
 		memcpy(&remote, msg->mad + CMMUX_MAD_HDR + 4, 4);
 	}
-	say(m, LOG_DEBUG, "%s %s%s0x%04x client %u: comm ids 0x%08x 0x%08x, addr gid %s, sgid %s, %d bytes: %s",
-	    dir, name ? name : "attr ", name ? " " : "", attr, client, ntohl(local), ntohl(remote),
+	char who[24] = "no client";
+
+	if (client != CMMUX_NO_CLIENT)
+		snprintf(who, sizeof(who), "client %u", client);
+	say(m, LOG_DEBUG, "%s %s%s0x%04x %s: comm ids 0x%08x 0x%08x, addr gid %s, sgid %s, %d bytes: %s",
+	    dir, name ? name : "attr ", name ? " " : "", attr, who, ntohl(local), ntohl(remote),
 	    gid_text(msg->umad.gid, gid, sizeof(gid)), gid_text(msg->sgid, sgid, sizeof(sgid)),
 	    (int)msg->umad_len, how);
 }

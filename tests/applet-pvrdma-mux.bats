@@ -1,0 +1,339 @@
+#!/usr/bin/env bats
+# pvrdma-mux on the host, no RDMA: its real UNIX socket with test clients
+# that speak QEMU's side byte for byte (tests/lib/muxpeer.pl client), and
+# --test-port in place of the umad port, fed by a test fabric (muxpeer.pl
+# fabric). Every error code, messages in pieces, non-requests, disconnects,
+# every routing rule, expiry, the limits, the socket file, signals.
+
+load helpers
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	MUX_PID=
+	PEER_PIDS=()
+	declare -gA PEER_FD=()
+	SOCK=$T/m-rxe0-1
+}
+
+teardown() {
+	local p
+	[[ -z $MUX_PID ]] || kill -KILL "$MUX_PID" 2>/dev/null || :
+	for p in "${PEER_PIDS[@]}"; do kill "$p" 2>/dev/null || :; done
+	if [[ -z ${BATS_TEST_COMPLETED:-} && -f $T/mux.log ]]; then
+		sed 's/^/mux: /' "$T/mux.log" >&2
+	fi
+}
+
+PEER=$BATS_TEST_DIRNAME/lib/muxpeer.pl
+
+# wait_log FILE REGEX [SECONDS]: until a line of FILE matches.
+wait_log() {
+	local end=$((SECONDS + ${3:-10}))
+	until grep -Eq -- "$2" "$1" 2>/dev/null; do
+		if ((SECONDS >= end)); then
+			echo "no line /$2/ in $1 after ${3:-10} s:" >&2
+			cat "$1" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# peer_start NAME client|fabric PATH: a peer reading commands from a FIFO,
+# its log in $T/NAME.log.
+peer_start() {
+	local name=$1 fd
+	mkfifo "$T/$name.in"
+	perl "$PEER" "$2" "$3" <"$T/$name.in" >"$T/$name.log" 2>&1 3>&- &
+	PEER_PIDS+=($!)
+	exec {fd}>"$T/$name.in"
+	PEER_FD[$name]=$fd
+}
+
+# to NAME COMMAND...: one command line to peer NAME.
+to() {
+	local name=$1
+	shift
+	echo "$*" >&"${PEER_FD[$name]}"
+}
+
+# mux_start [OPTIONS]: the fabric, then pvrdma-mux on it, ready.
+mux_start() {
+	peer_start fabric fabric "$T/fab.sock"
+	wait_log "$T/fabric.log" LISTENING
+	"$MIGBOX" pvrdma-mux -d rxe0 -s "$T/m" --test-port "$T/fab.sock" --trace -v \
+		--stats-json "$T/stats.json" "$@" 2>"$T/mux.log" 3>&- &
+	MUX_PID=$!
+	wait_log "$T/fabric.log" CONNECTED
+	wait_log "$T/mux.log" 'serving rxe0:1'
+	[[ -S $SOCK ]]
+}
+
+# client NAME: a QEMU-side client, connected.
+client() {
+	peer_start "$1" client "$SOCK"
+	wait_log "$T/mux.log" "client [0-9]+ \\(pid [0-9]+\\) connected"
+}
+
+# expect NAME N LINE: the log of NAME has LINE as its Nth line.
+expect() {
+	wait_log "$T/$1.log" "." 10
+	local end=$((SECONDS + 10))
+	while (($(wc -l <"$T/$1.log") < $2)); do
+		if ((SECONDS >= end)); then
+			echo "$1 wrote fewer than $2 lines:" >&2
+			cat "$T/$1.log" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	if [[ $(sed -n "$2p" "$T/$1.log") != "$3" ]]; then
+		echo "line $2 of $1: '$(sed -n "$2p" "$T/$1.log")', expected '$3'; all:" >&2
+		cat "$T/$1.log" >&2
+		return 1
+	fi
+}
+
+stat_of() {
+	jq -r "$1" "$T/stats.json"
+}
+
+# usr1_stats: the figures now (SIGUSR1 writes them).
+usr1_stats() {
+	rm -f "$T/stats.json"
+	kill -USR1 "$MUX_PID"
+	wait_log "$T/mux.log" . 1
+	local end=$((SECONDS + 10))
+	until [[ -s $T/stats.json ]]; do
+		((SECONDS < end)) || { echo 'no stats after SIGUSR1' >&2; return 1; }
+		sleep 0.05
+	done
+}
+
+@test "pvrdma-mux: usage errors exit 2 and name the problem" {
+	run mb pvrdma-mux
+	assert_fails_with 2 '-d DEV is required'
+	run mb pvrdma-mux -d rxe0 -p 0
+	assert_fails_with 2 '-p 0: a port number from 1 to 255'
+	run mb pvrdma-mux -d rxe0 extra
+	assert_fails_with 2 "unexpected argument 'extra'"
+	run mb pvrdma-mux -d ../rxe0
+	assert_fails_with 2 'a device name, not a path'
+	run mb pvrdma-mux -d rxe0 -s "/tmp/$(printf 'x%.0s' {1..120})"
+	assert_fails_with 2 'longer than a UNIX socket takes'
+	run mb pvrdma-mux --help
+	assert_ok
+	[[ $output == *'usage: pvrdma-mux -d DEV [-s PATH] [-p PORT]'* && $output == *'Unlike QEMU'* ]]
+}
+
+@test "pvrdma-mux: an RDMA port that does not exist: exit 1 naming it" {
+	run mb pvrdma-mux -d nosuchdev0 -s "$T/m"
+	assert_fails_with 1 'no RDMA port nosuchdev0:1'
+	[[ ! -e $T/m-nosuchdev0-1 ]]
+}
+
+@test "pvrdma-mux: REG and UNREG answer OK, EEXIST, EACCES, ENOTFOUND, EINVAL as QEMU's mux does" {
+	mux_start
+	client a
+	client b
+	to a reg fe80::5054:ff:fe00:102
+	expect a 1 'RESP REG 0'
+	to a reg fe80::5054:ff:fe00:102
+	expect a 2 'RESP REG 2'
+	to b reg fe80::5054:ff:fe00:102
+	expect b 1 'RESP REG 3'
+	# the owner is checked on UNREG (QEMU's mux let anyone remove it)
+	to b unreg fe80::5054:ff:fe00:102
+	expect b 2 'RESP UNREG 3'
+	to a unreg fe80::5054:ff:fe00:102
+	expect a 3 'RESP UNREG 0'
+	to a unreg fe80::5054:ff:fe00:102
+	expect a 4 'RESP UNREG 4'
+	# an op code that is none of REG, UNREG, MAD
+	to a raw 0 7
+	expect a 5 'RESP 7 1'
+	# a MAD request of no bytes or of more than 256
+	to a badlen fe80::1 0
+	expect a 6 'RESP MAD 1'
+	to a badlen fe80::1 300
+	expect a 7 'RESP MAD 1'
+	usr1_stats
+	[[ $(stat_of '.requests.reg, .requests.unreg, .requests.invalid, .answers.EACCES') == $'3\n3\n1\n2' ]]
+}
+
+@test "pvrdma-mux: a message in pieces is put together; a non-request closes only its client" {
+	mux_start
+	client a
+	client b
+	to a pieces fe80::a
+	expect a 1 'RESP REG 0'
+	to b raw 1 0
+	expect b 1 'EOF'
+	wait_log "$T/mux.log" 'client 1 .* sent a non-request; closed'
+	to a reg fe80::b
+	expect a 2 'RESP REG 0'
+}
+
+@test "pvrdma-mux: REQ goes to the owner of its destination GID, SIDR_REQ too, through ::ffff when registered so" {
+	mux_start
+	client a
+	client b
+	to a reg fe80::5054:ff:fe00:102
+	expect a 1 'RESP REG 0'
+	to b reg ::ffff:10.1.0.2
+	expect b 1 'RESP REG 0'
+	# REQ: destination GID's low half at data+80
+	to fabric mad ::ffff:10.1.0.9 10 00000777 0 fe80::5054:ff:fe00:102
+	expect a 2 'MAD 0010 ::5054:ff:fe00:102 256 00000000'
+	# SIDR_REQ: at data+44, here an IPv4-compatible GID that only matches
+	# as ::ffff:10.1.0.2
+	to fabric mad ::ffff:10.1.0.9 17 00000778 0 ::10.1.0.2
+	expect b 2 'MAD 0017 ::ffff:10.1.0.2 256 00000000'
+	# nobody's GID: dropped, said in the trace
+	to fabric mad ::ffff:10.1.0.9 10 00000779 0 fe80::99
+	wait_log "$T/mux.log" 'in REQ 0x0010 .*no client registered its destination GID'
+	# a header-only MAD is a send handed back: not routed, not a drop
+	to fabric hdronly
+	usr1_stats
+	[[ $(stat_of '.mads_received, .mads_routed, .mads_dropped, .send_completions') == $'4\n2\n1\n1' ]]
+	[[ $(wc -l <"$T/a.log") -eq 2 && $(wc -l <"$T/b.log") -eq 2 ]]
+}
+
+@test "pvrdma-mux: replies go back by comm id: REP, REJ, RTU, MRA, LAP, APR, DREQ, DREP, SIDR_REP" {
+	mux_start
+	client a
+	client b
+	to a reg ::ffff:10.1.0.2
+	expect a 1 'RESP REG 0'
+	to b reg ::ffff:10.1.0.3
+	expect b 1 'RESP REG 0'
+	# a's REQ with its comm id 0x1234 goes out, and is learned
+	to a mad ::ffff:10.1.0.2 10 00001234 0 ::ffff:10.1.0.9
+	expect a 2 'RESP MAD 0'
+	wait_log "$T/fabric.log" '^SENT 0010 00001234 00000000 256 ::ffff:10.1.0.2$'
+	# b's SIDR_REQ with request id 0x55
+	to b mad ::ffff:10.1.0.3 17 00000055 0 ::ffff:10.1.0.9
+	expect b 2 'RESP MAD 0'
+	n=2
+	for attr in 13 12 14 11 19 1a 15 16; do
+		# the remote comm id (data+4) is a's
+		to fabric mad ::ffff:10.1.0.9 "$attr" 00009999 00001234
+		n=$((n + 1))
+		expect a "$n" "MAD 00$attr ::ffff:10.1.0.2 256 00001234"
+	done
+	# SIDR_REP carries the request id at data+0
+	to fabric mad ::ffff:10.1.0.9 18 00000055 0
+	expect b 3 'MAD 0018 ::ffff:10.1.0.3 256 00000000'
+	# an unknown comm id is dropped
+	to fabric mad ::ffff:10.1.0.9 13 00009999 00004321
+	wait_log "$T/mux.log" 'in REP 0x0013 .*unknown or expired comm id'
+}
+
+@test "pvrdma-mux: a comm id unused for --commid-ttl is forgotten" {
+	mux_start --commid-ttl 1
+	client a
+	to a reg ::ffff:10.1.0.2
+	expect a 1 'RESP REG 0'
+	to a mad ::ffff:10.1.0.2 10 000000aa 0 ::ffff:10.1.0.9
+	expect a 2 'RESP MAD 0'
+	to fabric mad ::ffff:10.1.0.9 13 00000001 000000aa
+	expect a 3 'MAD 0013 ::ffff:10.1.0.2 256 000000aa'
+	wait_log "$T/mux.log" 'in REP' 5
+	# a few seconds without a MAD of that connection
+	usr1_stats
+	[[ $(stat_of .commids) == 1 ]]
+	sleep 3
+	usr1_stats
+	[[ $(stat_of '.commids, .commids_expired') == $'0\n1' ]]
+	to fabric mad ::ffff:10.1.0.9 15 00000001 000000aa
+	wait_log "$T/mux.log" 'in DREQ 0x0015 .*unknown or expired comm id'
+}
+
+@test "pvrdma-mux: a client's GIDs and comm ids are forgotten when it disconnects" {
+	mux_start
+	client a
+	to a reg ::ffff:10.1.0.2
+	expect a 1 'RESP REG 0'
+	to a mad ::ffff:10.1.0.2 10 000000bb 0 ::ffff:10.1.0.9
+	expect a 2 'RESP MAD 0'
+	to a close
+	wait_log "$T/mux.log" 'client 0 \(pid [0-9]+\) disconnected; its 1 GIDs are forgotten'
+	client b
+	to b reg ::ffff:10.1.0.2
+	expect b 1 'RESP REG 0'
+	to fabric mad ::ffff:10.1.0.9 13 00000001 000000bb
+	wait_log "$T/mux.log" 'in REP 0x0013 .*unknown or expired comm id'
+}
+
+@test "pvrdma-mux: limits: clients, GIDs; each said in the log" {
+	mux_start --max-clients 1 --max-gids 2
+	client a
+	to a reg fe80::1
+	to a reg fe80::2
+	to a reg fe80::3
+	expect a 3 'RESP REG 1'
+	wait_log "$T/mux.log" 'the GID table is full \(2\)'
+	peer_start b client "$SOCK"
+	expect b 1 'EOF'
+	wait_log "$T/mux.log" '1 clients already \(--max-clients\): a new one refused'
+	to a unreg fe80::1
+	expect a 4 'RESP UNREG 0'
+	to a reg fe80::3
+	expect a 5 'RESP REG 0'
+}
+
+@test "pvrdma-mux: a client that stops reading is dropped when its queue fills; the others are served meanwhile" {
+	mux_start --queue 4
+	client a
+	client b
+	to a reg ::ffff:10.1.0.2
+	expect a 1 'RESP REG 0'
+	to b reg ::ffff:10.1.0.3
+	expect b 1 'RESP REG 0'
+	to a stall
+	expect a 2 'STALLED'
+	# far more than a socket buffer and the queue hold
+	to fabric many 3000 ::ffff:10.1.0.9 10 00000001 0 ::ffff:10.1.0.2
+	wait_log "$T/mux.log" 'client 0 .*does not read: its queue is full; closed' 30
+	to b reg fe80::b
+	expect b 2 'RESP REG 0'
+	to fabric mad ::ffff:10.1.0.9 10 00000002 0 ::ffff:10.1.0.3
+	expect b 3 'MAD 0010 ::ffff:10.1.0.3 256 00000000'
+	usr1_stats
+	[[ $(stat_of .clients_dropped_queue_full) == 1 ]]
+}
+
+@test "pvrdma-mux: a stale socket file is replaced, a live mux is not, a non-socket is refused" {
+	mux_start
+	run mb pvrdma-mux -d rxe0 -s "$T/m" --test-port "$T/fab.sock"
+	assert_fails_with 1 "$SOCK is in use: another mux serves rxe0:1"
+	kill -KILL "$MUX_PID"
+	wait "$MUX_PID" || :
+	MUX_PID=
+	[[ -S $SOCK ]]
+	# the same fabric is gone with its connection: a new one
+	mv "$T/mux.log" "$T/mux1.log"
+	kill "${PEER_PIDS[0]}" 2>/dev/null || :
+	rm -f "$T/fabric.in"
+	mux_start
+	grep -q "$SOCK: a stale socket file (nothing listens): replaced" "$T/mux.log"
+	touch "$T/x-rxe0-1"
+	run mb pvrdma-mux -d rxe0 -s "$T/x" --test-port "$T/fab.sock"
+	assert_fails_with 1 "$T/x-rxe0-1 exists and is not a socket"
+}
+
+@test "pvrdma-mux: SIGTERM sends what was answered, removes the socket, writes the stats, dies of it" {
+	mux_start
+	client a
+	to a reg fe80::1
+	expect a 1 'RESP REG 0'
+	kill -TERM "$MUX_PID"
+	status=0
+	wait "$MUX_PID" || status=$?
+	MUX_PID=
+	[[ $status -eq 143 ]]
+	[[ ! -e $SOCK ]]
+	grep -q 'pvrdma-mux: interrupted by SIGTERM' "$T/mux.log"
+	[[ $(stat_of '.requests.reg, .gids, .clients') == $'1\n1\n1' ]]
+	expect a 2 'EOF'
+}
