@@ -11,12 +11,12 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 	-Wformat=2 -Wno-format-nonliteral
 CPPFLAGS += -Iinclude -D_GNU_SOURCE -DMIGBOX_VERSION='"$(VERSION)"'
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -MMD -MP
-LIBS := -lrdmacm -libverbs -libumad -lzstd -lz -lxxhash -luuid -lpthread
+LIBS := -lrdmacm -libverbs -libumad -lreadline -lzstd -lz -lxxhash -luuid -lpthread
 # The static binary carries rdma-core with every provider linked in (no
 # .so and no /etc/libibverbs.d needed): see rdma_providers_init().
 RDMA_STATIC_LIBS := $(shell $(PKG_CONFIG) --static --libs librdmacm libibverbs 2>/dev/null)
 STATIC_LIBS := -Wl,--start-group $(RDMA_STATIC_LIBS) -libumad -Wl,--end-group \
-	-lzstd -lz -lxxhash -luuid -lpthread
+	-lreadline -ltinfo -lzstd -lz -lxxhash -luuid -lpthread
 STATIC_CPPFLAGS := -DRDMA_STATIC_PROVIDERS=all
 
 LIB_SRCS := $(sort $(wildcard libcommon/*.c))

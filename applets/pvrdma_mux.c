@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include <infiniband/umad.h>
+#include <readline/history.h>
+#include <readline/readline.h>
 
 #include "applets.h"
 #include "cm_mux.h"
@@ -52,6 +54,9 @@ const char pvrdma_mux_usage[] =
 "  -d, --device DEV      the RDMA device (see /sys/class/infiniband)\n"
 "  -s, --socket PATH     the socket's path prefix (default /var/run/rdmacm-mux)\n"
 "  -p, --port PORT       the device's port (default 1)\n"
+"      --console         an operator console on the terminal (readline):\n"
+"                        clients, gids, commids, stats, trace on|off,\n"
+"                        drop N, quit; the mux serves on meanwhile\n"
 "      --trace           log every MAD it routes, decoded\n"
 "      --syslog          log to syslog (daemon) as well as stderr\n"
 "      --stats-json FILE write counters as JSON to FILE at exit and on SIGUSR1\n"
@@ -74,7 +79,8 @@ const char pvrdma_mux_usage[] =
 "this host: it owns the CM class (modprobe -r rdma_ucm rdma_cm iw_cm ib_cm).\n"
 "\n"
 "SIGTERM, SIGINT, SIGHUP: answers in flight are sent (1 s at most), the\n"
-"socket file is removed, then it dies of the signal. SIGUSR1: --stats-json.\n"
+"socket file is removed, then it dies of the signal; the console's quit\n"
+"does the same and exits 0. SIGUSR1: --stats-json.\n"
 "Exit status: 1 when it cannot start (no port, the CM class taken, the\n"
 "socket in use), 2 usage error.\n";
 
@@ -105,7 +111,7 @@ struct mux {
 	struct session session;
 	const char *dev, *prefix, *stats_path, *test_port;
 	unsigned int port_num;
-	bool trace, use_syslog;
+	bool trace, use_syslog, console, quit;
 	uint64_t max_clients, max_gids, max_commids, ttl_s, queue_max;
 
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -132,14 +138,32 @@ static uint64_t now_ms(void)
 	return now_ns() / 1000000;
 }
 
+static bool console_active;
+
 static void logv(struct mux *m, int prio, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char line[1024], *typed = NULL;
+	int point = 0;
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	if (m->use_syslog)
 		syslog(prio, "%s", line);
+	if (console_active) {
+		/* the line goes above what the operator is typing */
+		point = rl_point;
+		typed = rl_copy_text(0, rl_end);
+		rl_save_prompt();
+		rl_replace_line("", 0);
+		rl_redisplay();
+	}
 	msg("%s", line);
+	if (console_active) {
+		rl_restore_prompt();
+		rl_replace_line(typed ? typed : "", 0);
+		rl_point = point;
+		rl_redisplay();
+		free(typed);
+	}
 }
 
 static void say(struct mux *m, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -636,9 +660,166 @@ static void write_stats(struct mux *m)
 	}
 }
 
+/* ---- the operator console ---- */
+
+static struct mux *console_mux;		/* readline's callbacks take no context */
+
+static const char *const console_commands[] = {
+	"help", "clients", "gids", "commids", "stats", "trace", "drop", "quit", NULL,
+};
+
+static void print_gid_of(void *ctx, uint64_t ifid, uint32_t client)
+{
+	char gid[INET6_ADDRSTRLEN];
+	uint8_t g[16] = { 0 };
+
+	(void)ctx;
+	memcpy(g + 8, &ifid, 8);
+	printf("  %-40s client %u\n", gid_text(g, gid, sizeof(gid)), client);
+}
+
+static void print_commid(void *ctx, uint32_t comm_id, uint32_t client, uint64_t ifid,
+			 uint64_t last_ms)
+{
+	char gid[INET6_ADDRSTRLEN];
+	uint8_t g[16] = { 0 };
+	uint64_t now = *(const uint64_t *)ctx;
+
+	memcpy(g + 8, &ifid, 8);
+	printf("  0x%08x  client %-4u %-40s idle %.1f s\n", ntohl(comm_id), client,
+	       gid_text(g, gid, sizeof(gid)), (double)(now - last_ms) / 1000);
+}
+
+static void console_command(struct mux *m, char *line)
+{
+	char *cmd = strtok(line, " \t"), *arg = strtok(NULL, " \t");
+	uint64_t n, now = now_ms();
+
+	if (!cmd)
+		return;
+	if (!strcmp(cmd, "help")) {
+		printf("clients          the connected clients (QEMU processes)\n"
+		       "gids             registered GIDs and their clients\n"
+		       "commids          remembered comm ids, their clients, idle time\n"
+		       "stats            the counters\n"
+		       "trace on|off     log every MAD routed\n"
+		       "drop N           disconnect client N (its GIDs are forgotten)\n"
+		       "quit             stop the mux (exit 0)\n");
+	} else if (!strcmp(cmd, "clients")) {
+		printf("%u of at most %" PRIu64 " clients\n", m->nclients, m->max_clients);
+		for (uint32_t i = 0; i < m->max_clients; i++) {
+			const struct client *c = &m->clients[i];
+
+			if (c->fd >= 0)
+				printf("  client %-4u pid %-8d requests %-8" PRIu64 " MADs to it %-8" PRIu64
+				       " queued %u\n", i, (int)c->pid, c->requests, c->mads_to, c->qcount);
+		}
+	} else if (!strcmp(cmd, "gids")) {
+		printf("%u GIDs (at most %" PRIu64 ")\n", cmmux_gid_count(m->router), m->max_gids);
+		cmmux_each_gid(m->router, print_gid_of, NULL);
+	} else if (!strcmp(cmd, "commids")) {
+		printf("%u comm ids (at most %" PRIu64 ", forgotten after %" PRIu64 " s unused)\n",
+		       cmmux_commid_count(m->router), m->max_commids, m->ttl_s);
+		cmmux_each_commid(m->router, print_commid, &now);
+	} else if (!strcmp(cmd, "stats")) {
+		printf("clients %u now, %" PRIu64 " in all, %" PRIu64 " refused, %" PRIu64
+		       " dropped (non-request %" PRIu64 ", queue full %" PRIu64 ")\n"
+		       "requests REG %" PRIu64 " UNREG %" PRIu64 " MAD %" PRIu64 " invalid %" PRIu64 "\n"
+		       "answers OK %" PRIu64 " EINVAL %" PRIu64 " EEXIST %" PRIu64 " EACCES %" PRIu64
+		       " ENOTFOUND %" PRIu64 "\n"
+		       "MADs sent %" PRIu64 " (failed %" PRIu64 "), received %" PRIu64 ": routed %" PRIu64
+		       ", dropped %" PRIu64 ", send completions %" PRIu64 "\n"
+		       "comm ids %u, expired %" PRIu64 "; GIDs %u\n",
+		       m->nclients, m->clients_total, m->clients_refused,
+		       m->dropped_nonrequest + m->dropped_queue, m->dropped_nonrequest, m->dropped_queue,
+		       m->req[0], m->req[1], m->req[2], m->req_invalid,
+		       m->err[0], m->err[1], m->err[2], m->err[3], m->err[4],
+		       m->mads_sent, m->mad_send_failed, m->mads_in, m->mads_routed, m->mads_dropped,
+		       m->completions, cmmux_commid_count(m->router), m->commids_expired,
+		       cmmux_gid_count(m->router));
+	} else if (!strcmp(cmd, "trace")) {
+		if (arg && !strcmp(arg, "on"))
+			m->trace = true;
+		else if (arg && !strcmp(arg, "off"))
+			m->trace = false;
+		else if (arg)
+			printf("trace on or trace off\n");
+		printf("trace is %s\n", m->trace ? "on" : "off");
+	} else if (!strcmp(cmd, "drop")) {
+		if (!arg || parse_uint(arg, 0, m->max_clients - 1, &n) < 0 || m->clients[n].fd < 0)
+			printf("drop N: N is a connected client (see clients)\n");
+		else
+			client_close(m, &m->clients[n], "dropped from the console");
+	} else if (!strcmp(cmd, "quit") || !strcmp(cmd, "exit")) {
+		m->quit = true;
+	} else {
+		printf("%s: no such command (help lists them)\n", cmd);
+	}
+	fflush(stdout);
+}
+
+static void console_line(char *line)
+{
+	struct mux *m = console_mux;
+
+	if (!line) {		/* end of input: as quit */
+		printf("\n");
+		m->quit = true;
+		return;
+	}
+	if (*line)
+		add_history(line);
+	console_command(m, line);
+	free(line);
+}
+
+static char *complete_word(const char *text, int state)
+{
+	static size_t i, len;
+	static const char *const *words;
+	static const char *const on_off[] = { "on", "off", NULL };
+
+	if (!state) {
+		i = 0;
+		len = strlen(text);
+		words = !strncmp(rl_line_buffer, "trace ", 6) ? on_off : console_commands;
+	}
+	while (words[i])
+		if (!strncmp(words[i++], text, len))
+			return strdup(words[i - 1]);
+	return NULL;
+}
+
+static char **complete(const char *text, int start, int end)
+{
+	(void)end;
+	rl_attempted_completion_over = 1;	/* no file names */
+	if (start && strncmp(rl_line_buffer, "trace ", 6))
+		return NULL;
+	return rl_completion_matches(text, complete_word);
+}
+
+static void console_start(struct mux *m)
+{
+	console_mux = m;
+	rl_catch_signals = 0;		/* the session takes them */
+	rl_readline_name = "pvrdma-mux";
+	rl_attempted_completion_function = complete;
+	rl_callback_handler_install("pvrdma-mux> ", console_line);
+	console_active = true;
+}
+
+static void console_stop(void)
+{
+	if (!console_active)
+		return;
+	console_active = false;
+	rl_callback_handler_remove();
+}
+
 /* ---- the loop ---- */
 
-enum { PFD_WAKE, PFD_USR1, PFD_LISTEN, PFD_PORT, PFD_CLIENTS };
+enum { PFD_WAKE, PFD_USR1, PFD_LISTEN, PFD_PORT, PFD_CONSOLE, PFD_CLIENTS };
 
 static void poll_once(struct mux *m, bool accepting, int timeout_ms)
 {
@@ -648,6 +829,7 @@ static void poll_once(struct mux *m, bool accepting, int timeout_ms)
 	m->pfd[PFD_USR1] = (struct pollfd){ .fd = m->usr1_fd, .events = POLLIN };
 	m->pfd[PFD_LISTEN] = (struct pollfd){ .fd = accepting ? m->listen_fd : -1, .events = POLLIN };
 	m->pfd[PFD_PORT] = (struct pollfd){ .fd = accepting ? m->port.fd : -1, .events = POLLIN };
+	m->pfd[PFD_CONSOLE] = (struct pollfd){ .fd = console_active ? STDIN_FILENO : -1, .events = POLLIN };
 	for (uint32_t i = 0; i < n; i++) {
 		struct client *c = &m->clients[i];
 
@@ -666,6 +848,8 @@ static void poll_once(struct mux *m, bool accepting, int timeout_ms)
 		if (read(m->usr1_fd, &si, sizeof(si)) > 0)
 			write_stats(m);
 	}
+	if (m->pfd[PFD_CONSOLE].revents & (POLLIN | POLLHUP))
+		rl_callback_read_char();
 	if (m->pfd[PFD_LISTEN].revents & POLLIN)
 		accept_clients(m);
 	if (m->pfd[PFD_PORT].revents & (POLLIN | POLLERR | POLLHUP))
@@ -699,7 +883,9 @@ static void serve(struct mux *m)
 
 	say(m, LOG_NOTICE, "serving %s:%u on %s%s", m->dev, m->port_num, m->path,
 	    m->port.test ? " (test port)" : "");
-	while (!session_failed(&m->session)) {
+	if (m->console)
+		console_start(m);
+	while (!session_failed(&m->session) && !m->quit) {
 		uint64_t t = now_ms();
 
 		if (t >= next_tick) {
@@ -712,6 +898,7 @@ static void serve(struct mux *m)
 		}
 		poll_once(m, true, (int)(next_tick > t ? next_tick - t : 0));
 	}
+	console_stop();
 	/* what was answered goes out; nothing new is taken */
 	end = now_ms() + FLUSH_MS;
 	while (output_pending(m) && now_ms() < end)
@@ -720,13 +907,14 @@ static void serve(struct mux *m)
 
 static void parse_args(struct mux *m, int argc, char **argv)
 {
-	enum { OPT_TRACE = 256, OPT_SYSLOG, OPT_STATS, OPT_MAX_CLIENTS, OPT_MAX_GIDS,
+	enum { OPT_TRACE = 256, OPT_CONSOLE, OPT_SYSLOG, OPT_STATS, OPT_MAX_CLIENTS, OPT_MAX_GIDS,
 	       OPT_MAX_COMMIDS, OPT_TTL, OPT_QUEUE, OPT_TEST_PORT };
 	static const struct option longopts[] = {
 		{ "device", required_argument, NULL, 'd' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "trace", no_argument, NULL, OPT_TRACE },
+		{ "console", no_argument, NULL, OPT_CONSOLE },
 		{ "syslog", no_argument, NULL, OPT_SYSLOG },
 		{ "stats-json", required_argument, NULL, OPT_STATS },
 		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
@@ -757,6 +945,7 @@ static void parse_args(struct mux *m, int argc, char **argv)
 				die_usage("-p %s: a port number from 1 to 255", optarg);
 			break;
 		case OPT_TRACE: m->trace = true; break;
+		case OPT_CONSOLE: m->console = true; break;
 		case OPT_SYSLOG: m->use_syslog = true; break;
 		case OPT_STATS: m->stats_path = optarg; break;
 		case OPT_MAX_CLIENTS:
@@ -834,6 +1023,7 @@ static int setup(struct mux *m)
 
 static void cleanup(struct mux *m)
 {
+	console_stop();
 	for (uint32_t i = 0; m->clients && i < m->max_clients; i++) {
 		if (m->clients[i].fd >= 0)
 			close(m->clients[i].fd);
@@ -866,7 +1056,10 @@ int pvrdma_mux_main(int argc, char **argv)
 	m.start_ms = now_ms();
 	if (setup(&m) == 0) {
 		serve(&m);
-		msg("%s", m.session.error);	/* a signal, or a fatal port error */
+		if (m.quit && !session_failed(&m.session))
+			status = EXIT_OK;
+		else
+			msg("%s", m.session.error);	/* a signal, or a fatal port error */
 	}
 	write_stats(&m);
 	cleanup(&m);

@@ -13,10 +13,12 @@ setup() {
 	PEER_PIDS=()
 	declare -gA PEER_FD=()
 	SOCK=$T/m-rxe0-1
+	TMUX_SERVER=
 }
 
 teardown() {
 	local p
+	[[ -z ${TMUX_SERVER:-} ]] || tmux -L "$TMUX_SERVER" kill-server 2>/dev/null || :
 	[[ -z $MUX_PID ]] || kill -KILL "$MUX_PID" 2>/dev/null || :
 	for p in "${PEER_PIDS[@]}"; do kill "$p" 2>/dev/null || :; done
 	if [[ -z ${BATS_TEST_COMPLETED:-} && -f $T/mux.log ]]; then
@@ -336,4 +338,65 @@ usr1_stats() {
 	grep -q 'pvrdma-mux: interrupted by SIGTERM' "$T/mux.log"
 	[[ $(stat_of '.requests.reg, .gids, .clients') == $'1\n1\n1' ]]
 	expect a 2 'EOF'
+}
+
+# pane: what the console's terminal shows now.
+pane() {
+	tmux -L "$TMUX_SERVER" capture-pane -p -t mux -S -200
+}
+
+# wait_pane REGEX: until the terminal shows a line matching it.
+wait_pane() {
+	local end=$((SECONDS + 10))
+	until pane | grep -Eq -- "$1"; do
+		if ((SECONDS >= end)); then
+			echo "the console never showed /$1/; it shows:" >&2
+			pane >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+@test "pvrdma-mux --console in a real terminal: commands, completion, history, drop; quit exits 0" {
+	command -v tmux >/dev/null || { echo 'tmux not installed: run ./install-deps' >&2; return 1; }
+	TMUX_SERVER=migbox-$$-$BATS_TEST_NUMBER
+	peer_start fabric fabric "$T/fab.sock"
+	wait_log "$T/fabric.log" LISTENING
+	tmux -L "$TMUX_SERVER" new-session -d -s mux -x 160 -y 60 \
+		"'$MIGBOX' pvrdma-mux -d rxe0 -s '$T/m' --test-port '$T/fab.sock' --console -v 2>'$T/mux.log'; echo \$? >'$T/exit'; sleep 60"
+	wait_log "$T/fabric.log" CONNECTED
+	wait_pane '^pvrdma-mux> ?$'
+	client a
+	to a reg ::ffff:10.1.0.2
+	expect a 1 'RESP REG 0'
+	tmux -L "$TMUX_SERVER" send-keys -t mux 'gids' Enter
+	wait_pane '^ +::ffff:10\.1\.0\.2 +client 0$'
+	# completion of a command, then of trace's argument
+	tmux -L "$TMUX_SERVER" send-keys -t mux 'cli' Tab Enter
+	wait_pane '^pvrdma-mux> clients$'
+	wait_pane '^ +client 0 +pid [0-9]+ +requests 1 '
+	tmux -L "$TMUX_SERVER" send-keys -t mux 'trace of' Tab Enter
+	wait_pane '^trace is off$'
+	# history: the last command again
+	tmux -L "$TMUX_SERVER" send-keys -t mux Up Enter
+	[[ $(pane | grep -c '^trace is off$') -ge 1 ]]
+	wait_pane '^pvrdma-mux> trace off$'
+	end=$((SECONDS + 10))
+	until (($(pane | grep -c '^pvrdma-mux> trace off$') == 2)); do
+		((SECONDS < end)) || { pane >&2; false; }
+		sleep 0.05
+	done
+	tmux -L "$TMUX_SERVER" send-keys -t mux 'stats' Enter
+	wait_pane '^requests REG 1 UNREG 0 MAD 0 invalid 0$'
+	tmux -L "$TMUX_SERVER" send-keys -t mux 'frob' Enter
+	wait_pane '^frob: no such command \(help lists them\)$'
+	tmux -L "$TMUX_SERVER" send-keys -t mux 'drop 0' Enter
+	expect a 2 'EOF'
+	tmux -L "$TMUX_SERVER" send-keys -t mux 'gids' Enter
+	wait_pane '^0 GIDs \(at most 4096\)$'
+	tmux -L "$TMUX_SERVER" send-keys -t mux 'quit' Enter
+	wait_log "$T/exit" '^0$'
+	[[ ! -e $SOCK ]]
+	tmux -L "$TMUX_SERVER" kill-server
 }
