@@ -1,0 +1,47 @@
+#!/usr/bin/env bats
+# pvrdma-mux with real CM MADs: two throwaway VMs on one link, Soft-RoCE on
+# each (tests/vm/scenarios/pvrdma-mad.sh). On one, the mux owns rxe0's CM
+# class and a QEMU-side client (tests/vm/tools/mux-client.c) registers the
+# VM's GID; on the other, the kernel's rdma_cm (under rdma-send) sends a
+# real CM REQ: the mux routes it to the client, the client's REJ goes back
+# out through the mux, and the initiator sees REJECTED.
+
+setup_file()
+{
+	local top=$BATS_TEST_DIRNAME/.. a=$((40000 + RANDOM % 20000)) b rc=0
+	b=$((a + 1))
+	gcc -static -O2 -D_GNU_SOURCE -I"$top/include" -o "$BATS_FILE_TMPDIR/mux-client" \
+		"$top/tests/vm/tools/mux-client.c" "$top/libcommon/cm_mux.c" ||
+		{ echo "cannot build mux-client" >&2; return 1; }
+	export OUT_A=$BATS_FILE_TMPDIR/vm-a.out OUT_B=$BATS_FILE_TMPDIR/vm-b.out
+	{ "$top/tests/vm/run" --timeout 300 --smp 2 --add "$BATS_FILE_TMPDIR/mux-client:/bin/mux-client" \
+		--net "udp=127.0.0.1:$a,localaddr=127.0.0.1:$b,52:54:00:00:00:01" \
+		pvrdma-mad mux 192.0.2.1 >"$OUT_A" 2>&1 || rc=$?; echo "rc=$rc" >>"$OUT_A"; } &
+	{ "$top/tests/vm/run" --timeout 300 --smp 2 \
+		--net "udp=127.0.0.1:$b,localaddr=127.0.0.1:$a,52:54:00:00:00:02" \
+		pvrdma-mad req 192.0.2.2 192.0.2.1 >"$OUT_B" 2>&1 || rc=$?; echo "rc=$rc" >>"$OUT_B"; } &
+	wait
+}
+
+@test "pvrdma-mux refuses to start while the kernel's ib_cm owns the CM class, naming the modules" {
+	grep -q "^busy: pvrdma-mux: cannot register for CM MADs (class 0x07) on rxe0:1: .*modprobe -r rdma_ucm rdma_cm iw_cm ib_cm" "$OUT_A" ||
+		{ cat "$OUT_A"; false; }
+}
+
+@test "a real CM REQ from another host reaches the client owning the GID; its REJ goes back; the initiator is REJECTED" {
+	cat "$OUT_A" "$OUT_B"
+	grep -qx 'PASS pvrdma-mad-mux' "$OUT_A"
+	grep -qx 'PASS pvrdma-mad-req' "$OUT_B"
+	grep -qx 'client: REG err 0' "$OUT_A"
+	grep -Eq '^client: REQ comm 0x[0-9a-f]{8} from ::ffff:192\.0\.2\.2, 256 bytes$' "$OUT_A"
+	grep -qx 'client: REJ err 0' "$OUT_A"
+	grep -Eqx 'client: REJ sent [1-9][0-9]*' "$OUT_A"
+	grep -Eq '^rejected: .*RDMA_CM_EVENT_REJECTED.*the peer refused the connection' "$OUT_B"
+	grep -Eq '^mux: pvrdma-mux: in REQ 0x0010 client 0: .*by GID' "$OUT_A"
+	grep -Eq '^mux: pvrdma-mux: out REJ 0x0012 client 0: .*sent$' "$OUT_A"
+	grep -q '"mads_routed":[1-9]' "$OUT_A"
+	grep -q '"mads_sent":[1-9]' "$OUT_A"
+	grep -qx 'mux exit 143' "$OUT_A"
+	grep -qx 'rc=0' "$OUT_A"
+	grep -qx 'rc=0' "$OUT_B"
+}

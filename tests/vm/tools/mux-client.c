@@ -1,0 +1,140 @@
+/* mux-client: QEMU's side of pvrdma-mux for a VM test, with real MADs.
+ * Registers GID, waits for a CM REQ routed to it, and answers it with a
+ * REJ (consumer reject) sent back through the mux to the REQ's sender, as
+ * a pvrdma guest's CM would; every REQ after it too, for LINGER seconds
+ * (the initiator retries while it is refused).
+ *
+ * usage: mux-client SOCKET GID SGID_INDEX [SECONDS [LINGER]]
+ * Prints "REG err N", then for the first REQ "REQ comm 0x... from GID" and
+ * "REJ err N", at the end "REJ sent N"; exit 0 if the REJs went out with
+ * err 0, 1 otherwise. */
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cm_mux.h"
+
+#define ATTR_REQ	0x0010
+#define ATTR_REJ	0x0012
+#define REJ_CONSUMER	28
+#define QP1_QKEY	0x80010000u
+
+static int read_msg(int fd, struct cmmux_msg *m, int timeout_ms)
+{
+	size_t got = 0;
+
+	while (got < sizeof(*m)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&p, 1, timeout_ms) <= 0)
+			return -1;
+		r = read(fd, (char *)m + got, sizeof(*m) - got);
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int request(int fd, struct cmmux_msg *m)
+{
+	if (write(fd, m, sizeof(*m)) != (ssize_t)sizeof(*m))
+		return -1;
+	for (;;) {
+		if (read_msg(fd, m, 10000) < 0)
+			return -1;
+		if (m->msg_type == CMMUX_RESP)
+			return (int)m->err_code;
+	}
+}
+
+/* A REJ of the REQ in req (its MAD), to the address it came from. */
+static void make_rej(struct cmmux_msg *out, const struct cmmux_msg *req, const uint8_t sgid[16],
+		     unsigned int sgid_index)
+{
+	uint32_t local = htonl(0x5a5a0001);
+	uint16_t reason = htons(REJ_CONSUMER);
+
+	memset(out, 0, sizeof(*out));
+	out->msg_type = CMMUX_REQ;
+	out->op_code = CMMUX_OP_MAD;
+	memcpy(out->sgid, sgid, 16);
+	out->umad_len = CMMUX_MAD_MAX;
+	out->umad.qpn = htonl(1);
+	out->umad.qkey = htonl(QP1_QKEY);
+	out->umad.grh_present = 1;
+	out->umad.gid_index = (uint8_t)sgid_index;
+	out->umad.hop_limit = 0xff;
+	memcpy(out->umad.gid, req->umad.gid, 16);	/* the REQ's sender */
+	out->mad[0] = 1;
+	out->mad[1] = CMMUX_CLASS_CM;
+	out->mad[2] = CMMUX_CLASS_VERSION;
+	out->mad[3] = 3;				/* Send */
+	memcpy(out->mad + 8, req->mad + 8, 8);		/* the REQ's TID */
+	out->mad[16] = ATTR_REJ >> 8;
+	out->mad[17] = ATTR_REJ & 0xff;
+	memcpy(out->mad + 24, &local, 4);
+	memcpy(out->mad + 28, req->mad + 24, 4);	/* its comm id */
+	out->mad[32] = 0;				/* the REQ is rejected */
+	memcpy(out->mad + 34, &reason, 2);
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct cmmux_msg m, rej;
+	uint8_t gid[16];
+	char text[INET6_ADDRSTRLEN];
+	time_t end;
+	int fd, err, sent = 0, linger;
+
+	if (argc < 4 || inet_pton(AF_INET6, argv[2], gid) != 1) {
+		fprintf(stderr, "usage: mux-client SOCKET GID SGID_INDEX [SECONDS [LINGER]]\n");
+		return 2;
+	}
+	end = time(NULL) + (argc > 4 ? atoi(argv[4]) : 90);
+	linger = argc > 5 ? atoi(argv[5]) : 10;
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", argv[1]);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		perror(argv[1]);
+		return 1;
+	}
+	memset(&m, 0, sizeof(m));
+	m.msg_type = CMMUX_REQ;
+	m.op_code = CMMUX_OP_REG;
+	memcpy(m.sgid, gid, 16);
+	err = request(fd, &m);
+	printf("REG err %d\n", err);
+	fflush(stdout);
+	if (err)
+		return 1;
+	while (time(NULL) < end) {
+		if (read_msg(fd, &m, 1000) < 0)
+			continue;
+		if (m.msg_type != CMMUX_REQ || m.op_code != CMMUX_OP_MAD ||
+		    cmmux_mad_attr(m.mad, (size_t)m.umad_len) != ATTR_REQ)
+			continue;
+		if (!sent)
+			printf("REQ comm 0x%08x from %s, %d bytes\n", ntohl(*(uint32_t *)(m.mad + 24)),
+			       inet_ntop(AF_INET6, m.umad.gid, text, sizeof(text)), (int)m.umad_len);
+		make_rej(&rej, &m, gid, (unsigned int)atoi(argv[3]));
+		err = request(fd, &rej);
+		if (!sent)
+			printf("REJ err %d\n", err);
+		fflush(stdout);
+		if (err)
+			return 1;
+		if (!sent++)
+			end = time(NULL) + linger;
+	}
+	printf(sent ? "REJ sent %d\n" : "no REQ in time\n", sent);
+	return sent ? 0 : 1;
+}
