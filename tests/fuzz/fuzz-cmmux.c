@@ -2,7 +2,8 @@
  * arbitrary operations, each checked against a plain list that does the
  * same by linear search: REG, UNREG, a client leaving, MADs sent (comm ids
  * learned), MADs routed, time passing (expiry). Small limits and few
- * distinct keys make the tables fill, collide and wrap. */
+ * distinct keys make the tables fill, collide and wrap. An input whose
+ * first byte is 0xff is instead one MAD from the port, routed as it is. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!r)
 		abort();
+	if (size && data[0] == 0xff) {
+		struct cmmux_route rt;
+
+		cmmux_route_mad(r, data + 1, size - 1 > CMMUX_MAD_MAX ? CMMUX_MAD_MAX : size - 1, 0, &rt);
+		if (rt.client != CMMUX_NO_CLIENT || !rt.why)
+			abort();	/* nothing is registered: every MAD is dropped, saying why */
+		cmmux_router_free(r);
+		return 0;
+	}
 	for (size_t i = 0; i + 4 <= size; i += 4) {
 		uint8_t op = data[i] % 6, a = data[i + 1], b = data[i + 2], c = data[i + 3];
 		uint32_t client = a % CLIENTS;
