@@ -825,7 +825,8 @@ static void poll_once(struct mux *m, bool accepting, int timeout_ms)
 {
 	uint32_t n = m->max_clients;
 
-	m->pfd[PFD_WAKE] = (struct pollfd){ .fd = m->session.wake_fd, .events = POLLIN };
+	/* once the run is over the wake fd stays readable: not polled then */
+	m->pfd[PFD_WAKE] = (struct pollfd){ .fd = accepting ? m->session.wake_fd : -1, .events = POLLIN };
 	m->pfd[PFD_USR1] = (struct pollfd){ .fd = m->usr1_fd, .events = POLLIN };
 	m->pfd[PFD_LISTEN] = (struct pollfd){ .fd = accepting ? m->listen_fd : -1, .events = POLLIN };
 	m->pfd[PFD_PORT] = (struct pollfd){ .fd = accepting ? m->port.fd : -1, .events = POLLIN };
