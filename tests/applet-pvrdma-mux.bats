@@ -6,6 +6,7 @@
 # every routing rule, expiry, the limits, the socket file, signals.
 
 load helpers
+load lib/multifd	# wait_for
 
 setup() {
 	T=$BATS_TEST_TMPDIR
@@ -30,15 +31,7 @@ PEER=$BATS_TEST_DIRNAME/lib/muxpeer.pl
 
 # wait_log FILE REGEX [SECONDS]: until a line of FILE matches.
 wait_log() {
-	local end=$((SECONDS + ${3:-10}))
-	until grep -Eq -- "$2" "$1" 2>/dev/null; do
-		if ((SECONDS >= end)); then
-			echo "no line /$2/ in $1 after ${3:-10} s:" >&2
-			cat "$1" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
+	wait_for "${3:-10}" grep -Eq -- "$2" "$1" 2>/dev/null || { cat "$1" >&2; return 1; }
 }
 
 # peer_start NAME client|fabric PATH: a peer reading commands from a FIFO,
@@ -77,18 +70,13 @@ client() {
 	wait_log "$T/mux.log" "client [0-9]+ \\(pid [0-9]+\\) connected"
 }
 
+has_lines() {
+	[[ -f $1 ]] && (($(wc -l <"$1") >= $2))
+}
+
 # expect NAME N LINE: the log of NAME has LINE as its Nth line.
 expect() {
-	wait_log "$T/$1.log" "." 10
-	local end=$((SECONDS + 10))
-	while (($(wc -l <"$T/$1.log") < $2)); do
-		if ((SECONDS >= end)); then
-			echo "$1 wrote fewer than $2 lines:" >&2
-			cat "$T/$1.log" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
+	wait_for 10 has_lines "$T/$1.log" "$2" || { cat "$T/$1.log" >&2; return 1; }
 	if [[ $(sed -n "$2p" "$T/$1.log") != "$3" ]]; then
 		echo "line $2 of $1: '$(sed -n "$2p" "$T/$1.log")', expected '$3'; all:" >&2
 		cat "$T/$1.log" >&2
@@ -105,11 +93,7 @@ usr1_stats() {
 	rm -f "$T/stats.json"
 	kill -USR1 "$MUX_PID"
 	wait_log "$T/mux.log" . 1
-	local end=$((SECONDS + 10))
-	until [[ -s $T/stats.json ]]; do
-		((SECONDS < end)) || { echo 'no stats after SIGUSR1' >&2; return 1; }
-		sleep 0.05
-	done
+	wait_for 10 test -s "$T/stats.json"
 }
 
 @test "pvrdma-mux: usage errors exit 2 and name the problem" {
@@ -345,17 +329,18 @@ pane() {
 	tmux -L "$TMUX_SERVER" capture-pane -p -t mux -S -200
 }
 
+pane_shows() {
+	pane | grep -Eq -- "$1"
+}
+
+# pane_count REGEX N: the terminal shows N lines matching it.
+pane_count() {
+	(($(pane | grep -Ec -- "$1") == $2))
+}
+
 # wait_pane REGEX: until the terminal shows a line matching it.
 wait_pane() {
-	local end=$((SECONDS + 10))
-	until pane | grep -Eq -- "$1"; do
-		if ((SECONDS >= end)); then
-			echo "the console never showed /$1/; it shows:" >&2
-			pane >&2
-			return 1
-		fi
-		sleep 0.05
-	done
+	wait_for 10 pane_shows "$1" || { pane >&2; return 1; }
 }
 
 @test "pvrdma-mux --console in a real terminal: commands, completion, history, drop; quit exits 0" {
@@ -381,12 +366,7 @@ wait_pane() {
 	# history: the last command again
 	tmux -L "$TMUX_SERVER" send-keys -t mux Up Enter
 	[[ $(pane | grep -c '^trace is off$') -ge 1 ]]
-	wait_pane '^pvrdma-mux> trace off$'
-	end=$((SECONDS + 10))
-	until (($(pane | grep -c '^pvrdma-mux> trace off$') == 2)); do
-		((SECONDS < end)) || { pane >&2; false; }
-		sleep 0.05
-	done
+	wait_for 10 pane_count '^pvrdma-mux> trace off$' 2 || { pane >&2; false; }
 	tmux -L "$TMUX_SERVER" send-keys -t mux 'stats' Enter
 	wait_pane '^requests REG 1 UNREG 0 MAD 0 invalid 0$'
 	tmux -L "$TMUX_SERVER" send-keys -t mux 'frob' Enter
