@@ -58,6 +58,9 @@ multifd_teardown() {
 }
 
 recv_bg() {
+	# the last receiver's "listening on" must not be read as this one's:
+	# the redirection below truncates only once the job runs
+	rm -f "$T/recv.err"
 	"$MIGBOX" multifd-recv "$@" 2>"$T/recv.err" &
 	RECV_PID=$!
 	PIDS+=("$RECV_PID")
