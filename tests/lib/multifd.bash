@@ -88,7 +88,7 @@ bg_wait() {
 }
 
 recv_port() {
-	wait_for 10 grep -q 'listening on ' "$T/recv.err" || { cat "$T/recv.err" >&2; return 1; }
+	wait_for 10 grep -q 'listening on ' "$T/recv.err" 2>/dev/null || { cat "$T/recv.err" >&2; return 1; }
 	sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$T/recv.err" | head -n 1
 }
 
