@@ -587,17 +587,28 @@ static void parse_args(struct sender *tx, int argc, char **argv)
 static int connect_link(struct sender *tx)
 {
 	uint64_t deadline = xfer_deadline(&tx->x, XFER_CONNECT_DEFAULT_S);
+	char refusal[sizeof(tx->link.err)] = "";
+	unsigned int tries = 0;
 
 	for (;;) {
 		uint64_t now = now_ns();
 
+		tries++;
 		rdma_link_init(&tx->link, tx->x.session.wake_fd);
 		if (rdma_link_connect(&tx->link, &tx->ep, tx->want_pin_all ? RDMA_CAP_PIN_ALL : 0,
 				      now < deadline ? (int)((deadline - now) / 1000000) : 0) == 0)
 			return 0;
+		if (tx->link.refused)
+			snprintf(refusal, sizeof(refusal), "%s", tx->link.err);
 		if (!tx->link.refused || now_ns() + 100000000 >= deadline ||
 		    io_wait(tx->x.session.wake_fd, POLLIN, -1, 100) != 0) {
-			tx_fail(tx, "%s", tx->link.err);
+			/* the deadline may cut short the try after a refusal:
+			 * the refusal is what the operator needs to read */
+			if (!tx->link.refused && refusal[0] && now_ns() + 100000000 >= deadline)
+				tx_fail(tx, "%s (%u tries until the deadline, all refused or cut short)",
+					refusal, tries);
+			else
+				tx_fail(tx, "%s", tx->link.err);
 			return -1;
 		}
 		rdma_link_close(&tx->link, false);
