@@ -52,8 +52,8 @@ mux)
 	mux-client /tmp/mux-rxe0-1 "::ffff:$addr" "$idx" 120 15 > /tmp/client.out 2>&1
 	rc=$?
 	sed 's/^/client: /' /tmp/client.out
-	# the peer's REJECTED comes back through ib_cm there; give it a moment
-	sleep 2
+	# mux-client answered every REQ for 15 s after the first: the peer
+	# has seen REJECTED by now
 	kill -TERM $mux
 	wait $mux
 	echo "mux exit $?"
