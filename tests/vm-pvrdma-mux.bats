@@ -36,7 +36,7 @@ setup_file()
 	grep -Eq '^client: REQ comm 0x[0-9a-f]{8} from ::ffff:192\.0\.2\.2, 256 bytes$' "$OUT_A"
 	grep -qx 'client: REJ err 0' "$OUT_A"
 	grep -Eqx 'client: REJ sent [1-9][0-9]*' "$OUT_A"
-	grep -Eq '^rejected: .*RDMA_CM_EVENT_REJECTED.*the peer refused the connection' "$OUT_B"
+	grep -Eq '^rejected: .*RDMA_CM_EVENT_REJECTED \(status 28\): the peer refused the connection' "$OUT_B"
 	grep -Eq '^mux: pvrdma-mux: in REQ 0x0010 client 0: .*by GID' "$OUT_A"
 	grep -Eq '^mux: pvrdma-mux: out REJ 0x0012 client 0: .*sent$' "$OUT_A"
 	grep -q '"mads_routed":[1-9]' "$OUT_A"

@@ -65,13 +65,16 @@ mux)
 req)
 	migbox stream-gen -s 3 -b pc.ram:1M -o /tmp/in.mig
 	tries=0
-	until grep -q REJECTED /tmp/send.err 2>/dev/null; do
+	# REJECTED with status 28 (consumer reject) is the client's REJ; the
+	# peer's own ib_cm, before it is unloaded there, rejects with 8
+	# (invalid service id)
+	until grep -q 'REJECTED (status 28)' /tmp/send.err 2>/dev/null; do
 		migbox rdma-send --timeout 5 "$peer:4444" < /tmp/in.mig 2> /tmp/send.err &&
 			fail "rdma-send succeeded: nobody listens there"
 		tries=$((tries + 1))
 		[ $tries -lt 25 ] || fail "never REJECTED: $(tr '\n' '|' < /tmp/send.err)"
 	done
-	echo "rejected: $(grep REJECTED /tmp/send.err | head -n 1)"
+	echo "rejected: $(grep 'REJECTED (status 28)' /tmp/send.err | head -n 1)"
 	;;
 *)
 	die "unknown role $role"
