@@ -25,6 +25,32 @@
 #   vm_export FILE [NAME]  send FILE to the host, where tests/vm/run --out DIR
 #                          writes it as DIR/NAME (base64 on the console: keep
 #                          it small, and print nothing else meanwhile)
+#   uptime_s               seconds since boot, for timings ("12.34")
+#
+# QEMU 7.2 pvrdma (tests/vm/run --qemu, and --nested for the guests):
+#   pvrdma_qemu NAME MEM-MB [QEMU-ARGS...]
+#                          QEMU in the background (pid in /tmp/NAME.pid, its
+#                          output in /tmp/NAME.qemu, its stdin the FIFO
+#                          /tmp/NAME.mon if there is one) with a vmxnet3 on
+#                          00:10.0 and a pvrdma on 00:10.1 over $RXE_DEV,
+#                          whose MAD chardev connects to $MUX_SOCK
+#   nested_start NAME [--mem MB] [--udp LOCAL:PEER] [--mac MAC]
+#                [--add FILE:GUESTPATH]... -- SCENARIO ARGS...
+#                          boot a nested guest (this kernel, under PVH) whose
+#                          /init runs /scenarios/SCENARIO.sh ARGS... as this
+#                          VM's does; the vmxnet3 is on a UDP socket netdev
+#                          (127.0.0.1:LOCAL, sending to PEER: two guests with
+#                          mirrored ports share a link); serial console in
+#                          /tmp/NAME.console
+#   nested_wait NAME SECS  wait until QEMU exits (the guest powers off) and
+#                          print the scenario's output; returns its status,
+#                          124 after SECS (QEMU is killed), 125 when the guest
+#                          died without one
+#   nested_run NAME SECS ARGS...
+#                          nested_start NAME ARGS... and nested_wait, booting
+#                          once more when the guest died before its scenario
+#                          started (nested TCG: about 1 boot in 10 dies early,
+#                          a GPF in text_poke_early)
 
 set -eu
 
@@ -34,6 +60,7 @@ RXE_DEV=rxe0
 RXE_NETDEV=dummy0
 RXE_ADDR=192.0.2.1
 MTTY_TYPES=/sys/class/mdev_bus/mtty/mdev_supported_types
+MUX_SOCK=/run/rdmacm-mux-$RXE_DEV-1
 
 log()
 {
@@ -129,4 +156,136 @@ vm_export()
 	echo "MIGBOX-VM-FILE $name"
 	base64 "$1"
 	echo "MIGBOX-VM-FILE-END"
+}
+
+uptime_s()
+{
+	cut -d' ' -f1 /proc/uptime
+}
+
+# Single-quote a word for sh.
+sh_quote()
+{
+	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
+pvrdma_qemu()
+{
+	local name=$1 mem=$2 in=/dev/null
+
+	shift 2
+	[ -p "/tmp/$name.mon" ] && in=/tmp/$name.mon
+	# QEMU 7.2 wants the guest RAM shared, a vmxnet3 on function 0 of the
+	# pvrdma's slot, and an ibdev that exists (else it segfaults).
+	# romfile=: no efi-vmxnet3.rom in the VM. netdev= of pvrdma is the
+	# name of the host interface behind ibdev, for its QMP events only.
+	qemu-system-x86_64 -accel tcg -cpu qemu64,+rdrand -m "$mem" -smp 1 \
+		-object "memory-backend-ram,id=mem,size=${mem}M,share=on" -numa node,memdev=mem \
+		-nodefaults -no-user-config -display none -no-reboot \
+		-chardev "socket,path=$MUX_SOCK,id=mads" \
+		-device "pvrdma,addr=10.1,ibdev=$RXE_DEV,netdev=$RXE_NETDEV,mad-chardev=mads" \
+		"$@" <"$in" >"/tmp/$name.qemu" 2>&1 &
+	echo $! >"/tmp/$name.pid"
+}
+
+nested_start()
+{
+	local name=$1 mem=512 udp='' mac=52:54:00:00:01:01 job a
+
+	shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--mem) mem=$2; shift 2 ;;
+		--udp) udp=$2; shift 2 ;;
+		--mac) mac=$2; shift 2 ;;
+		--add) job="${job:+$job }$2"; shift 2 ;;
+		--) shift; break ;;
+		*) die "nested_start: unknown option $1" ;;
+		esac
+	done
+	[ $# -ge 1 ] || die "nested_start: no scenario"
+	[ -f /nested/vmlinux ] && [ -f /nested/base.cpio ] ||
+		die "nested_start: no /nested/vmlinux or /nested/base.cpio: run the VM with --nested"
+	[ -n "$udp" ] || udp=47261:47262
+
+	# The guest's job: the scenarios and what /init is to run, as the
+	# host's tests/vm/run writes it, in a second archive after the base.
+	rm -rf "/tmp/$name.job"
+	mkdir -p "/tmp/$name.job/etc/vm" "/tmp/$name.job/scenarios"
+	cp /scenarios/*.sh "/tmp/$name.job/scenarios/"
+	for a in ${job:-}; do
+		mkdir -p "/tmp/$name.job/$(dirname "${a#*:}")"
+		cp -a "${a%%:*}" "/tmp/$name.job/${a#*:}" || die "nested_start: --add $a failed"
+	done
+	{
+		printf 'VM_SCENARIO=%s\nset --' "$(sh_quote "$1")"
+		shift
+		for a in "$@"; do
+			printf ' %s' "$(sh_quote "$a")"
+		done
+		echo
+	} >"/tmp/$name.job/etc/vm/scenario"
+	(cd "/tmp/$name.job" && find . -mindepth 1 | sort | cpio -o -H newc 2>/dev/null) \
+		>"/tmp/$name.job.cpio" || die "nested_start: cpio of the job failed"
+	cat /nested/base.cpio "/tmp/$name.job.cpio" >"/tmp/$name.initrd"
+
+	rm -f "/tmp/$name.console"
+	pvrdma_qemu "$name" "$mem" \
+		-netdev "socket,id=n0,udp=127.0.0.1:${udp#*:},localaddr=127.0.0.1:${udp%%:*}" \
+		-device "vmxnet3,addr=10.0,multifunction=on,netdev=n0,mac=$mac,romfile=" \
+		-serial "file:/tmp/$name.console" \
+		-kernel /nested/vmlinux -initrd "/tmp/$name.initrd" \
+		-append "console=ttyS0 quiet panic=-1 mitigations=off"
+}
+
+nested_gone()
+{
+	local pid
+
+	pid=$(cat "/tmp/$1.pid")
+	# a zombie is gone too: the shell may not have reaped it yet
+	[ ! -r "/proc/$pid/stat" ] || [ "$(cut -d' ' -f3 "/proc/$pid/stat")" = Z ]
+}
+
+nested_wait()
+{
+	local name=$1 secs=$2 pid rc
+
+	pid=$(cat "/tmp/$name.pid")
+	if ! wait_for "$secs" nested_gone "$name"; then
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		log "nested guest $name: still running after $secs s, killed"
+		return 124
+	fi
+	wait "$pid" 2>/dev/null
+	tr -d '\r' <"/tmp/$name.console" >"/tmp/$name.serial" 2>/dev/null
+	awk '/MIGBOX-VM-EXIT=/ { sub(/MIGBOX-VM-EXIT=.*/, ""); if ($0 != "") print; exit }
+	     on { print } $0 == "MIGBOX-VM-START" { on = 1 }' "/tmp/$name.serial"
+	rc=$(sed -n 's/.*MIGBOX-VM-EXIT=\([0-9]*\).*/\1/p' "/tmp/$name.serial" | head -n 1)
+	if [ -z "$rc" ]; then
+		log "nested guest $name: no exit status; QEMU: $(tr '\n' '|' <"/tmp/$name.qemu")"
+		log "nested guest $name: console tail: $(tail -n 8 "/tmp/$name.serial" | tr '\n' '|')"
+		return 125
+	fi
+	return "$rc"
+}
+
+nested_run()
+{
+	local name=$1 secs=$2 rc
+
+	shift 2
+	nested_start "$name" "$@"
+	nested_wait "$name" "$secs"
+	rc=$?
+	if [ "$rc" = 125 ] && ! grep -q MIGBOX-VM-START "/tmp/$name.serial"; then
+		log "nested guest $name died before its scenario: $(grep -m1 -o 'general protection.*\|Kernel panic.*' \
+			"/tmp/$name.serial" | tr -d '\n'); booting it again"
+		cp "/tmp/$name.serial" "/tmp/$name.serial.first"
+		nested_start "$name" "$@"
+		nested_wait "$name" "$secs"
+		rc=$?
+	fi
+	return "$rc"
 }
