@@ -28,12 +28,13 @@
 #   uptime_s               seconds since boot, for timings ("12.34")
 #
 # QEMU 7.2 pvrdma (tests/vm/run --qemu, and --nested for the guests):
-#   pvrdma_qemu NAME MEM-MB [QEMU-ARGS...]
+#   pvrdma_qemu NAME MEM-MB MAC NETDEV [QEMU-ARGS...]
 #                          QEMU in the background (pid in /tmp/NAME.pid, its
 #                          output in /tmp/NAME.qemu, its stdin the FIFO
 #                          /tmp/NAME.mon if there is one) with a vmxnet3 on
-#                          00:10.0 and a pvrdma on 00:10.1 over $RXE_DEV,
-#                          whose MAD chardev connects to $MUX_SOCK
+#                          00:10.0 (MAC, on -netdev NETDEV,id=n0 unless
+#                          NETDEV is "none") and a pvrdma on 00:10.1 over
+#                          $RXE_DEV, whose MAD chardev connects to $MUX_SOCK
 #   nested_start NAME [--mem MB] [--udp LOCAL:PEER] [--mac MAC]
 #                [--add FILE:GUESTPATH]... -- SCENARIO ARGS...
 #                          boot a nested guest (this kernel, under PVH) whose
@@ -171,17 +172,23 @@ sh_quote()
 
 pvrdma_qemu()
 {
-	local name=$1 mem=$2 in=/dev/null
+	local name=$1 mem=$2 mac=$3 netdev=$4 nic in=/dev/null
 
-	shift 2
+	shift 4
 	[ -p "/tmp/$name.mon" ] && in=/tmp/$name.mon
+	nic=vmxnet3,addr=10.0,multifunction=on,mac=$mac,romfile=
+	if [ "$netdev" != none ]; then
+		nic=$nic,netdev=n0
+		set -- -netdev "$netdev,id=n0" "$@"
+	fi
 	# QEMU 7.2 wants the guest RAM shared, a vmxnet3 on function 0 of the
-	# pvrdma's slot, and an ibdev that exists (else it segfaults).
+	# pvrdma's slot and an ibdev that exists (else it segfaults).
 	# romfile=: no efi-vmxnet3.rom in the VM. netdev= of pvrdma is the
 	# name of the host interface behind ibdev, for its QMP events only.
 	qemu-system-x86_64 -accel tcg -cpu qemu64,+rdrand -m "$mem" -smp 1 \
 		-object "memory-backend-ram,id=mem,size=${mem}M,share=on" -numa node,memdev=mem \
 		-nodefaults -no-user-config -display none -no-reboot \
+		-device "$nic" \
 		-chardev "socket,path=$MUX_SOCK,id=mads" \
 		-device "pvrdma,addr=10.1,ibdev=$RXE_DEV,netdev=$RXE_NETDEV,mad-chardev=mads" \
 		"$@" <"$in" >"/tmp/$name.qemu" 2>&1 &
@@ -230,9 +237,8 @@ nested_start()
 	cat /nested/base.cpio "/tmp/$name.job.cpio" >"/tmp/$name.initrd"
 
 	rm -f "/tmp/$name.console"
-	pvrdma_qemu "$name" "$mem" \
-		-netdev "socket,id=n0,udp=127.0.0.1:${udp#*:},localaddr=127.0.0.1:${udp%%:*}" \
-		-device "vmxnet3,addr=10.0,multifunction=on,netdev=n0,mac=$mac,romfile=" \
+	pvrdma_qemu "$name" "$mem" "$mac" \
+		"socket,udp=127.0.0.1:${udp#*:},localaddr=127.0.0.1:${udp%%:*}" \
 		-serial "file:/tmp/$name.console" \
 		-kernel /nested/vmlinux -initrd "/tmp/$name.initrd" \
 		-append "console=ttyS0 quiet panic=-1 mitigations=off"

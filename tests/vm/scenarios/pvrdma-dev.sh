@@ -22,6 +22,7 @@ info() { echo "info $case: $*"; }
 since() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }'; }
 
 setup_rxe
+: >/tmp/mux.out
 mux-stub "$MUX_SOCK" /tmp/mux.log >/tmp/mux.out 2>&1 &
 mux=$!
 wait_for 5 grep -q listening /tmp/mux.out || die "mux-stub did not listen: $(cat /tmp/mux.out)"
@@ -45,7 +46,7 @@ connect() {
 	rm -f /tmp/c.mon
 	mkfifo /tmp/c.mon
 	t0=$(uptime_s)
-	pvrdma_qemu c 64 -S -monitor stdio
+	pvrdma_qemu c 64 52:54:00:00:02:01 none -S -monitor stdio
 	pid=$(cat /tmp/c.pid)
 	exec 9>/tmp/c.mon	# QEMU reads its monitor from the FIFO
 	wait_for 20 connected || { fail "QEMU did not connect in 20 s: $(cat /tmp/c.qemu)"; }
@@ -54,6 +55,7 @@ connect() {
 	wait_for 2 sh -c "tail -n +$((mux_mark + 1)) /tmp/mux.log | grep -q REQ" &&
 		fail "QEMU sent a request without a guest: $(mux_lines | tr '\n' '|')"
 	t0=$(uptime_s)
+	nested_gone c && { fail "QEMU died: $(tr '\n' '|' </tmp/c.qemu)"; return; }
 	echo quit >&9
 	wait_for 20 nested_gone c || { kill -9 "$pid"; fail "QEMU still runs 20 s after quit"; }
 	wait "$pid"
