@@ -4,7 +4,9 @@
 # class and a QEMU-side client (tests/vm/tools/mux-client.c) registers the
 # VM's GID; on the other, the kernel's rdma_cm (under rdma-send) sends a
 # real CM REQ: the mux routes it to the client, the client's REJ goes back
-# out through the mux, and the initiator sees REJECTED.
+# out through the mux, and the initiator sees REJECTED. The same for SIDR:
+# udaddy's SIDR_REQ is routed by the GID in its private data, the client's
+# SIDR_REP (status 2) comes back, and udaddy sees UNREACHABLE.
 
 setup_file()
 {
@@ -13,11 +15,15 @@ setup_file()
 	gcc -static -O2 -D_GNU_SOURCE -I"$top/include" -o "$BATS_FILE_TMPDIR/mux-client" \
 		"$top/tests/vm/tools/mux-client.c" "$top/libcommon/cm_mux.c" ||
 		{ echo "cannot build mux-client" >&2; return 1; }
+	RXE_PROVIDER=$(readlink -f /usr/lib/x86_64-linux-gnu/libibverbs/librxe-rdmav34.so)
+	[ -f "$RXE_PROVIDER" ] && [ -x /usr/bin/udaddy ] ||
+		{ echo "no udaddy or rxe provider: run ./install-deps (rdmacm-utils, ibverbs-providers)" >&2; return 1; }
 	export OUT_A=$BATS_FILE_TMPDIR/vm-a.out OUT_B=$BATS_FILE_TMPDIR/vm-b.out
 	{ "$top/tests/vm/run" --timeout 300 --smp 2 --add "$BATS_FILE_TMPDIR/mux-client:/bin/mux-client" \
 		--net "udp=127.0.0.1:$a,localaddr=127.0.0.1:$b,52:54:00:00:00:01" \
 		pvrdma-mad mux 192.0.2.1 >"$OUT_A" 2>&1 || rc=$?; echo "rc=$rc" >>"$OUT_A"; } &
-	{ "$top/tests/vm/run" --timeout 300 --smp 2 \
+	{ "$top/tests/vm/run" --timeout 300 --smp 2 --add-bin /usr/bin/udaddy \
+		--add "$RXE_PROVIDER:$RXE_PROVIDER" --add /etc/libibverbs.d/rxe.driver:/etc/libibverbs.d/rxe.driver \
 		--net "udp=127.0.0.1:$b,localaddr=127.0.0.1:$a,52:54:00:00:00:02" \
 		pvrdma-mad req 192.0.2.2 192.0.2.1 >"$OUT_B" 2>&1 || rc=$?; echo "rc=$rc" >>"$OUT_B"; } &
 	wait
@@ -39,7 +45,20 @@ setup_file()
 	grep -Eq '^rejected: .*RDMA_CM_EVENT_REJECTED \(status 28\): the peer refused the connection' "$OUT_B"
 	grep -Eq '^mux: pvrdma-mux: in REQ 0x0010 client 0: .*by GID' "$OUT_A"
 	grep -Eq '^mux: pvrdma-mux: out REJ 0x0012 client 0: .*sent$' "$OUT_A"
-	grep -q '"mads_routed":[1-9]' "$OUT_A"
+}
+
+@test "a real SIDR_REQ (udaddy) is routed by the GID in its private data; the client's SIDR_REP comes back; udaddy is UNREACHABLE" {
+	cat "$OUT_A" "$OUT_B"
+	grep -Eq '^client: SIDR_REQ id 0x[0-9a-f]{8} from ::ffff:192\.0\.2\.2, 256 bytes$' "$OUT_A"
+	grep -qx 'client: SIDR_REP err 0' "$OUT_A"
+	grep -Eqx 'client: SIDR_REP sent [1-9][0-9]*' "$OUT_A"
+	grep -Eq '^mux: pvrdma-mux: in SIDR_REQ 0x0017 client 0: .*by GID \(::ffff\)' "$OUT_A"
+	grep -Eq '^mux: pvrdma-mux: out SIDR_REP 0x0018 client 0: .*sent$' "$OUT_A"
+	grep -qx 'sidr: udaddy: event: RDMA_CM_EVENT_UNREACHABLE, error: 2' "$OUT_B"
+}
+
+@test "the mux counted what it routed and sent, and SIGTERM ended it; both VMs succeeded" {
+	grep -q '"mads_routed":[1-9]' "$OUT_A" || { cat "$OUT_A"; false; }
 	grep -q '"mads_sent":[1-9]' "$OUT_A"
 	grep -qx 'mux exit 143' "$OUT_A"
 	grep -qx 'rc=0' "$OUT_A"

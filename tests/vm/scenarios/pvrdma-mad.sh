@@ -4,9 +4,13 @@
 # usage: pvrdma-mad mux ADDR       pvrdma-mux on rxe0 (the kernel's ib_cm
 #                                  unloaded) with mux-client as the QEMU
 #                                  side owning ::ffff:ADDR: it answers the
-#                                  first REQ routed to it with a REJ
+#                                  REQs routed to it with a REJ, the
+#                                  SIDR_REQs with a SIDR_REP (rejected)
 #        pvrdma-mad req ADDR PEER  rdma-send to PEER (its kernel's rdma_cm
-#                                  sends a real REQ) until it is REJECTED
+#                                  sends a real REQ) until it is REJECTED,
+#                                  then udaddy -s PEER (a real SIDR_REQ,
+#                                  RDMA_PS_UDP) until it is UNREACHABLE
+#                                  with the client's status 2
 #
 # Prints "PASS pvrdma-mad-ROLE" or "FAIL pvrdma-mad-ROLE: why", and the
 # mux's log and figures as "mux: " and "stats: " lines.
@@ -52,8 +56,8 @@ mux)
 	mux-client /tmp/mux-rxe0-1 "::ffff:$addr" "$idx" 120 15 > /tmp/client.out 2>&1
 	rc=$?
 	sed 's/^/client: /' /tmp/client.out
-	# mux-client answered every REQ for 15 s after the first: the peer
-	# has seen REJECTED by now
+	# mux-client answered every REQ and SIDR_REQ until none came for 15 s:
+	# the peer has seen both refusals by now
 	kill -TERM $mux
 	wait $mux
 	echo "mux exit $?"
@@ -75,6 +79,16 @@ req)
 		[ $tries -lt 25 ] || fail "never REJECTED: $(tr '\n' '|' < /tmp/send.err)"
 	done
 	echo "rejected: $(grep 'REJECTED (status 28)' /tmp/send.err | head -n 1)"
+	# SIDR: the peer's mux routes the SIDR_REQ by the GID in its private
+	# data; the client's SIDR_REP (status 2) comes back through the mux
+	tries=0
+	until grep -q 'UNREACHABLE, error: 2$' /tmp/udaddy.out 2>/dev/null; do
+		timeout 20 udaddy -s "$peer" > /tmp/udaddy.out 2>&1 &&
+			fail "udaddy succeeded: $(tr '\n' '|' < /tmp/udaddy.out)"
+		tries=$((tries + 1))
+		[ $tries -lt 5 ] || fail "udaddy never UNREACHABLE with status 2: $(tr '\n' '|' < /tmp/udaddy.out)"
+	done
+	echo "sidr: $(grep 'UNREACHABLE' /tmp/udaddy.out | head -n 1)"
 	;;
 *)
 	die "unknown role $role"

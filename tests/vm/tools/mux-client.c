@@ -1,13 +1,15 @@
 /* mux-client: QEMU's side of pvrdma-mux for a VM test, with real MADs.
- * Registers GID, waits for a CM REQ routed to it, and answers it with a
- * REJ (consumer reject) sent back through the mux to the REQ's sender, as
- * a pvrdma guest's CM would; every REQ after it too, for LINGER seconds
- * (the initiator retries while it is refused).
+ * Registers GID, waits for CM REQs and SIDR_REQs routed to it, and answers
+ * each, as a pvrdma guest's CM would, through the mux to its sender: a REQ
+ * with a REJ (consumer reject), a SIDR_REQ with a SIDR_REP of status 2
+ * (rejected). It stops LINGER seconds after the last answer (the initiator
+ * retries while it is refused), or SECONDS after it started.
  *
  * usage: mux-client SOCKET GID SGID_INDEX [SECONDS [LINGER]]
- * Prints "REG err N", then for the first REQ "REQ comm 0x... from GID" and
- * "REJ err N", at the end "REJ sent N"; exit 0 if the REJs went out with
- * err 0, 1 otherwise. */
+ * Prints "REG err N", then for the first of each kind "REQ comm 0x... from
+ * GID, N bytes" and "REJ err N", or "SIDR_REQ id 0x... from GID, N bytes"
+ * and "SIDR_REP err N"; at the end "REJ sent N" and "SIDR_REP sent N"; exit
+ * 0 if something was answered and every answer went out with err 0. */
 #include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
@@ -22,7 +24,10 @@
 
 #define ATTR_REQ	0x0010
 #define ATTR_REJ	0x0012
+#define ATTR_SIDR_REQ	0x0017
+#define ATTR_SIDR_REP	0x0018
 #define REJ_CONSUMER	28
+#define SIDR_REJECT	2
 #define QP1_QKEY	0x80010000u
 
 static int read_msg(int fd, struct cmmux_msg *m, int timeout_ms)
@@ -55,13 +60,11 @@ static int request(int fd, struct cmmux_msg *m)
 	}
 }
 
-/* A REJ of the REQ in req (its MAD), to the address it came from. */
-static void make_rej(struct cmmux_msg *out, const struct cmmux_msg *req, const uint8_t sgid[16],
-		     unsigned int sgid_index)
+/* The header of a CM MAD of type attr answering in (a MAD routed to us),
+ * addressed to its sender. */
+static void make_answer(struct cmmux_msg *out, const struct cmmux_msg *in, uint16_t attr,
+			const uint8_t sgid[16], unsigned int sgid_index)
 {
-	uint32_t local = htonl(0x5a5a0001);
-	uint16_t reason = htons(REJ_CONSUMER);
-
 	memset(out, 0, sizeof(*out));
 	out->msg_type = CMMUX_REQ;
 	out->op_code = CMMUX_OP_MAD;
@@ -72,33 +75,54 @@ static void make_rej(struct cmmux_msg *out, const struct cmmux_msg *req, const u
 	out->umad.grh_present = 1;
 	out->umad.gid_index = (uint8_t)sgid_index;
 	out->umad.hop_limit = 0xff;
-	memcpy(out->umad.gid, req->umad.gid, 16);	/* the REQ's sender */
+	memcpy(out->umad.gid, in->umad.gid, 16);	/* the sender */
 	out->mad[0] = 1;
 	out->mad[1] = CMMUX_CLASS_CM;
 	out->mad[2] = CMMUX_CLASS_VERSION;
 	out->mad[3] = 3;				/* Send */
-	memcpy(out->mad + 8, req->mad + 8, 8);		/* the REQ's TID */
-	out->mad[16] = ATTR_REJ >> 8;
-	out->mad[17] = ATTR_REJ & 0xff;
+	memcpy(out->mad + 8, in->mad + 8, 8);		/* its TID */
+	out->mad[16] = attr >> 8;
+	out->mad[17] = attr & 0xff;
+}
+
+/* REJ: local comm id, the REQ's comm id, "REQ rejected", the reason. */
+static void make_rej(struct cmmux_msg *out, const struct cmmux_msg *req, const uint8_t sgid[16],
+		     unsigned int sgid_index)
+{
+	uint32_t local = htonl(0x5a5a0001);
+	uint16_t reason = htons(REJ_CONSUMER);
+
+	make_answer(out, req, ATTR_REJ, sgid, sgid_index);
 	memcpy(out->mad + 24, &local, 4);
-	memcpy(out->mad + 28, req->mad + 24, 4);	/* its comm id */
-	out->mad[32] = 0;				/* the REQ is rejected */
+	memcpy(out->mad + 28, req->mad + 24, 4);
+	out->mad[32] = 0;
 	memcpy(out->mad + 34, &reason, 2);
+}
+
+/* SIDR_REP: the SIDR_REQ's request id and a status. */
+static void make_sidr_rep(struct cmmux_msg *out, const struct cmmux_msg *req,
+			  const uint8_t sgid[16], unsigned int sgid_index)
+{
+	make_answer(out, req, ATTR_SIDR_REP, sgid, sgid_index);
+	memcpy(out->mad + 24, req->mad + 24, 4);
+	out->mad[28] = SIDR_REJECT;
 }
 
 int main(int argc, char **argv)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct cmmux_msg m, rej;
+	struct cmmux_msg m, answer;
 	uint8_t gid[16];
 	char text[INET6_ADDRSTRLEN];
 	time_t end;
-	int fd, err, sent = 0, linger;
+	int fd, err, rejs = 0, sidr_reps = 0, linger;
+	unsigned int sgid_index;
 
 	if (argc < 4 || inet_pton(AF_INET6, argv[2], gid) != 1) {
 		fprintf(stderr, "usage: mux-client SOCKET GID SGID_INDEX [SECONDS [LINGER]]\n");
 		return 2;
 	}
+	sgid_index = (unsigned int)atoi(argv[3]);
 	end = time(NULL) + (argc > 4 ? atoi(argv[4]) : 90);
 	linger = argc > 5 ? atoi(argv[5]) : 10;
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", argv[1]);
@@ -117,24 +141,41 @@ int main(int argc, char **argv)
 	if (err)
 		return 1;
 	while (time(NULL) < end) {
+		uint16_t attr;
+		int first;
+
 		if (read_msg(fd, &m, 1000) < 0)
 			continue;
-		if (m.msg_type != CMMUX_REQ || m.op_code != CMMUX_OP_MAD ||
-		    cmmux_mad_attr(m.mad, (size_t)m.umad_len) != ATTR_REQ)
+		if (m.msg_type != CMMUX_REQ || m.op_code != CMMUX_OP_MAD)
 			continue;
-		if (!sent)
-			printf("REQ comm 0x%08x from %s, %d bytes\n", ntohl(*(uint32_t *)(m.mad + 24)),
-			       inet_ntop(AF_INET6, m.umad.gid, text, sizeof(text)), (int)m.umad_len);
-		make_rej(&rej, &m, gid, (unsigned int)atoi(argv[3]));
-		err = request(fd, &rej);
-		if (!sent)
-			printf("REJ err %d\n", err);
+		attr = cmmux_mad_attr(m.mad, (size_t)m.umad_len);
+		if (attr == ATTR_REQ) {
+			first = !rejs++;
+			if (first)
+				printf("REQ comm 0x%08x from %s, %d bytes\n",
+				       ntohl(*(uint32_t *)(m.mad + 24)),
+				       inet_ntop(AF_INET6, m.umad.gid, text, sizeof(text)),
+				       (int)m.umad_len);
+			make_rej(&answer, &m, gid, sgid_index);
+		} else if (attr == ATTR_SIDR_REQ) {
+			first = !sidr_reps++;
+			if (first)
+				printf("SIDR_REQ id 0x%08x from %s, %d bytes\n",
+				       ntohl(*(uint32_t *)(m.mad + 24)),
+				       inet_ntop(AF_INET6, m.umad.gid, text, sizeof(text)),
+				       (int)m.umad_len);
+			make_sidr_rep(&answer, &m, gid, sgid_index);
+		} else {
+			continue;
+		}
+		err = request(fd, &answer);
+		if (first)
+			printf("%s err %d\n", attr == ATTR_REQ ? "REJ" : "SIDR_REP", err);
 		fflush(stdout);
 		if (err)
 			return 1;
-		if (!sent++)
-			end = time(NULL) + linger;
+		end = time(NULL) + linger;
 	}
-	printf(sent ? "REJ sent %d\n" : "no REQ in time\n", sent);
-	return sent ? 0 : 1;
+	printf("REJ sent %d\nSIDR_REP sent %d\n", rejs, sidr_reps);
+	return rejs + sidr_reps ? 0 : 1;
 }
