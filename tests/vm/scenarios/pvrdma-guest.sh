@@ -1,7 +1,7 @@
 # pvrdma-guest: runs inside a nested pvrdma guest (lib.sh's nested_start),
 # not in the test VM itself.
 #
-# usage: pvrdma-guest ADDR [CMD [ARGS...]]
+# usage: pvrdma-guest ADDR [--retry SECS] [CMD [ARGS...]]
 #
 # Puts ADDR/24 on eth0 (the vmxnet3, function 0 of the pvrdma), waits for
 # vmw_pvrdma0 to show the GID of ADDR (::ffff:ADDR), prints
@@ -9,13 +9,19 @@
 #	gid N HEX                  each non-zero GID of port 1, 32 hex digits
 #	                           in wire order
 #	port STATE                 port 1's state
-# then runs CMD ARGS... if given (udaddy, ...) and exits with its status.
+# then runs CMD ARGS... if given (udaddy, ...) and exits with its status;
+# with --retry, once a second until it succeeds or SECS have passed,
+# printing "tries N" and the output of the last try only.
 
 . /scenarios/lib.sh
 
-[ $# -ge 1 ] || die "usage: pvrdma-guest ADDR [CMD [ARGS...]]"
-addr=$1
+[ $# -ge 1 ] || die "usage: pvrdma-guest ADDR [--retry SECS] [CMD [ARGS...]]"
+addr=$1 retry=''
 shift
+if [ "${1:-}" = --retry ]; then
+	retry=$2
+	shift 2
+fi
 DEV=/sys/class/infiniband/vmw_pvrdma0
 
 wait_for 30 test -d "$DEV" ||
@@ -48,4 +54,16 @@ wait_for 30 has_addr_gid || die "no GID $want on vmw_pvrdma0 after 30 s: $(gids 
 ibv_devices | sed 's/^/ibv_devices: /'
 gids | sort -n -k2
 echo "port $(cat "$DEV/ports/1/state")"
-[ $# -eq 0 ] || "$@"
+[ $# -gt 0 ] || exit 0
+[ -n "$retry" ] || exec "$@"
+end=$(($(cut -d. -f1 /proc/uptime) + retry)) tries=0
+while :; do
+	tries=$((tries + 1))
+	"$@" >/tmp/try.out 2>&1 && { rc=0; break; }
+	rc=$?
+	[ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ] || break
+	sleep 1
+done
+echo "tries $tries"
+cat /tmp/try.out
+exit "$rc"
