@@ -483,7 +483,7 @@ static void draw_legend(FILE *f, bool color)
 	for (int c = 0; c < PAGE_CLASSES; c++)
 		fprintf(f, "%s%s%c%s %s", c ? "  " : " ", color ? map_colors[c] : "", map_chars[c],
 			color ? COLOR_RESET : "", names[c]);
-	fprintf(f, "  (a cell: what most of its pages are)\n");
+	fputc('\n', f);
 }
 
 static int print_map(struct dump *d)
@@ -496,8 +496,8 @@ static int print_map(struct dump *d)
 		fprintf(f, "map of %s: no RAM blocks\n", d->path);
 		return 0;
 	}
-	fprintf(f, "map of %s: %u RAM blocks, page size %u\n", d->path, d->sendmap.count,
-		d->sendmap.page_size);
+	fprintf(f, "map of %s: %u RAM block%s, page size %u\n", d->path, d->sendmap.count,
+		d->sendmap.count == 1 ? "" : "s", d->sendmap.page_size);
 	draw_legend(f, color);
 	for (uint32_t i = 0; i < d->sendmap.count; i++) {
 		const struct ram_block *b = &l->blocks[i];

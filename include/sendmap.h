@@ -3,9 +3,9 @@
  * stream's RAM (stream-dump --map).
  *
  * Two bits a page in a sparse pagemap (256 pages a chunk): memory follows
- * the page records a stream carried, a quarter byte a page when they come
- * in runs, about 100 bytes a record when each falls alone in its 256
- * pages; never the RAM size the block list claims. */
+ * the page records a stream carried (about half a byte a page when they
+ * come in runs, up to about 180 bytes a record when each falls alone in
+ * its 256 pages), never the RAM size the block list claims. */
 #ifndef MIGBOX_SENDMAP_H
 #define MIGBOX_SENDMAP_H
 
