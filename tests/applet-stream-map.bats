@@ -262,3 +262,20 @@ in_terminal() {
 	[[ $(pane | bar_of pc.ram) == "$bar" ]]
 	[[ $(pane -e) != *"$esc"* ]] || { pane -e | cat -v >&2; false; }
 }
+
+@test "bash completion offers --map, --width, --rows, --color and its values" {
+	run bash -c "
+		source '$BATS_TEST_DIRNAME/../completions/migbox.bash'
+		migbox() { '$MIGBOX' \"\$@\"; }
+		COMP_WORDS=(migbox stream-dump --ma); COMP_CWORD=2; _migbox; echo \"\${COMPREPLY[*]}\"
+		COMP_WORDS=(stream-dump --wi); COMP_CWORD=1; _migbox; echo \"\${COMPREPLY[*]}\"
+		COMP_WORDS=(stream-dump --col); COMP_CWORD=1; _migbox; echo \"\${COMPREPLY[*]}\"
+		COMP_WORDS=(stream-dump --color = al); COMP_CWORD=3; _migbox; echo \"\${COMPREPLY[*]}\"
+		COMP_WORDS=(stream-dump --color =); COMP_CWORD=2; _migbox; echo \"\${COMPREPLY[*]}\""
+	assert_ok
+	[[ ${lines[0]} == --map ]]
+	[[ ${lines[1]} == --width ]]
+	[[ ${lines[2]} == --color ]]
+	[[ ${lines[3]} == always ]]
+	[[ ${lines[4]} == "auto always never" ]]
+}
