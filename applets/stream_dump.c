@@ -508,9 +508,9 @@ static int print_map(struct dump *d)
 
 		if (!cells)
 			return -1;
-		fprintf(f, "%s: %s, %" PRIu64 " pages, 1 cell = %" PRIu64 " page%s\n", b->name,
-			human_bytes(size, sizeof(size), (double)b->length), sb->pages, per_cell,
-			per_cell == 1 ? "" : "s");
+		fprintf(f, "%s: %s, %" PRIu64 " page%s, 1 cell = %" PRIu64 " page%s\n", b->name,
+			human_bytes(size, sizeof(size), (double)b->length), sb->pages,
+			sb->pages == 1 ? "" : "s", per_cell, per_cell == 1 ? "" : "s");
 		for (uint64_t at = 0; at < ncells; at += d->map.width) {
 			draw_cells(f, cells + at, ncells - at < d->map.width ? ncells - at : d->map.width,
 				   color);
