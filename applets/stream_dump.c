@@ -3,7 +3,8 @@
  * What is kept per record is bounded: counters per section (at most 8192),
  * per command type and per RAM block, never a list that grows with the
  * records; --sections prints each section as it passes instead of keeping
- * it. */
+ * it. Only --digest and --map keep per-page tables, sparse: they follow the
+ * pages the stream carried. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -619,6 +620,7 @@ static int json_ram(struct dump *d, struct json_writer *w, bool digests)
 				return -1;
 			jw_key(w, "digest"); jw_string(w, hex);
 		}
+		/* a stream cut inside its block list has blocks but no map */
 		if (d->map.on && b->index < d->sendmap.count && json_map_block(d, w, b) < 0)
 			return -1;
 		jw_object_end(w);
