@@ -179,6 +179,14 @@ scale_layout() {
 	[[ $(jq -r .valid <<<"$output") == false ]]
 	# cut inside the page at 9: pages 0 to 8 were read
 	[[ $(jq -c '.ram_blocks[0].map | [.zero, .once, .resent]' <<<"$output") == "[2,2,1]" ]]
+	# cut inside the block list: the block read so far has no map
+	{ sb_header; sb_config pc; sb_start 2 ram 0 4; be64 $((131072 | 4)); str8 a; be64 65536; str8 b; } > "$T/cut"
+	run mb stream-dump --map --width 8 "$T/cut"
+	assert_fails_with 1 "offset 52: stream truncated: expected RAM block name and length"
+	[[ $output != *"map of"* ]]
+	run bash -c "'$MIGBOX' stream-dump --map --json '$T/cut' 2>/dev/null"
+	[[ $status -eq 1 ]]
+	[[ $(jq -c '[.ram_blocks[] | [.name, has("map")]]' <<<"$output") == '[["a",false]]' ]]
 }
 
 @test "--map usage errors exit 2 and say what is wrong" {
