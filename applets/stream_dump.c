@@ -3,7 +3,8 @@
  * What is kept per record is bounded: counters per section (at most 8192),
  * per command type and per RAM block, never a list that grows with the
  * records; --sections prints each section as it passes instead of keeping
- * it. */
+ * it. Only --digest and --map keep per-page tables, sparse: they follow the
+ * pages the stream carried. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,8 +22,10 @@
 #include "log.h"
 #include "opts.h"
 #include "progress.h"
+#include "sendmap.h"
 #include "session.h"
 #include "stream.h"
+#include "term.h"
 
 const char stream_dump_usage[] =
 "usage: stream-dump [OPTIONS] [FILE|-]\n"
@@ -41,6 +44,14 @@ const char stream_dump_usage[] =
 "  -p, --pass-through  copy the validated stream to stdout, report on stderr;\n"
 "                      the end of the stream is written only once it is valid\n"
 "  -q, --quiet         no report: only validate (and pass through)\n"
+"  -m, --map           draw a map of each RAM block's pages instead of the\n"
+"                      structure (see Map below; with --digest: before the\n"
+"                      digests, with --json: added to it)\n"
+"      --width N       map cells per line (default: the terminal's width,\n"
+"                      else $COLUMNS, else 80; 1..4096)\n"
+"      --rows N        map lines per block, for a finer scale (default 1)\n"
+"      --color[=WHEN]  colour the map: auto (default: when the report goes\n"
+"                      to a terminal and NO_COLOR is unset), always, never\n"
 "      --progress      show bytes, rate and pages on stderr while reading\n"
 "      --image-digest IMAGE\n"
 "                      digest a raw memory image (e.g. a memory-backend-file)\n"
@@ -52,11 +63,22 @@ const char stream_dump_usage[] =
 "whatever their framing, page order or re-sent pages. Time and memory\n"
 "follow the stream's bytes, not the RAM size it claims.\n"
 "\n"
+"Map: per RAM block a line with its name, size and scale (1 cell = N\n"
+"pages), its bar, and a line of page counts. A page is never sent (.),\n"
+"zero (0: one ZERO record), sent once (#: one PAGE record) or re-sent (%:\n"
+"two records or more); re-sends counts the records beyond each page's\n"
+"first. A cell shows the class most of its pages have, a tie going to\n"
+"the later of . 0 # %. With --json each block gets a \"map\" object: the\n"
+"counts, pages_per_cell and \"cells\", the bar as a string. A malformed\n"
+"stream draws no map (its --json report has the map read so far).\n"
+"\n"
 "Exit status: 0 valid, 1 malformed or unreadable (or a report that could\n"
 "not be written), 2 usage error; killed by SIGINT, SIGTERM or SIGHUP after\n"
 "cleaning up.\n";
 
 #define COMMANDS	(MIG_CMD_MAX + 1)
+#define MAP_WIDTH_MAX	4096
+#define MAP_ROWS_MAX	1024
 
 struct section_stats {
 	const struct section_info *s;	/* NULL: not seen yet */
@@ -74,9 +96,18 @@ struct command_stats {
 	uint64_t first_offset;
 };
 
+struct map_options {
+	bool on;
+	unsigned int width;		/* 0: the terminal's */
+	unsigned int rows;
+	enum color_when color;
+};
+
 struct dump {
 	const char *path;
 	bool json, digest, list_sections, quiet, pass_through, show_progress;
+	struct map_options map;
+	struct sendmap sendmap;
 	FILE *report;
 	struct session session;
 	int in_fd;
@@ -180,6 +211,8 @@ static int account_ram(struct dump *d, const struct stream_item *it)
 	case SI_RAM_MEM_SIZE:
 		if (d->digest && ram_digest_enable(l) < 0)
 			return -1;
+		if (d->map.on && sendmap_init(&d->sendmap, l, page_size) < 0)
+			return -1;
 		for (uint32_t i = 0; d->state && i < l->count; i++) {
 			digest_update(d->state, l->blocks[i].name, l->blocks[i].name_len + 1u);
 			digest_update_be64(d->state, l->blocks[i].length);
@@ -189,10 +222,14 @@ static int account_ram(struct dump *d, const struct stream_item *it)
 		it->block->page_records++;
 		it->block->page_bytes += it->len;
 		d->pages++;
+		if (d->map.on && sendmap_note(&d->sendmap, it->block, it->addr, false) < 0)
+			return -1;
 		return d->digest ? ram_digest_page(it->block, it->addr, it->data, page_size) : 0;
 	case SI_RAM_ZERO:
 		it->block->zero_records++;
 		d->zeros++;
+		if (d->map.on && sendmap_note(&d->sendmap, it->block, it->addr, true) < 0)
+			return -1;
 		return d->digest ? ram_digest_fill(it->block, it->addr, it->fill, page_size) : 0;
 	case SI_RAM_EOS:
 		d->eos++;
@@ -400,6 +437,118 @@ static void print_text(struct dump *d)
 		fprintf(f, "vmdesc: none\n");
 }
 
+/* By enum page_class; the characters alone must tell the classes apart
+ * (no colour, a pipe, a screen reader). */
+static const char map_chars[PAGE_CLASSES] = { '.', '0', '#', '%' };
+static const char *const map_colors[PAGE_CLASSES] = {
+	"\033[90m", "\033[36m", "\033[32m", "\033[1;31m",
+};
+#define COLOR_RESET	"\033[0m"
+
+/* The cells of a block, or NULL on ENOMEM (free it). */
+static uint8_t *map_cells(struct dump *d, const struct ram_block *b, uint64_t *per_cell,
+			  uint64_t *ncells)
+{
+	struct sendmap_block *sb = &d->sendmap.blocks[b->index];
+	uint8_t *cells;
+
+	*per_cell = sendmap_scale(sb->pages, (uint64_t)d->map.width * d->map.rows, ncells);
+	cells = malloc(*ncells);
+	if (cells && sendmap_cells(sb, *per_cell, cells) < 0) {
+		free(cells);
+		return NULL;
+	}
+	return cells;
+}
+
+/* A run of cells of one class takes one colour escape. */
+static void draw_cells(FILE *f, const uint8_t *cells, uint64_t n, bool color)
+{
+	for (uint64_t i = 0, j; i < n; i = j) {
+		if (color)
+			fputs(map_colors[cells[i]], f);
+		for (j = i; j < n && cells[j] == cells[i]; j++)
+			fputc(map_chars[cells[i]], f);
+		if (color)
+			fputs(COLOR_RESET, f);
+	}
+}
+
+static void draw_legend(FILE *f, bool color)
+{
+	static const char *const names[PAGE_CLASSES] = {
+		"never sent", "zero page", "sent once", "re-sent",
+	};
+
+	fprintf(f, "legend:");
+	for (int c = 0; c < PAGE_CLASSES; c++)
+		fprintf(f, "%s%s%c%s %s", c ? "  " : " ", color ? map_colors[c] : "", map_chars[c],
+			color ? COLOR_RESET : "", names[c]);
+	fputc('\n', f);
+}
+
+static int print_map(struct dump *d)
+{
+	const struct ram_list *l = stream_ram(d->r);
+	bool color = term_color(d->map.color, fileno(d->report));
+	FILE *f = d->report;
+
+	if (!d->sendmap.count) {
+		fprintf(f, "map of %s: no RAM blocks\n", d->path);
+		return 0;
+	}
+	fprintf(f, "map of %s: %u RAM block%s, page size %u\n", d->path, d->sendmap.count,
+		d->sendmap.count == 1 ? "" : "s", d->sendmap.page_size);
+	draw_legend(f, color);
+	for (uint32_t i = 0; i < d->sendmap.count; i++) {
+		const struct ram_block *b = &l->blocks[i];
+		const struct sendmap_block *sb = &d->sendmap.blocks[i];
+		uint64_t per_cell, ncells;
+		uint8_t *cells = map_cells(d, b, &per_cell, &ncells);
+		char size[32];
+
+		if (!cells)
+			return -1;
+		fprintf(f, "%s: %s, %" PRIu64 " page%s, 1 cell = %" PRIu64 " page%s\n", b->name,
+			human_bytes(size, sizeof(size), (double)b->length), sb->pages,
+			sb->pages == 1 ? "" : "s", per_cell, per_cell == 1 ? "" : "s");
+		for (uint64_t at = 0; at < ncells; at += d->map.width) {
+			draw_cells(f, cells + at, ncells - at < d->map.width ? ncells - at : d->map.width,
+				   color);
+			fputc('\n', f);
+		}
+		free(cells);
+		fprintf(f, "  never %" PRIu64 "  zero %" PRIu64 "  once %" PRIu64 "  re-sent %" PRIu64
+			"  re-sends %" PRIu64 "\n", sb->count[PAGE_NEVER], sb->count[PAGE_ZERO],
+			sb->count[PAGE_ONCE], sb->count[PAGE_RESENT], sendmap_resends(sb));
+	}
+	return 0;
+}
+
+static int json_map_block(struct dump *d, struct json_writer *w, const struct ram_block *b)
+{
+	const struct sendmap_block *sb = &d->sendmap.blocks[b->index];
+	uint64_t per_cell, ncells;
+	uint8_t *cells = map_cells(d, b, &per_cell, &ncells);
+
+	if (!cells)
+		return -1;
+	for (uint64_t i = 0; i < ncells; i++)
+		cells[i] = (uint8_t)map_chars[cells[i]];
+	jw_key(w, "map");
+	jw_object(w);
+	jw_key(w, "never"); jw_u64(w, sb->count[PAGE_NEVER]);
+	jw_key(w, "zero"); jw_u64(w, sb->count[PAGE_ZERO]);
+	jw_key(w, "once"); jw_u64(w, sb->count[PAGE_ONCE]);
+	jw_key(w, "resent"); jw_u64(w, sb->count[PAGE_RESENT]);
+	jw_key(w, "resends"); jw_u64(w, sendmap_resends(sb));
+	jw_key(w, "pages_per_cell"); jw_u64(w, per_cell);
+	jw_key(w, "cells"); jw_string_n(w, (const char *)cells, ncells);
+	jw_object_end(w);
+	free(cells);
+	return 0;
+}
+
 static void json_config(struct dump *d, struct json_writer *w)
 {
 	const struct stream_config *cfg = stream_config(d->r);
@@ -471,6 +620,9 @@ static int json_ram(struct dump *d, struct json_writer *w, bool digests)
 				return -1;
 			jw_key(w, "digest"); jw_string(w, hex);
 		}
+		/* a stream cut inside its block list has blocks but no map */
+		if (d->map.on && b->index < d->sendmap.count && json_map_block(d, w, b) < 0)
+			return -1;
 		jw_object_end(w);
 	}
 	jw_array_end(w);
@@ -584,13 +736,20 @@ static void parse_args(struct dump *d, int argc, char **argv)
 		{ "pass-through", no_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "progress", no_argument, NULL, 'P' },
+		{ "map", no_argument, NULL, 'm' },
+		{ "width", required_argument, NULL, 'W' },
+		{ "rows", required_argument, NULL, 'R' },
+		{ "color", optional_argument, NULL, 'C' },
 		{ "image-digest", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	bool map_tuned = false;
+	uint64_t n;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "jdspqh", longopts, NULL)) != -1) {
+	d->map.rows = 1;
+	while ((c = getopt_long(argc, argv, "jdspqmh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j': d->json = true; break;
 		case 'd': d->digest = true; break;
@@ -598,6 +757,26 @@ static void parse_args(struct dump *d, int argc, char **argv)
 		case 'p': d->pass_through = true; break;
 		case 'q': d->quiet = true; break;
 		case 'P': d->show_progress = true; break;
+		case 'm': d->map.on = true; break;
+		case 'W':
+			if (parse_uint(optarg, 1, MAP_WIDTH_MAX, &n) < 0)
+				die_usage("--width takes 1..%u, not '%s'", MAP_WIDTH_MAX, optarg);
+			d->map.width = (unsigned int)n;
+			map_tuned = true;
+			break;
+		case 'R':
+			if (parse_uint(optarg, 1, MAP_ROWS_MAX, &n) < 0)
+				die_usage("--rows takes 1..%u, not '%s'", MAP_ROWS_MAX, optarg);
+			d->map.rows = (unsigned int)n;
+			map_tuned = true;
+			break;
+		case 'C':
+			if (!optarg)
+				d->map.color = COLOR_ALWAYS;
+			else if (color_when_parse(optarg, &d->map.color) < 0)
+				die_usage("--color takes auto, always or never, not '%s'", optarg);
+			map_tuned = true;
+			break;
 		case 'I': exit(image_digest(optarg));
 		case 'h': applet_help();
 		default: die_usage("bad option");
@@ -609,7 +788,13 @@ static void parse_args(struct dump *d, int argc, char **argv)
 		d->path = argv[optind];
 	if (d->pass_through && isatty(STDOUT_FILENO))
 		die_usage("--pass-through writes the stream to stdout, which is a terminal");
+	if (map_tuned && !d->map.on)
+		die_usage("--width, --rows and --color shape the map: add --map");
+	if (d->map.on && d->quiet)
+		die_usage("--map draws a report, --quiet has none");
 	d->report = d->pass_through ? stderr : stdout;
+	if (d->map.on && !d->map.width)
+		d->map.width = term_width(fileno(d->report), MAP_WIDTH_MAX, 80);
 	d->list_sections = d->list_sections && !d->quiet && !d->json;
 }
 
@@ -697,14 +882,18 @@ static int report(struct dump *d, int scanned)
 		return EXIT_OK;
 	if (d->state)
 		finish_state_digest(d, &state_dg);
-	if (d->json)
+	if (d->json) {
 		ret = print_json(d, NULL, d->state ? &state_dg : NULL);
-	else if (d->digest)
-		ret = print_digests_text(d, &state_dg);
-	else
-		print_text(d);
+	} else {
+		if (d->map.on)
+			ret = print_map(d);
+		else if (!d->digest)
+			print_text(d);
+		if (!ret && d->digest)
+			ret = print_digests_text(d, &state_dg);
+	}
 	if (ret < 0) {
-		msg("%s: out of memory for the digests", d->path);
+		msg("%s: out of memory for the report", d->path);
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
@@ -749,6 +938,7 @@ static void teardown(struct dump *d)
 	for (uint32_t i = 0; i < d->sections_cap; i++)
 		digest_state_free(d->sections[i].vfio_digest);
 	digest_state_free(d->state);
+	sendmap_free(&d->sendmap);
 	free(d->sections);
 	stream_reader_free(d->r);
 	in_free(&d->in);

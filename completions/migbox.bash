@@ -25,6 +25,13 @@ _migbox()
 		bin=migbox
 		applet=$cmd
 	fi
+	# --color=WHEN: bash splits the word at '='
+	if [[ $prev == = && ${COMP_WORDS[COMP_CWORD-2]} == --color ]] ||
+	   [[ $cur == = && $prev == --color ]]; then
+		[[ $cur == = ]] && cur=
+		COMPREPLY=($(compgen -W "auto always never" -- "$cur"))
+		return
+	fi
 	case $prev in
 	-o|--output|--image-digest|--stats-json|--install)
 		COMPREPLY=($(compgen -f -- "$cur"))

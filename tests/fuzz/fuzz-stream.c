@@ -1,5 +1,6 @@
 /* libFuzzer target: the stream parser, the writer re-encoding every item,
- * and the RAM digest, on arbitrary bytes. Built by `make fuzz` (clang). */
+ * the RAM digest and the send map with its cells (stream-dump --map), on
+ * arbitrary bytes. Built by `make fuzz` (clang). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -7,6 +8,7 @@
 
 #include "digest.h"
 #include "io.h"
+#include "sendmap.h"
 #include "stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -19,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct stream_writer w;
 	struct stream_reader *r;
 	struct stream_item it;
-	bool digest = false;
+	struct sendmap map = { 0 };
+	bool digest = false, mapped = false;
 
 	if (in_fd < 0) {
 		in_fd = memfd_create("fuzz-in", 0);
@@ -39,8 +42,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	stream_writer_init(&w, &out, 4096);
 	while (stream_next(r, &it) > 0) {
-		if (it.type == SI_RAM_MEM_SIZE)
+		if (it.type == SI_RAM_MEM_SIZE) {
 			digest = ram_digest_enable(stream_ram(r)) == 0;
+			mapped = sendmap_init(&map, stream_ram(r), stream_page_size(r)) == 0;
+		}
+		if (mapped && (it.type == SI_RAM_PAGE || it.type == SI_RAM_ZERO) &&
+		    sendmap_note(&map, it.block, it.addr, it.type == SI_RAM_ZERO) < 0)
+			abort();	/* the reader let through a page the map lacks */
 		if (digest && it.type == SI_RAM_PAGE)
 			ram_digest_page(it.block, it.addr, it.data, stream_page_size(r));
 		if (digest && it.type == SI_RAM_ZERO)
@@ -57,6 +65,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 		}
 	}
+	/* cells at a scale the input chooses, from one a page to one a block */
+	for (uint32_t i = 0; mapped && i < map.count; i++) {
+		struct sendmap_block *sb = &map.blocks[i];
+		uint64_t sent = 0, ncells, per_cell;
+		uint8_t *cells;
+
+		per_cell = sendmap_scale(sb->pages, size ? 1u + data[size - 1] * 16u : 80, &ncells);
+		cells = malloc(ncells);
+		if (!cells || sendmap_cells(sb, per_cell, cells) < 0)
+			abort();
+		for (int c = PAGE_ZERO; c < PAGE_CLASSES; c++)
+			sent += sb->count[c];
+		if (sent + sb->count[PAGE_NEVER] != sb->pages || sb->records < sent)
+			abort();
+		free(cells);
+	}
+	sendmap_free(&map);
 	out_close(&out);
 	stream_reader_free(r);
 	in_free(&in);
