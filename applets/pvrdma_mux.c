@@ -60,6 +60,7 @@ const char pvrdma_mux_usage[] =
 "      --trace           log every MAD it routes, decoded\n"
 "      --syslog          log to syslog (daemon) as well as stderr\n"
 "      --stats-json FILE write counters as JSON to FILE at exit and on SIGUSR1\n"
+"                        (fields: doc/stats-json.md)\n"
 "      --max-clients N   at most N clients at once (default 256)\n"
 "      --max-gids N      at most N registered GIDs in all (default 4096)\n"
 "      --max-commids N   at most N comm ids remembered (default 65536)\n"

@@ -47,7 +47,7 @@ enum {
 #define XFER_USAGE_STATS \
 "      --stats-json FILE\n" \
 "                        write the transfer's figures as JSON to FILE at the\n" \
-"                        end, also after a failure\n"
+"                        end, also after a failure (fields: doc/stats-json.md)\n"
 #define XFER_USAGE_SIGNALS \
 "SIGINT, SIGTERM and SIGHUP end the transfer as a failure: every connection\n" \
 "is reset, nothing complete-looking is left, then the applet dies of the\n" \

@@ -4,18 +4,11 @@
 # misbehave. Against QEMU 7.2 it runs in the VM.
 load helpers
 load stream-builder
+load lib/fakedest
 
 setup() {
 	T=$BATS_TEST_TMPDIR
 	peer_pid= writer_pid=
-}
-
-stop_fake_dest() {
-	if [[ -n $peer_pid ]]; then
-		kill "$peer_pid" 2>/dev/null || true
-		wait "$peer_pid" 2>/dev/null || true
-		peer_pid=
-	fi
 }
 
 teardown() {
@@ -24,55 +17,6 @@ teardown() {
 		kill "$writer_pid" 2>/dev/null || true
 		wait "$writer_pid" 2>/dev/null || true
 	fi
-}
-
-free_port() {
-	perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport, "\n"'
-}
-
-# fake_dest MODE [HEX]: a destination on 127.0.0.1, port in $port once it
-# listens. Each connection N makes $T/accepted.N, then by MODE: "reply"
-# writes the bytes HEX, ends its side and reads to EOF, "hold" the same
-# without ending its side, "close" closes at
-# once, "silent"
-# neither reads nor writes. What a connection sent ends up in $T/got.N
-# (after its EOF).
-fake_dest() {
-	stop_fake_dest
-	rm -f "$T"/port "$T"/accepted.* "$T"/got.*
-	perl -MIO::Socket::INET -e '
-		my ($dir, $mode, $hex) = @ARGV;
-		my $l = IO::Socket::INET->new(Listen => 8, LocalAddr => "127.0.0.1:0", ReuseAddr => 1)
-			or die "listen: $!";
-		open(my $p, ">", "$dir/port.tmp") or die; print $p $l->sockport, "\n"; close $p;
-		rename("$dir/port.tmp", "$dir/port") or die;
-		my $n = 0;
-		while (my $c = $l->accept) {
-			$n++;
-			open(my $a, ">", "$dir/accepted.$n") or die; close $a;
-			if ($mode eq "close") { close $c; next }
-			if ($mode eq "silent") { sleep 3600 }
-			print $c pack("H*", $hex // "");
-			shutdown($c, 1) unless $mode eq "hold";
-			my ($all, $buf) = ("", "");
-			$all .= $buf while sysread($c, $buf, 65536);
-			open(my $g, ">", "$dir/got.$n.tmp") or die; print $g $all; close $g;
-			rename("$dir/got.$n.tmp", "$dir/got.$n") or die;
-		}' "$T" "$@" 3>&- &
-	peer_pid=$!
-	wait_for_file "$T/port"
-	port=$(<"$T/port")
-}
-
-# wait_for_file FILE: until FILE exists, at most 10 s.
-wait_for_file() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[[ -e $1 ]] && return 0
-		sleep 0.05
-	done
-	echo "$1 did not appear" >&2
-	return 1
 }
 
 # assert_nothing_connected: a connection of our own is the first the fake

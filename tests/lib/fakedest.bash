@@ -1,0 +1,74 @@
+# tests/lib/fakedest.bash - a fake postcopy destination (a perl listener
+# that plays the return path from hex bytes), for postcopy-serve tests
+# without QEMU: `load lib/fakedest` after `load helpers`. The test's
+# teardown calls stop_fake_dest.
+#
+#   fake_dest MODE [HEX]    a destination; its port in $port, its pid in
+#                           $peer_pid
+#   stop_fake_dest          ends it
+#   free_port               a port nothing listens on (for a while)
+#   wait_for_file FILE      until FILE exists, at most 10 s
+
+stop_fake_dest() {
+	if [[ -n $peer_pid ]]; then
+		kill "$peer_pid" 2>/dev/null || true
+		wait "$peer_pid" 2>/dev/null || true
+		peer_pid=
+	fi
+}
+
+free_port() {
+	perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport, "\n"'
+}
+
+# fake_dest MODE [HEX]: a destination on 127.0.0.1, port in $port once it
+# listens. Each connection N makes $T/accepted.N, then by MODE: "reply"
+# writes the bytes HEX, ends its side and reads to EOF, "hold" the same
+# without ending its side, "finish" the same as hold until the stream's
+# end came (RAM END section, EOS, footer, EOF), then SHUT 0 and the end of
+# its side, "close" closes at once, "silent" neither reads nor writes.
+# What a connection sent ends up in $T/got.N (after its EOF).
+fake_dest() {
+	stop_fake_dest
+	rm -f "$T"/port "$T"/accepted.* "$T"/got.*
+	perl -MIO::Socket::INET -e '
+		my ($dir, $mode, $hex) = @ARGV;
+		my $l = IO::Socket::INET->new(Listen => 8, LocalAddr => "127.0.0.1:0", ReuseAddr => 1)
+			or die "listen: $!";
+		open(my $p, ">", "$dir/port.tmp") or die; print $p $l->sockport, "\n"; close $p;
+		rename("$dir/port.tmp", "$dir/port") or die;
+		my $n = 0;
+		while (my $c = $l->accept) {
+			$n++;
+			open(my $a, ">", "$dir/accepted.$n") or die; close $a;
+			if ($mode eq "close") { close $c; next }
+			if ($mode eq "silent") { sleep 3600 }
+			print $c pack("H*", $hex // "");
+			shutdown($c, 1) unless $mode eq "hold" || $mode eq "finish";
+			my ($all, $buf, $shut) = ("", "", 0);
+			while (sysread($c, $buf, 65536)) {
+				$all .= $buf;
+				next unless $mode eq "finish" && !$shut && length($all) >= 19;
+				next unless substr($all, -19) =~ /^\x03(.{4})\x00{7}\x10\x7e\1\x00\z/s;
+				print $c pack("H*", "0001000400000000");
+				shutdown($c, 1);
+				$shut = 1;
+			}
+			open(my $g, ">", "$dir/got.$n.tmp") or die; print $g $all; close $g;
+			rename("$dir/got.$n.tmp", "$dir/got.$n") or die;
+		}' "$T" "$@" 3>&- &
+	peer_pid=$!
+	wait_for_file "$T/port"
+	port=$(<"$T/port")
+}
+
+# wait_for_file FILE: until FILE exists, at most 10 s.
+wait_for_file() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[[ -e $1 ]] && return 0
+		sleep 0.05
+	done
+	echo "$1 did not appear" >&2
+	return 1
+}
