@@ -187,7 +187,7 @@ REQ_PAGE_2=000300130000000000002000000010000670632e72616d
 	[[ $(jq -r .device "$T/fail.json") == nosuchdev0 ]]
 }
 
-@test "stream-dump --json (valid, digests, vfio, no vmdesc, malformed, stdin) and postcopy-serve --probe --json follow their definitions" {
+@test "stream-dump --json (valid, digests, --map, vfio, no vmdesc, malformed, stdin) and postcopy-serve --probe --json follow their definitions" {
 	gen -s 5 -b pc.ram:1M -i 2 --vfio 0000:00:05.0/vfio:3000 --devices 3 \
 		--uuid 6ba7b810-9dad-11d1-80b4-00c04fd430c8 -o "$T/a.mig"
 	gen -s 5 -b pc.ram:64K --no-vmdesc -o "$T/b.mig"
@@ -198,7 +198,9 @@ REQ_PAGE_2=000300130000000000002000000010000670632e72616d
 	mb stream-dump --json "$T/cut.mig" >"$T/cut.json" 2>"$T/cut.err" || status=$?
 	[[ $status -eq 1 ]]
 	mb stream-dump --json - <"$T/b.mig" >"$T/stdin.json"
-	valid --def stream-dump-json "$T"/{a,b,cut,stdin}.json
+	mb stream-dump --json --map --width 40 "$T/a.mig" >"$T/map.json"
+	valid --def stream-dump-json "$T"/{a,b,cut,stdin,map}.json
+	jq -e '.ram_blocks[0].map | (.cells | length) as $n | (.never + .zero + .once + .resent) as $p | $n <= 40 and $n * .pages_per_cell >= $p and ($n - 1) * .pages_per_cell < $p' "$T/map.json" >/dev/null
 	jq -e '.valid and .vmdesc.devices == 3 and (.sections | any(.kind == "vfio")) and .state_digest' "$T/a.json" >/dev/null
 	jq -e '.valid == false and .vmdesc == null and (.error | test("truncated"))' "$T/cut.json" >/dev/null
 	status=0
