@@ -57,9 +57,11 @@ setup_file()
 	grep -qx 'sidr: udaddy: event: RDMA_CM_EVENT_UNREACHABLE, error: 2' "$OUT_B"
 }
 
-@test "the mux counted what it routed and sent, and SIGTERM ended it; both VMs succeeded" {
+@test "the mux counted what it routed and sent (its --stats-json follows the schema), and SIGTERM ended it; both VMs succeeded" {
 	grep -q '"mads_routed":[1-9]' "$OUT_A" || { cat "$OUT_A"; false; }
 	grep -q '"mads_sent":[1-9]' "$OUT_A"
+	sed -n 's/^stats: //p' "$OUT_A" >"$BATS_TEST_TMPDIR/mux.json"
+	"$BATS_TEST_DIRNAME/lib/validate-stats" "$BATS_TEST_TMPDIR/mux.json"
 	grep -qx 'mux exit 143' "$OUT_A"
 	grep -qx 'rc=0' "$OUT_A"
 	grep -qx 'rc=0' "$OUT_B"

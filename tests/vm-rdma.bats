@@ -144,6 +144,17 @@ passed()
 	passed sigterm_recv
 }
 
+@test "rdma: the --stats-json files of rdma-recv (from QEMU) and rdma-send (to rdma-recv) follow doc/stats-json.schema.json" {
+	local n=0 line
+	while IFS= read -r line; do
+		n=$((n + 1))
+		printf '%s\n' "${line#stats-json *: }" >"$BATS_TEST_TMPDIR/stats$n.json"
+	done < <(grep '^stats-json ' "$RDMA_OUT")
+	grep -h '"applet": *"rdma-recv"' "$BATS_TEST_TMPDIR"/stats*.json | grep -q '"ok": *true'
+	grep -h '"applet": *"rdma-send"' "$BATS_TEST_TMPDIR"/stats*.json | grep -q '"ok": *true'
+	"$BATS_TEST_DIRNAME/lib/validate-stats" "$BATS_TEST_TMPDIR"/stats*.json
+}
+
 @test "rdma: the VM run as a whole succeeded" {
 	grep -qx 'rc=0' "$RDMA_OUT" || { cat "$RDMA_OUT"; false; }
 }

@@ -96,6 +96,7 @@ qemu_to_recv() {
 	[ $rc = 0 ] || { fail "rdma-recv exit status $rc"; return; }
 	got=$(migbox stream-dump --digest /tmp/out.mig | awk '$1 == "ram" && $4 == "m" { print $2 }')
 	echo "info $case: $(tr -d '\n ' < /tmp/recv.json | head -c 600)"
+	echo "stats-json $case: $(tr -d '\n' < /tmp/recv.json)"
 	[ "$got" = "$PATTERN_DIGEST" ] || { fail "digest of m $got, pattern $PATTERN_DIGEST"; return; }
 	# a fresh QEMU loads it
 	truncate -s ${MEM}M /tmp/dst.img
@@ -122,6 +123,7 @@ send_to_recv() {
 	rc=$?
 	echo "stderr $case: $(cat /tmp/send.err /tmp/recv.err | tr '\n' '|')"
 	echo "info $case: $(tr -d '\n ' < /tmp/send.json | head -c 600)"
+	echo "stats-json $case: $(tr -d '\n' < /tmp/send.json)"
 	[ $src = 0 ] && [ $rc = 0 ] || { fail "rdma-send exit $src, rdma-recv exit $rc"; return; }
 	migbox stream-dump --digest /tmp/in.mig > /tmp/in.dg
 	migbox stream-dump --digest /tmp/out.mig > /tmp/out.dg
