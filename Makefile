@@ -34,7 +34,7 @@ Q := @
 quiet = @echo "  $(1)	$@";
 endif
 
-.PHONY: all demo static asan fuzz man check check-quick check-asan check-interop \
+.PHONY: all demo deb static asan fuzz man check check-quick check-asan check-interop \
 	check-vm check-fuzz install clean bench
 
 all: migbox
@@ -106,11 +106,15 @@ check-fuzz: fuzz migbox
 check: migbox migbox-static asan fuzz
 	tests/run-all
 
+# Debian packages migbox and migbox-static into build/deb (packaging/mkdeb)
+deb: migbox migbox-static man
+	packaging/mkdeb build/deb
+
 install: migbox man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 755 migbox $(DESTDIR)$(PREFIX)/bin/migbox
-	./migbox --install -s $(DESTDIR)$(PREFIX)/bin
+	for a in $$(./migbox --list); do ln -sf migbox $(DESTDIR)$(PREFIX)/bin/$$a; done
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 completions/migbox.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/migbox
 
