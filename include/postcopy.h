@@ -21,6 +21,8 @@
 
 #define PC_ERR_LEN		256
 #define PC_PAGE_SIZE		4096u
+/* the most RAM pages the index holds (1 TiB; a 2 GiB table) */
+#define PC_MAX_PAGES	(1ull << 28)
 #define PC_PACKAGE_MAX		(16u << 20)	/* QEMU's limit for PACKAGED */
 #define PC_RP_HEADER_SIZE	4
 #define PC_RP_MAX_LEN		(4 + 8 + 4 + 1 + 255)	/* the longest message we take */

@@ -124,7 +124,16 @@ void pc_advise_encode(unsigned char out[16])
 static int index_blocks(struct pc_index *ix, struct stream_reader *r, char err[PC_ERR_LEN])
 {
 	const struct ram_list *l = stream_ram(r);
+	uint64_t pages = 0;
 
+	/* 8 bytes a page: a claim beyond that is refused before any table */
+	for (uint32_t i = 0; i < l->count; i++)
+		pages += l->blocks[i].length / PC_PAGE_SIZE;
+	if (pages > PC_MAX_PAGES)
+		return pc_err(err, "the stream's RAM blocks claim %llu pages; postcopy-serve serves "
+			      "at most %llu (%llu GiB of RAM)", (unsigned long long)pages,
+			      (unsigned long long)PC_MAX_PAGES,
+			      (unsigned long long)(PC_MAX_PAGES * PC_PAGE_SIZE >> 30));
 	ix->blocks = calloc(l->count, sizeof(*ix->blocks));
 	if (!ix->blocks)
 		return pc_err(err, "out of memory for %u blocks", l->count);
