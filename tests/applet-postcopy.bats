@@ -301,3 +301,13 @@ spooled() {
 	done
 	return 1
 }
+
+@test "refused before connecting: RAM blocks claiming more than 1 TiB (2^28 pages), before any table is made" {
+	fake_dest reply ''
+	big=$((1 << 42))
+	{ sb_header; sb_config pc; sb_start 2 ram 0 4; sb_mem_size huge $big; sb_eos; sb_footer 2
+	  sb_part 2; sb_page 0 huge a; sb_eos; sb_footer 2; sb_end 2; sb_eos; sb_footer 2
+	  sb_full 3 timer 0 2; printf 'devicebytes'; sb_footer 3; sb_eof; } >"$T/huge"
+	refuse "$T/huge" "the stream's RAM blocks claim 1073741824 pages; postcopy-serve serves at most 268435456 (1024 GiB of RAM)"
+	assert_nothing_connected
+}
