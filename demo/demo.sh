@@ -27,6 +27,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 MIGBOX=${MIGBOX:-$top/migbox}
 QEMU_BIN=${QEMU_BIN:-qemu-system-x86_64}
+# the work dir is elsewhere: paths given relative to here must still work
+[[ $MIGBOX == /* ]] || MIGBOX=$PWD/$MIGBOX
+[[ $QEMU_BIN != */* || $QEMU_BIN == /* ]] || QEMU_BIN=$PWD/$QEMU_BIN
 PUSH_DELAY_MS=1000
 start_us=${EPOCHREALTIME/[.,]/}
 work=''
