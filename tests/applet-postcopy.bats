@@ -23,7 +23,7 @@ teardown() {
 # destination saw, so postcopy-serve (already exited) made none.
 assert_nothing_connected() {
 	perl -MIO::Socket::INET -e 'print {IO::Socket::INET->new("127.0.0.1:$ARGV[0]")} "sentinel"' "$port"
-	wait_for_file "$T/got.1"
+	wait_for 10 test -e "$T/got.1"
 	[[ $(<"$T/got.1") == sentinel ]]
 	[[ ! -e $T/accepted.2 ]]
 }
@@ -195,7 +195,7 @@ refuse() {
 	run timeout 20 "$MIGBOX" postcopy-serve --timeout 2 --stats-json "$T/s.json" "127.0.0.1:$port" <"$T/in"
 	assert_fails_with 1 'postcopy-serve: the destination took no byte and sent nothing for 2 s (--timeout)' \
 		'the destination is postcopy-paused; migrate-recover on it'
-	wait_for_file "$T/got.1"
+	wait_for 10 test -e "$T/got.1"
 	[[ $(jq -r '.ok, .pages_total, (.pages_requested + .pages_pushed)' "$T/s.json") == $'false\n16\n16' ]]
 	# the device state travels inside PACKAGED, which stream-dump leaves unparsed
 	[[ $(digests "$T/got.1" | grep '^ram ') == $(digests "$T/in" | grep '^ram ') ]]

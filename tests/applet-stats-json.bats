@@ -147,7 +147,7 @@ REQ_PAGE_2=000300130000000000002000000010000670632e72616d
 	valid "$T/ok.json"
 	jq -e '.ok and .requests == 1 and .pages_total == 16 and .completed_ms > 0' "$T/ok.json" >/dev/null
 	# what the destination got: a stream with commands
-	wait_for_file "$T/got.1"
+	wait_for 10 test -e "$T/got.1"
 	mb stream-dump --json "$T/got.1" >"$T/dump.json"
 	valid --def stream-dump-json "$T/dump.json"
 	jq -e '.valid and ([.commands[].name] | index("PACKAGED") != null)' "$T/dump.json" >/dev/null

@@ -45,3 +45,16 @@ assert_ok() {
 digests() {
 	"$MIGBOX" stream-dump --digest "$1"
 }
+
+# wait_for SECONDS CMD...: runs CMD until it succeeds; fails after SECONDS.
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		if ((SECONDS >= end)); then
+			echo "wait_for: still not true after the deadline: $*" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}

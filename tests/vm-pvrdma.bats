@@ -6,12 +6,12 @@
 # SIDR exchange it routes. One boot runs both cases (about 8 min: a nested
 # guest takes some 5 min to boot).
 
+load lib/vm
+
 setup_file()
 {
 	local top=$BATS_TEST_DIRNAME/.. rc=0
 	export PVRDMA_OUT=$BATS_FILE_TMPDIR/pvrdma.out
-	command -v qemu-system-x86_64 >/dev/null ||
-		{ echo "qemu-system-x86_64 not installed: run ./install-deps" >&2; return 1; }
 	# 2 vCPUs: one for each nested guest
 	"$top/tests/vm/run" --timeout 1800 --mem 3072 --smp 2 --nested \
 		pvrdma-dev connect nested >"$PVRDMA_OUT" 2>&1 || rc=$?
@@ -19,11 +19,7 @@ setup_file()
 }
 
 # passed CASE: its lines are in the output and it passed
-passed()
-{
-	grep -E "^(PASS|FAIL|info|guest|mux) $1[: ]|^PASS $1$" "$PVRDMA_OUT" || true
-	grep -qx "PASS $1" "$PVRDMA_OUT" || { echo "--- whole VM output:"; cat "$PVRDMA_OUT"; return 1; }
-}
+passed() { vm_case_passed "$PVRDMA_OUT" "$1" info guest mux; }
 
 @test "pvrdma: QEMU 7.2 -device pvrdma connects to pvrdma-mux, sends nothing without a guest, exits 0 on quit; the mux forgets it and serves on" {
 	passed connect

@@ -3,12 +3,12 @@
 # real QEMU 7.2 that runs inside the VM too. One boot runs every case
 # (tests/vm/scenarios/rdma.sh); each test asserts its own case.
 
+load lib/vm
+
 setup_file()
 {
 	local top=$BATS_TEST_DIRNAME/.. rc=0 qemu_args=()
 	export RDMA_OUT=$BATS_FILE_TMPDIR/rdma.out
-	command -v qemu-system-x86_64 >/dev/null ||
-		{ echo "qemu-system-x86_64 not installed: run ./install-deps" >&2; return 1; }
 	# QEMU with its libraries, TCG module, firmware, and the rxe provider
 	# (QEMU links rdma-core dynamically)
 	# rdma-peer: a misbehaving peer for the fault cases
@@ -38,11 +38,7 @@ setup_file()
 }
 
 # passed CASE: its lines are in the output and it passed
-passed()
-{
-	grep -E "^(PASS|FAIL|info|stderr) $1[: ]|^(PASS|FAIL) $1$" "$RDMA_OUT" || true
-	grep -qx "PASS $1" "$RDMA_OUT" || { echo "--- whole VM output:"; cat "$RDMA_OUT"; return 1; }
-}
+passed() { vm_case_passed "$RDMA_OUT" "$1" info stderr; }
 
 @test "rdma: QEMU source -> rdma-recv -o: the pattern's digest, and a fresh QEMU loads it" {
 	passed qemu_to_recv

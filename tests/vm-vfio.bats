@@ -3,6 +3,8 @@
 # mtty mdevs, inside the throwaway VM (tests/vm/run). One boot runs every
 # case (tests/vm/scenarios/vfio.sh); each test asserts its own case.
 
+load lib/vm
+
 setup_file()
 {
 	local top=$BATS_TEST_DIRNAME/..
@@ -19,12 +21,8 @@ setup_file()
 	echo "rc=$rc" >> "$VFIO_OUT"
 }
 
-# case NAME: its lines are in the output and it passed
-passed()
-{
-	grep -E "^(PASS|FAIL|state|stderr|time|info|dump) $1[: ]|^(PASS|FAIL) $1$" "$VFIO_OUT" || true
-	grep -qx "PASS $1" "$VFIO_OUT" || { echo "--- whole VM output:"; cat "$VFIO_OUT"; return 1; }
-}
+# passed CASE: its lines are in the output and it passed
+passed() { vm_case_passed "$VFIO_OUT" "$1" state stderr time info dump; }
 
 @test "vfio: --info reports mtty's migration flags, state and data size" {
 	passed info

@@ -7,7 +7,6 @@
 #                           $peer_pid
 #   stop_fake_dest          ends it
 #   free_port               a port nothing listens on (for a while)
-#   wait_for_file FILE      until FILE exists, at most 10 s
 
 stop_fake_dest() {
 	if [[ -n $peer_pid ]]; then
@@ -58,17 +57,6 @@ fake_dest() {
 			rename("$dir/got.$n.tmp", "$dir/got.$n") or die;
 		}' "$T" "$@" 3>&- &
 	peer_pid=$!
-	wait_for_file "$T/port"
+	wait_for 10 test -e "$T/port"
 	port=$(<"$T/port")
-}
-
-# wait_for_file FILE: until FILE exists, at most 10 s.
-wait_for_file() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[[ -e $1 ]] && return 0
-		sleep 0.05
-	done
-	echo "$1 did not appear" >&2
-	return 1
 }

@@ -24,19 +24,6 @@ gen() {
 	"${MIGBOX_GEN:-$MIGBOX}" stream-gen "$@"
 }
 
-# wait_for SECONDS CMD...: runs CMD until it succeeds; fails after SECONDS.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		if ((SECONDS >= end)); then
-			echo "wait_for: still not true after the deadline: $*" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-
 # no_sanitizer_report FILE: an ASan/UBSan build's report would hide behind
 # an expected exit status 1.
 no_sanitizer_report() {
