@@ -4,6 +4,9 @@
 : "${MIGBOX:=$BATS_TEST_DIRNAME/../migbox}"
 export MIGBOX
 
+# shellcheck source=lib/wait.bash
+source "${BASH_SOURCE[0]%/*}/lib/wait.bash"
+
 if [[ ! -x $MIGBOX ]]; then
 	echo "migbox binary $MIGBOX is missing: run make first" >&2
 	exit 1
@@ -44,17 +47,4 @@ assert_ok() {
 # Digest lines of a stream (or of stdin with -), for comparing streams.
 digests() {
 	"$MIGBOX" stream-dump --digest "$1"
-}
-
-# wait_for SECONDS CMD...: runs CMD until it succeeds; fails after SECONDS.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		if ((SECONDS >= end)); then
-			echo "wait_for: still not true after the deadline: $*" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
 }

@@ -18,6 +18,9 @@
 #   slow_input FILE BYTES   the first BYTES of FILE, then the rest once
 #                           $T/go exists
 
+# shellcheck source=wait.bash
+source "${BASH_SOURCE[0]%/*}/wait.bash"
+
 # gen ARGS...: stream-gen; MIGBOX_GEN may name another build to make the
 # inputs with (the inputs are not what is under test here).
 gen() {

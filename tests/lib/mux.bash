@@ -1,7 +1,7 @@
 # tests/lib/mux.bash - pvrdma-mux on the host, no RDMA: the mux on a test
 # fabric (--test-port) and QEMU-side clients, both tests/lib/muxpeer.pl
-# driven through FIFOs: `load lib/mux` after `load helpers` and
-# `load lib/multifd` (wait_for). setup calls mux_setup, teardown
+# driven through FIFOs: `load lib/mux` after `load helpers` (its
+# wait_for). setup calls mux_setup, teardown
 # mux_teardown.
 #
 #   mux_start [OPTIONS]     the fabric, then pvrdma-mux on it, ready; its
