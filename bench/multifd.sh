@@ -60,18 +60,10 @@ trap cleanup EXIT
 image=$work/image.raw
 stream=$work/stream.bin
 now_us() { echo "${EPOCHREALTIME/[.,]/}"; }
-free_port() {
-	perl -MIO::Socket::INET -e \
-		'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport, "\n"'
-}
+listening() { [[ -n $(ss -Hltn "sport = :$1") ]]; }
 # wait_listen PORT: until something listens on 127.0.0.1:PORT.
 wait_listen() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[[ -n $(ss -Hltn "sport = :$1") ]] && return 0
-		sleep 0.01
-	done
-	die "nothing listens on port $1"
+	wait_until 2 listening "$1" || die "nothing listens on port $1"
 }
 set_multifd() {	# NAME CHANNELS COMPRESSION
 	qmp_migrate_set_caps "$1" multifd=on

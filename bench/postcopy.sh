@@ -55,11 +55,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-	perl -MIO::Socket::INET -e \
-		'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport, "\n"'
-}
-
 now_us() {
 	local t
 	t=$(date +%s%6N)
@@ -97,16 +92,16 @@ dest_stop() {
 	rm -f "$shm"
 }
 
+# event_seen JQ-FILTER: prints that timestamp once the event is there.
+event_seen() {
+	jq -r "select(.event != null) | select($1) | .timestamp | .seconds * 1000000 + .microseconds" \
+		"$work/events" 2>/dev/null | head -n 1 | grep .
+}
+
 # event_us JQ-FILTER: the timestamp (µs) of the first event it selects.
 event_us() {
-	local end=$((SECONDS + 300)) t
-	while :; do
-		t=$(jq -r "select(.event != null) | select($1) | .timestamp | .seconds * 1000000 + .microseconds" \
-			"$work/events" 2>/dev/null | head -n 1)
-		[[ -z $t ]] || { echo "$t"; return 0; }
-		((SECONDS < end)) || die "no event $1 after 300 s"
-		sleep 0.02
-	done
+	WAIT_INTERVAL=0.02 wait_until 300 event_seen "$1" || die "no event $1 after 300 s"
+	event_seen "$1"
 }
 
 # intact: the destination completed with the saved RAM, and the guest ran
@@ -153,11 +148,7 @@ serve_once() {
 }
 
 wait_for_halt() {
-	local end=$((SECONDS + 120))
-	until guest_halted dst; do
-		((SECONDS < end)) || die "the guest did not halt"
-		sleep 0.1
-	done
+	WAIT_INTERVAL=0.1 wait_until 120 guest_halted dst || die "the guest did not halt"
 }
 
 best_plain_run='' best_plain_done='' best_serve_run='' best_serve_done='' latency=''

@@ -82,18 +82,18 @@ procs_in() {
 	done
 }
 
+none_in() {
+	[[ -z $(procs_in "$1") ]]
+}
+
 # wait_gone_from DIR: the applets QEMU ran for exec: end on the signal
 # timeout(1) passed on; what is still there after 5 s is killed.
 wait_gone_from() {
-	local end=$((SECONDS + 5)) left
-	while left=$(procs_in "$1") && [[ -n $left ]]; do
-		if ((SECONDS >= end)); then
-			# shellcheck disable=SC2086
-			kill -KILL $left 2>/dev/null
-			return
-		fi
-		sleep 0.05
-	done
+	local left
+	wait_until 5 none_in "$1" && return
+	left=$(procs_in "$1")
+	# shellcheck disable=SC2086
+	[[ -z $left ]] || kill -KILL $left 2>/dev/null
 }
 
 on_signal() {
@@ -240,8 +240,15 @@ during_serve() {
 	c=$(counter lazy) && [[ -n $c ]] && ((c > saved_counter)) && echo "$c"
 }
 
+# seen_or_ended: $seen is set by during_serve, or postcopy-serve ended.
+seen_or_ended() {
+	seen=$(during_serve) && return 0
+	seen=''
+	! kill -0 "$serve_pid" 2>/dev/null
+}
+
 lazy_restore() {
-	local port rc=0 seen='' c end
+	local port rc=0 seen='' c
 	say 'The destination runs from the start (no -S), listens with postcopy-ram on:'
 	qemu_start lazy --run --mem 64 --incoming defer -- -bios guest.bin || die 'the postcopy destination did not start'
 	show_qemu lazy
@@ -256,14 +263,7 @@ lazy_restore() {
 	"$MIGBOX" postcopy-serve --progress --push-delay "$PUSH_DELAY_MS" --stats-json serve.json \
 		"127.0.0.1:$port" <vm.mig &
 	serve_pid=$!
-	end=$((SECONDS + 20))
-	while ! seen=$(during_serve); do
-		seen=''
-		if ! kill -0 "$serve_pid" 2>/dev/null || ((SECONDS >= end)); then
-			break
-		fi
-		sleep 0.05
-	done
+	wait_until 20 seen_or_ended || :
 	# shellcheck disable=SC2016
 	wait_for 60 eval '! kill -0 "$serve_pid" 2>/dev/null' || die 'postcopy-serve did not end'
 	wait "$serve_pid" || rc=$?

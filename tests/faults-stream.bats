@@ -74,18 +74,23 @@ truncations() {
 	done
 }
 
+# unnamed_output_over PID BYTES: PID's unnamed file in $T/d holds more.
+unnamed_output_over() {
+	local fd
+	for fd in /proc/$1/fd/*; do
+		[[ $(readlink "$fd") == "$T/d/"*' (deleted)' ]] || continue
+		(($(stat -L -c %s "$fd") > $2)) && return 0
+	done
+	return 1
+}
+
 # gen_killed SIGNAL: a big stream-gen -o killed by SIGNAL once its unnamed
 # output holds data; prints its exit status.
 gen_killed() {
 	"$MIGBOX" stream-gen -b pc.ram:8G -o "$T/d/s" 2>"$T/err" &
-	local pid=$! status=0 end=$((SECONDS + 20)) fd size=0
-	until ((size > 1000000)); do
-		((SECONDS < end)) || { kill -9 $pid; echo "no output grew" >&2; return 1; }
-		for fd in /proc/$pid/fd/*; do
-			[[ $(readlink "$fd") == "$T/d/"*' (deleted)' ]] && size=$(stat -L -c %s "$fd")
-		done
-		sleep 0.05
-	done
+	local pid=$! status=0
+	wait_until 20 unnamed_output_over "$pid" 1000000 ||
+		{ kill -9 $pid; echo "no output grew" >&2; return 1; }
 	kill -"$1" $pid
 	wait $pid || status=$?
 	echo "$status"

@@ -39,11 +39,6 @@ teardown() {
 	qemu_stop_all
 }
 
-free_port() {
-	perl -MIO::Socket::INET -e \
-		'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport, "\n"'
-}
-
 # multifd_caps NAME CHANNELS COMPRESSION: turn multifd on in guest NAME.
 multifd_caps() {
 	qmp_migrate_set_caps "$1" multifd=on

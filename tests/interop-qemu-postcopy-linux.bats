@@ -99,11 +99,6 @@ diagnose() {
 	qmp dst query-migrate 2>/dev/null || :
 } >&2
 
-free_port() {
-	perl -MIO::Socket::INET -e \
-		'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport, "\n"'
-}
-
 # A postcopy destination for the saved guest, listening on PORT (set here):
 # the same kernel, initramfs and command line as the source, RAM on shmem
 # so userfaultfd can register it, no -S so it runs once the package is in.

@@ -54,11 +54,6 @@ teardown() {
 	[[ ! -f $T/serve.json ]] || sed 's/^/stats: /' "$T/serve.json" >&2
 }
 
-free_port() {
-	perl -MIO::Socket::INET -e \
-		'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport, "\n"'
-}
-
 # stat_of NAME: a figure of the serve's --stats-json.
 stat_of() {
 	jq -r ".$1" "$T/serve.json"

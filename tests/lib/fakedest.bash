@@ -6,7 +6,6 @@
 #   fake_dest MODE [HEX]    a destination; its port in $port, its pid in
 #                           $peer_pid
 #   stop_fake_dest          ends it
-#   free_port               a port nothing listens on (for a while)
 
 stop_fake_dest() {
 	if [[ -n $peer_pid ]]; then
@@ -14,10 +13,6 @@ stop_fake_dest() {
 		wait "$peer_pid" 2>/dev/null || true
 		peer_pid=
 	fi
-}
-
-free_port() {
-	perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport, "\n"'
 }
 
 # fake_dest MODE [HEX]: a destination on 127.0.0.1, port in $port once it

@@ -176,16 +176,14 @@ linux_guest_resumed() {
 # and its arguments) every 0.2 s until it succeeds; after TIMEOUT s fail
 # (linux_guest_tail SERIAL shows what the guest printed).
 linux_guest_wait() {
-	local serial=$1 timeout=$2 deadline
+	local serial=$1 timeout=$2
 	shift 2
-	deadline=$((SECONDS + timeout))
-	until "$@" >/dev/null; do
-		if ((SECONDS >= deadline)); then
-			_linux_guest_fail "$serial: not after ${timeout}s: $*"
-			return 1
-		fi
-		sleep 0.2
-	done
+	WAIT_INTERVAL=0.2 wait_until "$timeout" _linux_guest_quiet "$@" ||
+		{ _linux_guest_fail "$serial: not after ${timeout}s: $*"; return 1; }
+}
+
+_linux_guest_quiet() {
+	"$@" >/dev/null
 }
 
 # linux_guest_tail SERIAL: the console's last lines, indented.

@@ -78,17 +78,13 @@ serve_bg() {
 }
 
 serve_wait() {
-	local end=$((SECONDS + ${1:-120}))
-	while [[ ! -s $SERVE_OUT.status ]]; do
-		if ((SECONDS >= end)); then
-			echo "postcopy-serve still runs after ${1:-120} s; its stderr:" >&2
-			cat "$SERVE_OUT.err" >&2
-			kill -KILL "$SERVE_PID" 2>/dev/null
-			SERVE_STATUS=124
-			return 0
-		fi
-		sleep 0.05
-	done
+	if ! wait_until "${1:-120}" test -s "$SERVE_OUT.status"; then
+		echo "postcopy-serve still runs after ${1:-120} s; its stderr:" >&2
+		cat "$SERVE_OUT.err" >&2
+		kill -KILL "$SERVE_PID" 2>/dev/null
+		SERVE_STATUS=124
+		return 0
+	fi
 	SERVE_STATUS=$(<"$SERVE_OUT.status")
 }
 

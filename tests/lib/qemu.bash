@@ -18,6 +18,9 @@
 # Needs: qemu-system-x86 (7.2 is what the notes describe), socat, jq,
 # coreutils, awk.
 #
+# shellcheck source=wait.bash
+source "${BASH_SOURCE[0]%/*}/wait.bash"
+
 # Tunables (environment):
 QEMU_BIN=${QEMU_BIN:-qemu-system-x86_64}
 QEMU_START_TIMEOUT=${QEMU_START_TIMEOUT:-20}	# s until QMP answers
@@ -148,19 +151,20 @@ qemu_start() {
 		mv "$dir/exit.tmp" "$dir/exit"
 	) </dev/null >>"$dir/log" 2>&1 3>&- &
 
-	local deadline=$((SECONDS + QEMU_START_TIMEOUT))
-	until [[ -S $sock && -s $dir/qemu.pid ]]; do
-		if [[ -f $dir/exit ]]; then
-			_qemu_fail "$name" "QEMU exited with status $(<"$dir/exit") at start"
-			return 1
-		fi
-		if ((SECONDS >= deadline)); then
-			_qemu_fail "$name" "QMP socket not up after ${QEMU_START_TIMEOUT}s"
-			return 1
-		fi
-		sleep 0.05
-	done
+	if ! wait_until "$QEMU_START_TIMEOUT" _qemu_up_or_gone "$sock" "$dir"; then
+		_qemu_fail "$name" "QMP socket not up after ${QEMU_START_TIMEOUT}s"
+		return 1
+	fi
+	if [[ -f $dir/exit ]]; then
+		_qemu_fail "$name" "QEMU exited with status $(<"$dir/exit") at start"
+		return 1
+	fi
 	qmp "$name" query-status >/dev/null
+}
+
+# _qemu_up_or_gone SOCK DIR: QMP is up, or QEMU has ended.
+_qemu_up_or_gone() {
+	[[ (-S $1 && -s $2/qemu.pid) || -f $2/exit ]]
 }
 
 # _qemu_alive_pids DIR: the pids of the guest's QEMU and its timeout(1) that
@@ -186,16 +190,12 @@ qemu_running() {
 # qemu_wait_exit NAME [TIMEOUT]: wait for QEMU NAME to end; print its exit
 #   status (from timeout(1): 124 means QEMU_LIFETIME ran out).
 qemu_wait_exit() {
-	local name=$1 timeout=${2:-$QEMU_MIGRATE_TIMEOUT} dir deadline
+	local name=$1 timeout=${2:-$QEMU_MIGRATE_TIMEOUT} dir
 	dir=$(_qemu_dir "$name") || return 1
-	deadline=$((SECONDS + timeout))
-	until [[ -f $dir/exit ]]; do
-		if ((SECONDS >= deadline)); then
-			_qemu_fail "$name" "still running after ${timeout}s"
-			return 1
-		fi
-		sleep 0.05
-	done
+	if ! wait_until "$timeout" test -f "$dir/exit"; then
+		_qemu_fail "$name" "still running after ${timeout}s"
+		return 1
+	fi
 	cat "$dir/exit"
 }
 
@@ -354,15 +354,12 @@ qmp_migrate_set_params() {
 #   destination does on a bad stream), or after TIMEOUT s.
 qmp_wait_migration() {
 	local name=$1 timeout=${2:-$QEMU_MIGRATE_TIMEOUT} dir out status
-	local start=${EPOCHREALTIME/[.,]/} deadline i
+	local start=${EPOCHREALTIME/[.,]/} deadline
 	dir=$(_qemu_dir "$name") || return 1
 	deadline=$((SECONDS + timeout))
 	while :; do
 		if ! out=$(qmp "$name" query-migrate 2>/dev/null); then
-			for ((i = 0; i < 40; i++)); do
-				[[ -f $dir/exit ]] && break
-				sleep 0.05
-			done
+			wait_until 2 test -f "$dir/exit" || :
 			if [[ -f $dir/exit ]]; then
 				_qemu_fail "$name" "migration failed: QEMU exited with status $(<"$dir/exit")"
 			else
