@@ -22,6 +22,8 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,8 +57,10 @@ const char postcopy_serve_usage[] =
 "set, then migrate-incoming tcp:HOST:PORT; it must not have -S.\n"
 "\n"
 "The stream is indexed before connecting (a pipe is spooled to an unnamed\n"
-"temporary file first); what cannot be served is refused by name: another\n"
-"target page size, vfio devices, compressed pages, no device state.\n"
+"temporary file first, checked as it comes, and refused once it goes on\n"
+"past 8 times the RAM it claims plus 256 MiB); what cannot be served is\n"
+"refused by name: another target page size, vfio devices, compressed\n"
+"pages, no device state. A stream file must not change while it is served.\n"
 "\n"
 "      --resume          continue a postcopy migration that broke after the\n"
 "                        guest started (the destination is postcopy-paused):\n"
@@ -66,8 +70,9 @@ const char postcopy_serve_usage[] =
 "                        requested pages go at once (shows demand paging)\n"
 "      --timeout SECONDS\n"
 "                        give up connecting after SECONDS (default 30) and\n"
-"                        fail when the destination takes no byte and asks for\n"
-"                        nothing for SECONDS (default: no limit)\n"
+"                        fail when a piped stream stops coming, or the\n"
+"                        destination takes no byte and asks for nothing, for\n"
+"                        SECONDS (default: no limit)\n"
 "      --progress        show pages requested, pushed and left, and the\n"
 "                        request latency, on stderr\n"
 XFER_USAGE_STATS
@@ -83,6 +88,11 @@ XFER_USAGE_STATS
 "migrate-recover on the destination and postcopy-serve --resume finish it.\n"
 "Before the guest started, a failure makes the destination exit.\n"
 "\n"
+"A destination's return-path message out of its place fails the run: page\n"
+"requests before the guest was started or past a block's end, bitmaps and\n"
+"RESUME_ACK not asked for. Page requests wait in a bounded queue; one for\n"
+"pages already sent is dropped.\n"
+"\n"
 XFER_USAGE_SIGNALS
 "\n"
 "Exit status: 0 every page served and the destination said SHUT 0, 1\n"
@@ -91,6 +101,19 @@ XFER_USAGE_SIGNALS
 
 #define SECTION_PAGES	64	/* background pages per section: a request waits at most one */
 #define LATENCY_MAX	(1u << 20)
+/* Page requests queued at most: a destination that asks faster than it
+ * reads is made to wait (its return path is not read meanwhile), not
+ * given memory. */
+#define QUEUE_MAX	4096u
+
+/* Where the run is: which return-path messages may come (under the lock). */
+enum srv_phase {
+	PH_INDEX,	/* the stream is spooled and indexed: no connection yet */
+	PH_START,	/* the postcopy start: PONGs */
+	PH_BITMAPS,	/* --resume: the RECV_BITMAPs asked for */
+	PH_RESUME,	/* --resume: POSTCOPY_RESUME sent, RESUME_ACK awaited */
+	PH_PAGES,	/* LISTEN sent, or resumed: page requests */
+};
 
 struct request {
 	uint32_t block;
@@ -114,13 +137,20 @@ struct server {
 	struct out_buf out;
 	struct in_buf rp_in;		/* its other direction: the return path */
 	struct stream_writer w;
-	uint64_t **sent;		/* per block: bit per page */
+	/* Per block, a bit per page sent. Written by the return-path thread
+	 * only in PH_BITMAPS, while the sender waits for the bitmaps, and
+	 * by the sender only after; the lock hands it over. Words are
+	 * updated atomically, so the return-path thread may peek to drop
+	 * requests for pages already sent. */
+	uint64_t **sent;
 	uint64_t sent_pages, cursor_block, cursor_page;
 
 	/* Shared with the return-path thread, under x.session.lock. */
 	pthread_cond_t cond;
-	struct request *queue;
-	size_t qhead, qcount, qcap;
+	enum srv_phase phase;
+	bool *bitmap_in;		/* per block: its RECV_BITMAP came */
+	struct request *queue;		/* a ring of QUEUE_MAX */
+	size_t qhead, qcount;
 	int last_block;			/* of the last REQ_PAGES_ID */
 	bool shut;
 	uint32_t shut_status;
@@ -131,9 +161,10 @@ struct server {
 	bool rp_started;
 
 	struct request *batch;		/* the sender's copy of the queue */
-	size_t batch_cap;
 
 	/* Figures. */
+	_Atomic uint64_t spooled;	/* bytes of a pipe spooled so far */
+	atomic_bool busy;		/* indexing or connecting: no stall */
 	_Atomic uint64_t requested, pushed, requests, rp_messages, bytes_sent, already;
 	_Atomic uint64_t last_latency_ns;
 	_Atomic uint64_t push_at_ns;	/* --push-delay holds pushing until then */
@@ -153,13 +184,25 @@ static bool srv_failed(struct server *s)
 
 static bool page_sent(struct server *s, uint32_t b, uint64_t p)
 {
-	return s->sent[b][p / 64] & (1ull << (p % 64));
+	return __atomic_load_n(&s->sent[b][p / 64], __ATOMIC_RELAXED) & (1ull << (p % 64));
 }
 
+/* Counts the page once, however often it is marked. */
 static void mark_sent(struct server *s, uint32_t b, uint64_t p)
 {
-	s->sent[b][p / 64] |= 1ull << (p % 64);
-	s->sent_pages++;
+	uint64_t bit = 1ull << (p % 64);
+
+	if (!(__atomic_fetch_or(&s->sent[b][p / 64], bit, __ATOMIC_RELAXED) & bit))
+		s->sent_pages++;
+}
+
+/* Every page of [p, p + n) of block b was sent. */
+static bool pages_sent(struct server *s, uint32_t b, uint64_t p, uint64_t n)
+{
+	for (uint64_t i = p; i < p + n; i++)
+		if (!page_sent(s, b, i))
+			return false;
+	return true;
 }
 
 /* One page record from the index: PAGE with the file's bytes, or ZERO. */
@@ -197,49 +240,40 @@ static int close_section(struct server *s)
 
 /* ---- the return path ---- */
 
-static int queue_request(struct server *s, const struct pc_rp_msg *m)
+/* A page request, with the lock held: checked, dropped when its pages
+ * went already, queued otherwise (waiting, woken by a failure, while the
+ * queue is full). */
+static int queue_request_locked(struct server *s, const struct pc_rp_msg *m)
 {
-	struct request *rq;
+	struct session *ss = &s->x.session;
+	uint64_t page = m->start / PC_PAGE_SIZE, pages = m->length / PC_PAGE_SIZE;
 	uint32_t b;
 
+	if (s->phase != PH_PAGES && s->phase != PH_RESUME)
+		return session_fail_locked(ss, "the destination asks for pages (%s) before the guest was started",
+					   pc_rp_name(m->type)), -1;
 	if (m->type == PC_RP_REQ_PAGES_ID) {
 		const struct ram_block *rb = ram_block_find(stream_ram(s->r), m->name, m->name_len);
 
-		if (!rb) {
-			srv_fail(s, "the destination asks for pages of block '%s', which the stream does not have",
-				 m->name);
-			return -1;
-		}
+		if (!rb)
+			return session_fail_locked(ss, "the destination asks for pages of block '%s', which the stream does not have",
+						   m->name), -1;
 		s->last_block = (int)rb->index;
 	}
-	if (s->last_block < 0) {
-		srv_fail(s, "the destination asks for pages before naming their block");
-		return -1;
-	}
+	if (s->last_block < 0)
+		return session_fail_locked(ss, "the destination asks for pages (REQ_PAGES) before naming their block (REQ_PAGES_ID)"), -1;
 	b = (uint32_t)s->last_block;
-	if (m->start / PC_PAGE_SIZE + m->length / PC_PAGE_SIZE > s->ix.blocks[b].pages) {
-		srv_fail(s, "the destination asks for %u bytes at 0x%" PRIx64 " of block '%s', past its end",
-			 m->length, m->start, s->ix.blocks[b].rb->name);
-		return -1;
-	}
-	if (s->qcount == s->qcap) {
-		size_t cap = s->qcap ? s->qcap * 2 : 256;
-		struct request *q = malloc(cap * sizeof(*q));
-
-		if (!q) {
-			srv_fail(s, "out of memory for page requests");
-			return -1;
-		}
-		for (size_t i = 0; i < s->qcount; i++)
-			q[i] = s->queue[(s->qhead + i) % s->qcap];
-		free(s->queue);
-		s->queue = q;
-		s->qcap = cap;
-		s->qhead = 0;
-	}
-	rq = &s->queue[(s->qhead + s->qcount++) % s->qcap];
-	*rq = (struct request){ b, m->start / PC_PAGE_SIZE, m->length / PC_PAGE_SIZE, now_ns() };
+	/* page < 2^52 and pages < 2^20: no overflow */
+	if (page + pages > s->ix.blocks[b].pages)
+		return session_fail_locked(ss, "the destination asks for %u bytes at 0x%" PRIx64 " of block '%s', past its end (%" PRIu64 " bytes)",
+					   m->length, m->start, s->ix.blocks[b].rb->name, s->ix.blocks[b].rb->length), -1;
 	atomic_fetch_add(&s->requests, 1);
+	if (pages_sent(s, b, page, pages))
+		return 0;	/* it asked before our page arrived */
+	while (s->qcount == QUEUE_MAX)
+		if (session_wait(ss, &s->cond))
+			return -1;
+	s->queue[(s->qhead + s->qcount++) % QUEUE_MAX] = (struct request){ b, page, pages, now_ns() };
 	pthread_cond_broadcast(&s->cond);
 	return 0;
 }
@@ -273,6 +307,14 @@ static int read_bitmap(struct server *s, const char *name)
 
 	if (!rb)
 		return srv_fail(s, "the destination sends the bitmap of block '%s', which the stream does not have", name), -1;
+	pthread_mutex_lock(&s->x.session.lock);
+	if (s->phase != PH_BITMAPS || s->bitmap_in[rb->index]) {
+		session_fail_locked(&s->x.session, "the destination sends the bitmap of block '%s' (RECV_BITMAP), %s",
+				    name, s->phase != PH_BITMAPS ? "which was not asked for" : "a second time");
+		pthread_mutex_unlock(&s->x.session.lock);
+		return -1;
+	}
+	pthread_mutex_unlock(&s->x.session.lock);
 	pages = rb->length / PC_PAGE_SIZE;
 	want = ((pages + 7) / 8 + 7) / 8 * 8;
 	if (rp_read(s, b8, 8) < 0)
@@ -291,7 +333,7 @@ static int read_bitmap(struct server *s, const char *name)
 		free(bits);
 		return srv_fail(s, "the bitmap of '%s' does not end with its mark", name), -1;
 	}
-	/* the sender waits for every bitmap before it touches sent[] */
+	/* PH_BITMAPS: the sender waits for every bitmap before it touches sent[] */
 	pthread_mutex_lock(&s->x.session.lock);
 	for (uint64_t p = 0; p < pages; p++)
 		if ((bits[p / 8] >> (p % 8)) & 1 && !page_sent(s, rb->index, p)) {
@@ -299,6 +341,7 @@ static int read_bitmap(struct server *s, const char *name)
 			have++;
 		}
 	atomic_fetch_add(&s->already, have);
+	s->bitmap_in[rb->index] = true;
 	s->bitmaps_in++;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->x.session.lock);
@@ -327,10 +370,18 @@ static int handle_rp(struct server *s, const struct pc_rp_msg *m)
 			s->running_ns = now_ns();	/* the package is loaded: RUN ran */
 		break;
 	case PC_RP_RESUME_ACK:
+		/* QEMU acknowledges with 1 (MIGRATION_RESUME_ACK_VALUE) */
+		if (s->phase != PH_RESUME || m->value != 1) {
+			session_fail_locked(&s->x.session, "the destination sends RESUME_ACK %u %s", m->value,
+					    s->phase != PH_RESUME ? "without being asked to resume" : "instead of 1");
+			ret = -1;
+			break;
+		}
 		s->resume_acked = true;
+		s->phase = PH_PAGES;
 		break;
 	default:
-		ret = queue_request(s, m);
+		ret = queue_request_locked(s, m);
 		break;
 	}
 	pthread_cond_broadcast(&s->cond);
@@ -381,23 +432,14 @@ static int serve_requests_locked(struct server *s)
 	uint64_t t;
 	int ret = 0;
 
-	if (n > s->batch_cap) {
-		struct request *b = realloc(s->batch, n * sizeof(*b));
-
-		if (!b) {
-			session_fail_locked(ss, "out of memory for page requests");
-			return -1;
-		}
-		s->batch = b;
-		s->batch_cap = n;
-	}
 	for (size_t i = 0; i < n; i++)
-		s->batch[i] = s->queue[(s->qhead + i) % s->qcap];
-	s->qhead = (s->qhead + n) % s->qcap;
+		s->batch[i] = s->queue[(s->qhead + i) % QUEUE_MAX];
+	s->qhead = (s->qhead + n) % QUEUE_MAX;
 	s->qcount = 0;
+	pthread_cond_broadcast(&s->cond);	/* room in the queue */
 	pthread_mutex_unlock(&ss->lock);
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !s->out.err; i++) {
 		const struct request *rq = &s->batch[i];
 		bool any = false;
 
@@ -449,13 +491,20 @@ static uint64_t next_unsent(struct server *s, uint32_t b, uint64_t p)
 /* Up to SECTION_PAGES unsent pages from the cursor on, in one section. */
 static int push_background(struct server *s)
 {
-	uint32_t n = 0;
+	uint32_t n = 0, wraps = 0;
 
 	while (n < SECTION_PAGES && s->sent_pages < s->ix.total_pages) {
 		uint32_t b = (uint32_t)s->cursor_block;
 		uint64_t p = next_unsent(s, b, s->cursor_page);
 
 		if (p >= s->ix.blocks[b].pages) {
+			/* every block seen twice with nothing unsent: the count
+			 * is wrong, and looping on would never end */
+			if (++wraps > 2 * s->ix.nblocks) {
+				srv_fail(s, "internal error: %" PRIu64 " of %" PRIu64 " pages counted sent, yet none is left",
+					 s->sent_pages, s->ix.total_pages);
+				return -1;
+			}
 			s->cursor_block = (b + 1) % s->ix.nblocks;
 			s->cursor_page = 0;
 			continue;
@@ -561,6 +610,13 @@ static int wait_for_rp(struct server *s, bool (*done)(const struct server *, uin
 
 /* ---- the start: what a postcopy source sends before the pages ---- */
 
+static void set_phase(struct server *s, enum srv_phase ph)
+{
+	pthread_mutex_lock(&s->x.session.lock);
+	s->phase = ph;
+	pthread_mutex_unlock(&s->x.session.lock);
+}
+
 static int send_command(struct server *s, uint16_t cmd, const void *data, uint16_t len)
 {
 	stream_write_command(&s->w, cmd, data, len);
@@ -592,6 +648,7 @@ static int send_package(struct server *s)
 	uint32_t size = (uint32_t)(5 + dev + 9 + 5);
 	unsigned char b[4];
 
+	set_phase(s, PH_PAGES);	/* once LISTEN is in, pages may be asked for */
 	put_be32(b, size);
 	send_command(s, MIG_CMD_PACKAGED, b, sizeof(b));
 	send_command(s, MIG_CMD_POSTCOPY_LISTEN, NULL, 0);
@@ -648,8 +705,10 @@ static int resume_postcopy(struct server *s)
 		srv_fail(s, "asking for the received pages: %s", strerror(s->out.err));
 		return -1;
 	}
-	if (wait_for_rp(s, got_bitmaps, ram->count, "its received pages (RECV_BITMAP)") < 0 ||
-	    send_command(s, MIG_CMD_POSTCOPY_RESUME, NULL, 0) < 0 || out_flush(&s->out) < 0 ||
+	if (wait_for_rp(s, got_bitmaps, ram->count, "its received pages (RECV_BITMAP)") < 0)
+		return -1;
+	set_phase(s, PH_RESUME);	/* sent[] is the sender's from here on */
+	if (send_command(s, MIG_CMD_POSTCOPY_RESUME, NULL, 0) < 0 || out_flush(&s->out) < 0 ||
 	    wait_for_rp(s, got_resume_ack, 0, "RESUME_ACK") < 0) {
 		if (!srv_failed(s))
 			srv_fail(s, "resuming: %s", strerror(s->out.err));
@@ -681,15 +740,90 @@ static int finish(struct server *s)
 
 /* ---- the stream ---- */
 
+/* A pipe may claim this much before its RAM is known, and this many times
+ * its RAM (a stream saved from a running guest sends pages again) plus it
+ * in all: the spool is bounded by what the stream says it carries. */
+#define SPOOL_SLACK	(256ull << 20)
+#define SPOOL_RAM_TIMES	8u
+
+/* The pipe's bytes, copied to the spool as they are read. */
+struct spool {
+	struct io_end in;
+	int fd;
+	int err;
+};
+
+static ssize_t spool_read(void *ctx, void *p, size_t n)
+{
+	struct spool *sp = ctx;
+	ssize_t r = io_read(&sp->in, p, n);
+
+	if (r > 0 && write_full(sp->fd, p, (size_t)r) < 0) {
+		sp->err = errno;
+		return -1;
+	}
+	return r;
+}
+
+/* Spools a pipe to fd while walking it: a stream that is not one fails at
+ * its first bad byte, one that claims too much RAM or goes on past its
+ * claim is refused, and --timeout (the monitor) and signals wake the
+ * read. The walk is the reader's own, so its errors are those of a file. */
+static int spool_walk(struct server *s, int fd, char err[PC_ERR_LEN])
+{
+	struct spool sp = { .fd = fd };
+	struct in_buf in;
+	struct stream_reader *r = NULL;
+	struct stream_item it;
+	uint64_t limit = SPOOL_SLACK;
+	int ret = -1, n;
+
+	io_end_init(&sp.in, STDIN_FILENO, s->x.session.wake_fd, false);
+	if (in_init(&in, -1, 4u << 20) < 0 || !(r = stream_reader_new(&in))) {
+		snprintf(err, PC_ERR_LEN, "out of memory");
+		goto out;
+	}
+	in_set_source(&in, spool_read, &sp);
+	while ((n = stream_next(r, &it)) > 0) {
+		atomic_store(&s->spooled, in_offset(&in));
+		if (it.type == SI_RAM_MEM_SIZE) {
+			uint64_t ram = 0;
+
+			if (pc_ram_check(stream_ram(r), err) < 0)
+				goto out;
+			for (uint32_t i = 0; i < stream_ram(r)->count; i++)
+				ram += stream_ram(r)->blocks[i].length;
+			limit = ram * SPOOL_RAM_TIMES + SPOOL_SLACK;
+		}
+		if (in_offset(&in) > limit) {
+			snprintf(err, PC_ERR_LEN, "offset %" PRIu64 ": the stream goes on past %u times the RAM it claims plus %llu MiB: not spooled further",
+				 in_offset(&in), SPOOL_RAM_TIMES, SPOOL_SLACK >> 20);
+			goto out;
+		}
+	}
+	if (n < 0) {
+		if (sp.err)
+			snprintf(err, PC_ERR_LEN, "spooling to $TMPDIR: %s", strerror(sp.err));
+		else if (session_failed(&s->x.session))
+			snprintf(err, PC_ERR_LEN, "spooling stopped at offset %" PRIu64, in_offset(&in));
+		else
+			snprintf(err, PC_ERR_LEN, "%s", stream_error(r));
+		goto out;
+	}
+	ret = 0;
+out:
+	stream_reader_free(r);
+	in_free(&in);
+	io_end_close(&sp.in);
+	return ret;
+}
+
 /* A regular file is mapped in place; anything else is spooled to an
  * unnamed file in $TMPDIR first. */
-static int open_stream(struct server *s, char *err, size_t n)
+static int open_stream(struct server *s, char err[PC_ERR_LEN])
 {
 	struct stat st;
-	struct io_end in;
-	char buf[1 << 16];
 	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	ssize_t r;
 
 	if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
 		s->in_fd = STDIN_FILENO;
@@ -697,22 +831,10 @@ static int open_stream(struct server *s, char *err, size_t n)
 	}
 	s->in_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (s->in_fd < 0) {
-		snprintf(err, n, "cannot spool stdin to %s: %s", dir, strerror(errno));
+		snprintf(err, PC_ERR_LEN, "cannot spool stdin to %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	/* a signal wakes the read: a writer may never close the pipe */
-	io_end_init(&in, STDIN_FILENO, s->x.session.wake_fd, false);
-	while ((r = io_read(&in, buf, sizeof(buf))) != 0) {
-		if (r < 0 || write_full(s->in_fd, buf, (size_t)r) < 0) {
-			if (srv_failed(s))
-				snprintf(err, n, "spooling stopped");	/* the session says why */
-			else
-				snprintf(err, n, "spooling stdin: %s", strerror(errno));
-			break;
-		}
-	}
-	io_end_close(&in);
-	return r ? -1 : 0;
+	return spool_walk(s, s->in_fd, err);
 }
 
 #ifndef MADV_POPULATE_READ
@@ -737,19 +859,90 @@ static void *prefault_thread(void *arg)
 	for (size_t off = 0; off < pf->len && !atomic_load(&pf->stop); off += PREFAULT_CHUNK) {
 		size_t n = pf->len - off < PREFAULT_CHUNK ? pf->len - off : PREFAULT_CHUNK;
 
+		/* a file cut short meanwhile fails here (EFAULT), no SIGBUS */
 		if (madvise((void *)(pf->buf + off), n, MADV_POPULATE_READ) < 0)
 			break;	/* an older kernel: the walk faults for itself */
 	}
 	return NULL;
 }
 
+/* ---- a stream file cut short while it is read ---- */
+
+/* A file truncated under its mapping raises SIGBUS where it is read: the
+ * index walk and the copies of pages and device state, all in the
+ * applet's thread and never with the session lock held. guarded() turns
+ * it into a failure of the run, which then unwinds as any other. */
+static __thread sigjmp_buf *bus_jump;
+static __thread const void *bus_addr;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (!bus_jump) {
+		/* not ours: the fault repeats, and kills, as without us */
+		signal(sig, SIG_DFL);
+		return;
+	}
+	bus_addr = si->si_addr;
+	siglongjmp(*bus_jump, 1);
+}
+
+static void catch_sigbus(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+static int guarded(struct server *s, int (*fn)(struct server *, void *), void *arg)
+{
+	sigjmp_buf jump;
+	int ret;
+
+	if (sigsetjmp(jump, 1)) {
+		bus_jump = NULL;
+		srv_fail(s, "stdin: the stream file was cut short while it was read (SIGBUS at offset %" PRIu64
+			 " of %zu): it must not change until postcopy-serve is done",
+			 (uint64_t)((const unsigned char *)bus_addr - s->in.buf), s->in.end);
+		return -1;
+	}
+	bus_jump = &jump;
+	ret = fn(s, arg);
+	bus_jump = NULL;
+	return ret;
+}
+
+static int build_index(struct server *s, void *err)
+{
+	return pc_index_build(&s->ix, s->r, s->in.buf, err);
+}
+
+/* The tables the serving needs, once the index says how big. */
+static int alloc_tables(struct server *s)
+{
+	s->sent = calloc(s->ix.nblocks, sizeof(*s->sent));
+	s->bitmap_in = calloc(s->ix.nblocks, sizeof(*s->bitmap_in));
+	s->latency_ns = malloc(LATENCY_MAX * sizeof(*s->latency_ns));
+	s->queue = malloc(QUEUE_MAX * sizeof(*s->queue));
+	s->batch = malloc(QUEUE_MAX * sizeof(*s->batch));
+	if (!s->sent || !s->bitmap_in || !s->latency_ns || !s->queue || !s->batch)
+		return -1;
+	for (uint32_t i = 0; i < s->ix.nblocks; i++) {
+		s->sent[i] = calloc((s->ix.blocks[i].pages + 63) / 64, 8);
+		if (!s->sent[i])
+			return -1;
+	}
+	return 0;
+}
+
 static int index_stream(struct server *s)
 {
 	struct prefault pf = { 0 };
-	char err[PC_ERR_LEN];
+	char err[PC_ERR_LEN] = "";
 	int ret;
 
-	if (open_stream(s, err, sizeof(err)) < 0 || in_init_mapped(&s->in, s->in_fd) < 0 ||
+	if (open_stream(s, err) < 0 || in_init_mapped(&s->in, s->in_fd) < 0 ||
 	    !(s->r = stream_reader_new(&s->in))) {
 		srv_fail(s, "stdin: %s", err[0] ? err : strerror(errno));
 		return -1;
@@ -757,27 +950,21 @@ static int index_stream(struct server *s)
 	pf.buf = s->in.buf;
 	pf.len = s->in.end;
 	pf.started = pf.len > PREFAULT_CHUNK && pthread_create(&pf.thread, NULL, prefault_thread, &pf) == 0;
-	ret = pc_index_build(&s->ix, s->r, s->in.buf, err);
+	atomic_store(&s->busy, true);
+	ret = guarded(s, build_index, err);
+	atomic_store(&s->busy, false);
 	if (pf.started) {
 		atomic_store(&pf.stop, true);
 		pthread_join(pf.thread, NULL);
 	}
 	if (ret < 0) {
-		srv_fail(s, "stdin: %s", err);
+		if (!srv_failed(s))
+			srv_fail(s, "stdin: %s", err);
 		return -1;
 	}
-	s->sent = calloc(s->ix.nblocks, sizeof(*s->sent));
-	s->latency_ns = malloc(LATENCY_MAX * sizeof(*s->latency_ns));
-	if (!s->sent || !s->latency_ns) {
+	if (alloc_tables(s) < 0) {
 		srv_fail(s, "out of memory");
 		return -1;
-	}
-	for (uint32_t i = 0; i < s->ix.nblocks; i++) {
-		s->sent[i] = calloc((s->ix.blocks[i].pages + 63) / 64, 8);
-		if (!s->sent[i]) {
-			srv_fail(s, "out of memory");
-			return -1;
-		}
 	}
 	info("indexed %" PRIu64 " pages in %u blocks (%" PRIu64 " records, %" PRIu64
 	     " replaced by later ones), %u device sections", s->ix.total_pages, s->ix.nblocks,
@@ -809,17 +996,26 @@ static uint64_t monitor_activity(void *ctx)
 	struct server *s = ctx;
 	uint64_t now = now_ns();
 
-	/* holding pages back on purpose is no stall of the destination */
-	if (now < atomic_load(&s->push_at_ns))
+	/* holding pages back on purpose is no stall of the destination, nor
+	 * are indexing and connecting (with a deadline of its own) */
+	if (now < atomic_load(&s->push_at_ns) || atomic_load(&s->busy))
 		return now;
-	return atomic_load(&s->bytes_sent) + atomic_load(&s->rp_messages);
+	return atomic_load(&s->spooled) + atomic_load(&s->bytes_sent) + atomic_load(&s->rp_messages);
 }
 
 static void monitor_idle(void *ctx, unsigned int timeout_s)
 {
 	struct server *s = ctx;
+	enum srv_phase ph;
 
-	srv_fail(s, "the destination took no byte and sent nothing for %u s (--timeout)", timeout_s);
+	pthread_mutex_lock(&s->x.session.lock);
+	ph = s->phase;
+	pthread_mutex_unlock(&s->x.session.lock);
+	if (ph == PH_INDEX)
+		srv_fail(s, "stdin: no byte of the stream came for %u s (--timeout) while it was spooled",
+			 timeout_s);
+	else
+		srv_fail(s, "the destination took no byte and sent nothing for %u s (--timeout)", timeout_s);
 }
 
 static const struct monitor_ops srv_monitor_ops = {
@@ -1002,7 +1198,10 @@ static int connect_destination(struct server *s)
 	char err[NET_ERR_LEN];
 	int wake = s->x.session.wake_fd;
 
+	/* connecting has its own deadline */
+	atomic_store(&s->busy, true);
 	s->fd = net_connect(&s->ep, xfer_deadline(&s->x, XFER_CONNECT_DEFAULT_S), wake, true, err);
+	atomic_store(&s->busy, false);
 	if (s->fd < 0) {
 		srv_fail(s, "%s", err);
 		return -1;
@@ -1022,17 +1221,26 @@ static int connect_destination(struct server *s)
 	return 0;
 }
 
+static int serve_all(struct server *s, void *unused)
+{
+	(void)unused;
+	if ((s->resume ? resume_postcopy(s) : start_postcopy(s)) < 0 || serve_pages(s) < 0)
+		return -1;
+	return finish(s);
+}
+
 static void serve(struct server *s)
 {
 	int ret;
 
+	set_phase(s, s->resume ? PH_BITMAPS : PH_START);
 	if (pthread_create(&s->rp_thread, NULL, rp_thread, s) != 0) {
 		srv_fail(s, "cannot start the return-path thread");
 		return;
 	}
 	s->rp_started = true;
-	ret = s->resume ? resume_postcopy(s) : start_postcopy(s);
-	if (ret == 0 && serve_pages(s) == 0 && finish(s) == 0)
+	ret = guarded(s, serve_all, NULL);
+	if (ret == 0)
 		info("served %" PRIu64 " pages: %" PRIu64 " on request, %" PRIu64 " pushed%s",
 		     s->ix.total_pages, (uint64_t)s->requested, (uint64_t)s->pushed,
 		     s->resume ? ", the rest was there" : "");
@@ -1042,14 +1250,13 @@ static void run(struct server *s)
 {
 	uint64_t t0 = now_ns();
 
-	if (index_stream(s) < 0)
-		return;
-	s->index_ns = now_ns() - t0;
-	if (connect_destination(s) < 0)
-		return;
+	/* from the start: a piped stream that stops coming obeys --timeout */
 	xfer_monitor_start(&s->x, &srv_monitor_ops, s);
-	if (!srv_failed(s))
-		serve(s);
+	if (index_stream(s) == 0) {
+		s->index_ns = now_ns() - t0;
+		if (connect_destination(s) == 0 && !srv_failed(s))
+			serve(s);
+	}
 	xfer_monitor_stop(&s->x);
 	if (s->x.opts.progress) {
 		char extra[256];
@@ -1079,6 +1286,7 @@ static void cleanup(struct server *s)
 	free(s->sent);
 	free(s->queue);
 	free(s->batch);
+	free(s->bitmap_in);
 	free(s->latency_ns);
 	pc_index_free(&s->ix);
 	stream_reader_free(s->r);
@@ -1120,11 +1328,12 @@ static const char *failure_hint(struct server *s)
 
 int postcopy_serve_main(int argc, char **argv)
 {
-	struct server s = { .fd = -1, .in_fd = -1, .last_block = -1 };
+	struct server s = { .fd = -1, .in_fd = -1, .last_block = -1, .phase = PH_INDEX };
 	char err[XFER_ERR_LEN];
 	int status;
 
 	parse_args(&s, argc, argv);
+	catch_sigbus();
 	if (xfer_begin(&s.x, "postcopy-serve") < 0)
 		die_errno("cannot set up");
 	net_endpoint_name(&s.ep, s.x.endpoint, sizeof(s.x.endpoint));

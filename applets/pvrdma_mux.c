@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -62,12 +63,27 @@ const char pvrdma_mux_usage[] =
 "      --stats-json FILE write counters as JSON to FILE at exit and on SIGUSR1\n"
 "                        (fields: doc/stats-json.md)\n"
 "      --max-clients N   at most N clients at once (default 256)\n"
+"      --max-clients-per-pid N\n"
+"                        at most N of them from one process (default 16)\n"
 "      --max-gids N      at most N registered GIDs in all (default 4096)\n"
+"      --max-gids-per-client N\n"
+"                        at most N of them from one client (default 64)\n"
 "      --max-commids N   at most N comm ids remembered (default 65536)\n"
+"      --max-commids-per-client N\n"
+"                        at most N of them from one client (default 4096)\n"
 "      --commid-ttl SECONDS\n"
 "                        forget a comm id unused for SECONDS (default 15)\n"
 "      --queue N         messages waiting for one client at most (default 64);\n"
 "                        a client that lets more pile up is dropped\n"
+"      --message-timeout SECONDS\n"
+"                        drop a client that sent part of a message and\n"
+"                        nothing more for SECONDS (default 10)\n"
+"      --socket-mode MODE\n"
+"                        the socket's permissions, octal (default 0660:\n"
+"                        its owner and group, whatever the umask)\n"
+"      --socket-group GROUP\n"
+"                        the socket's group, a name or a number (default\n"
+"                        the mux's own)\n"
 "      --test-port PATH  instead of DEV's umad port, a SOCK_SEQPACKET socket\n"
 "                        at PATH carrying one ib_user_mad per packet (tests)\n"
 "  -v, --verbose         log clients coming and going, registrations\n"
@@ -75,14 +91,19 @@ const char pvrdma_mux_usage[] =
 "\n"
 "Unlike QEMU's rdmacm-mux it reads each client as a stream (a message may\n"
 "come in pieces), routes MRA, LAP and APR by comm id, checks who owns a\n"
-"GID on UNREG, bounds its tables, its clients and each client's queue,\n"
-"never blocks on one client, forgets a comm id by the time since its last\n"
-"use (not by idle 5-second ticks), and keeps a registered GID as it is\n"
-"(QEMU's stored it with bytes 10-11 set to ff ff, so two GIDs differing\n"
-"only there collided); like QEMU's, it routes a REQ for an unregistered\n"
-"GID through the same GID with ff ff there. The kernel's ib_cm must not\n"
-"be loaded on this host: it owns the CM class (modprobe -r rdma_ucm\n"
-"rdma_cm iw_cm ib_cm).\n"
+"GID on UNREG, bounds its tables, its clients and each one's share of\n"
+"them and its queue, never blocks on one client, forgets a comm id by the\n"
+"time since its last use (not by idle 5-second ticks), and keeps a\n"
+"registered GID as it is (QEMU's stored it with bytes 10-11 set to ff ff,\n"
+"so two GIDs differing only there collided). A client's MAD goes out only\n"
+"from a GID that client registered, and a comm id stays its first owner's\n"
+"while that client lives: a MAD from another GID or reusing another\n"
+"client's comm id is answered EACCES and not sent (QEMU's sent both, and\n"
+"gave the comm id to whoever used it last). Like QEMU's, it lets a client\n"
+"register any GID nobody has, trusts the rest of a client's MAD, and routes\n"
+"a REQ for an unregistered GID through the same GID with ff ff at bytes\n"
+"10-11. The kernel's ib_cm must not be loaded on this host: it owns the\n"
+"CM class (modprobe -r rdma_ucm rdma_cm iw_cm ib_cm).\n"
 "\n"
 "SIGTERM, SIGINT, SIGHUP: answers in flight are sent (1 s at most), the\n"
 "socket file is removed, then it dies of the signal; the console's quit\n"
@@ -107,6 +128,7 @@ struct client {
 	pid_t pid;
 	unsigned char in[CMMUX_MSG_SIZE];
 	size_t in_len;
+	uint64_t in_since_ms;	/* when its part of a message began */
 	struct cmmux_msg *queue;
 	uint32_t qhead, qcount;
 	size_t out_off;		/* of the head message, written */
@@ -119,6 +141,9 @@ struct mux {
 	unsigned int port_num;
 	bool trace, use_syslog, console, quit;
 	uint64_t max_clients, max_gids, max_commids, ttl_s, queue_max;
+	uint64_t max_per_pid, gids_per_client, commids_per_client, message_timeout_s;
+	uint64_t socket_mode;
+	const char *socket_group;
 
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd, usr1_fd;
@@ -132,7 +157,8 @@ struct mux {
 	bool commids_full_said, gids_full_said;
 
 	/* Figures. */
-	uint64_t clients_total, clients_refused, dropped_nonrequest, dropped_queue;
+	uint64_t clients_total, clients_refused, dropped_nonrequest, dropped_queue, dropped_partial;
+	uint64_t mads_refused_gid, mads_refused_commid;
 	uint64_t req[3], req_invalid, err[5];
 	uint64_t mads_from_clients, mads_sent, mad_send_failed;
 	uint64_t mads_in, mads_routed, mads_dropped, completions;
@@ -307,6 +333,75 @@ static int port_recv(struct mux *m, struct cmmux_msg *msg, char *err, size_t n)
 
 /* ---- the socket ---- */
 
+/* Removes the socket file if it is still the one bound here. */
+static void remove_socket(struct mux *m)
+{
+	struct stat st;
+
+	if (m->listen_fd < 0)
+		return;
+	close(m->listen_fd);
+	if (lstat(m->path, &st) == 0 && st.st_ino == m->path_ino)
+		unlink(m->path);
+	m->listen_fd = -1;
+}
+
+/* bind() makes the file with the umask's permissions: it is made the
+ * owner's only (umask 0177; only the signal thread runs besides, which
+ * makes no file), then opened to the group as asked, so it is never
+ * more open than --socket-mode. */
+static int bind_private(int fd, const struct sockaddr_un *a)
+{
+	mode_t old = umask(0177);
+	int ret = bind(fd, (const struct sockaddr *)a, sizeof(*a));
+	int e = errno;
+
+	umask(old);
+	errno = e;
+	return ret;
+}
+
+/* --socket-group GROUP: a name or a number. */
+static int group_id(const char *name, gid_t *gid)
+{
+	struct group *g;
+	uint64_t v;
+
+	if (parse_uint(name, 0, UINT32_MAX - 1, &v) == 0) {
+		*gid = (gid_t)v;
+		return 0;
+	}
+	g = getgrnam(name);
+	if (!g)
+		return -1;
+	*gid = g->gr_gid;
+	return 0;
+}
+
+static int set_socket_access(struct mux *m, char *err, size_t n)
+{
+	gid_t gid;
+
+	*err = 0;
+	if (m->socket_group) {
+		if (group_id(m->socket_group, &gid) < 0) {
+			snprintf(err, n, "--socket-group %s: no such group", m->socket_group);
+			return -1;
+		}
+		if (chown(m->path, (uid_t)-1, gid) < 0) {
+			snprintf(err, n, "--socket-group %s: %s: %s", m->socket_group, m->path,
+				 strerror(errno));
+			return -1;
+		}
+	}
+	if (chmod(m->path, (mode_t)m->socket_mode) < 0) {
+		snprintf(err, n, "--socket-mode %04" PRIo64 ": %s: %s", m->socket_mode, m->path,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Binds PREFIX-DEV-PORT: a stale file is replaced, a live mux refused. */
 static int listen_socket(struct mux *m, char *err, size_t n)
 {
@@ -333,8 +428,7 @@ static int listen_socket(struct mux *m, char *err, size_t n)
 		unlink(m->path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(fd, LISTEN_BACKLOG) < 0 || stat(m->path, &st) < 0) {
+	if (fd < 0 || bind_private(fd, &a) < 0 || stat(m->path, &st) < 0) {
 		snprintf(err, n, "%s: %s", m->path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -342,20 +436,14 @@ static int listen_socket(struct mux *m, char *err, size_t n)
 	}
 	m->path_ino = st.st_ino;
 	m->listen_fd = fd;
+	/* no client can connect yet: the file is the owner's only so far */
+	if (set_socket_access(m, err, n) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+		if (!*err)
+			snprintf(err, n, "%s: %s", m->path, strerror(errno));
+		remove_socket(m);
+		return -1;
+	}
 	return 0;
-}
-
-/* Removes the socket file if it is still the one bound here. */
-static void remove_socket(struct mux *m)
-{
-	struct stat st;
-
-	if (m->listen_fd < 0)
-		return;
-	close(m->listen_fd);
-	if (lstat(m->path, &st) == 0 && st.st_ino == m->path_ino)
-		unlink(m->path);
-	m->listen_fd = -1;
 }
 
 /* ---- clients ---- */
@@ -376,18 +464,8 @@ static void client_close(struct mux *m, struct client *c, const char *why)
 	c->fd = -1;
 	c->in_len = c->qhead = c->qcount = 0;
 	c->out_off = 0;
+	c->in_since_ms = 0;
 	m->nclients--;
-}
-
-static void client_push(struct mux *m, struct client *c, const struct cmmux_msg *msg)
-{
-	if (c->qcount == m->queue_max) {
-		m->dropped_queue++;
-		client_close(m, c, "does not read: its queue is full; closed");
-		return;
-	}
-	c->queue[(c->qhead + c->qcount) % m->queue_max] = *msg;
-	c->qcount++;
 }
 
 /* Writes what c's queue holds, as far as the socket takes it. */
@@ -411,6 +489,24 @@ static void client_flush(struct mux *m, struct client *c)
 			c->qcount--;
 		}
 	}
+}
+
+/* Queues msg for c. A full queue is first written out as far as the
+ * socket takes it: only a client that does not read is dropped, not one
+ * that reads promptly while a burst comes. */
+static void client_push(struct mux *m, struct client *c, const struct cmmux_msg *msg)
+{
+	if (c->qcount == m->queue_max)
+		client_flush(m, c);
+	if (c->fd < 0)
+		return;
+	if (c->qcount == m->queue_max) {
+		m->dropped_queue++;
+		client_close(m, c, "does not read: its queue is full; closed");
+		return;
+	}
+	c->queue[(c->qhead + c->qcount) % m->queue_max] = *msg;
+	c->qcount++;
 }
 
 static void trace_mad(struct mux *m, const char *dir, const struct cmmux_msg *msg, uint32_t client,
@@ -440,6 +536,7 @@ static void trace_mad(struct mux *m, const char *dir, const struct cmmux_msg *ms
 static enum cmmux_err handle_mad(struct mux *m, struct client *c, struct cmmux_msg *msg)
 {
 	uint32_t id = client_index(m, c);
+	char gid[INET6_ADDRSTRLEN];
 	int rc;
 
 	m->mads_from_clients++;
@@ -448,11 +545,28 @@ static enum cmmux_err handle_mad(struct mux *m, struct client *c, struct cmmux_m
 		    (int)msg->umad_len, CMMUX_MAD_MAX);
 		return CMMUX_EINVAL;
 	}
-	if (!cmmux_learn(m->router, id, cmmux_ifid(msg->sgid), msg->mad, (size_t)msg->umad_len,
-			 now_ms()) && !m->commids_full_said) {
-		say(m, LOG_WARNING, "the comm-id table is full (%" PRIu64 "): replies to new connections cannot be routed until ids expire",
-		    m->max_commids);
+	if (!cmmux_owns_gid(m->router, id, cmmux_ifid(msg->sgid))) {
+		m->mads_refused_gid++;
+		say(m, LOG_WARNING, "client %u: a MAD from GID %s, which it did not register: refused",
+		    id, gid_text(msg->sgid, gid, sizeof(gid)));
+		trace_mad(m, "out", msg, id, "refused: not its GID");
+		return CMMUX_EACCES;
+	}
+	switch (cmmux_learn(m->router, id, cmmux_ifid(msg->sgid), msg->mad, (size_t)msg->umad_len,
+			    now_ms())) {
+	case CMMUX_ID_TAKEN:
+		m->mads_refused_commid++;
+		say(m, LOG_WARNING, "client %u: a MAD with another client's comm id: refused", id);
+		trace_mad(m, "out", msg, id, "refused: another client's comm id");
+		return CMMUX_EACCES;
+	case CMMUX_TABLE_FULL:
+		if (!m->commids_full_said)
+			say(m, LOG_WARNING, "the comm-id table or client %u's share is full (--max-commids, --max-commids-per-client): replies to new connections cannot be routed until ids expire",
+			    id);
 		m->commids_full_said = true;
+		break;
+	case CMMUX_LEARNED:
+		break;
 	}
 	rc = port_send(m, msg);
 	if (rc) {
@@ -486,7 +600,10 @@ static void handle_request(struct mux *m, struct client *c)
 	switch (msg.op_code) {
 	case CMMUX_OP_REG:
 		err = cmmux_reg(m->router, id, cmmux_ifid(msg.sgid), &full);
-		if (full && !m->gids_full_said) {
+		if (full && cmmux_gid_count(m->router) < m->max_gids)
+			say(m, LOG_WARNING, "client %u has %" PRIu64 " GIDs (--max-gids-per-client): registration refused",
+			    id, m->gids_per_client);
+		else if (full && !m->gids_full_said) {
 			say(m, LOG_WARNING, "the GID table is full (%" PRIu64 "): registration refused (--max-gids)",
 			    m->max_gids);
 			m->gids_full_said = true;
@@ -533,11 +650,38 @@ static void client_read(struct mux *m, struct client *c)
 			client_close(m, c, r ? "failed to read; closed" : NULL);
 			return;
 		}
+		if (!c->in_len)
+			c->in_since_ms = now_ms();
 		c->in_len += (size_t)r;
 		if (c->in_len == CMMUX_MSG_SIZE) {
 			handle_request(m, c);
 			if (c->fd < 0)
 				return;
+		}
+	}
+}
+
+static uint64_t clients_of_pid(const struct mux *m, pid_t pid)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < m->max_clients; i++)
+		n += m->clients[i].fd >= 0 && m->clients[i].pid == pid;
+	return n;
+}
+
+/* A client stuck inside a message holds a slot and a buffer: dropped
+ * after --message-timeout. */
+static void drop_stalled_clients(struct mux *m, uint64_t now)
+{
+	for (uint32_t i = 0; i < m->max_clients; i++) {
+		struct client *c = &m->clients[i];
+
+		if (c->fd >= 0 && c->in_len && now - c->in_since_ms >= m->message_timeout_s * 1000) {
+			m->dropped_partial++;
+			say(m, LOG_WARNING, "client %u: %zu of %d bytes of a message, then nothing for %" PRIu64 " s (--message-timeout)",
+			    i, c->in_len, CMMUX_MSG_SIZE, m->message_timeout_s);
+			client_close(m, c, "stalled inside a message; closed");
 		}
 	}
 }
@@ -559,9 +703,16 @@ static void accept_clients(struct mux *m)
 			close(fd);
 			continue;
 		}
+		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+		if (clients_of_pid(m, cred.pid) >= m->max_per_pid) {
+			m->clients_refused++;
+			say(m, LOG_WARNING, "process %d has %" PRIu64 " clients already (--max-clients-per-pid): a new one refused",
+			    (int)cred.pid, m->max_per_pid);
+			close(fd);
+			continue;
+		}
 		for (i = 0; m->clients[i].fd >= 0; i++)
 			;
-		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
 		m->clients[i].fd = fd;
 		m->clients[i].pid = cred.pid;
 		m->clients[i].requests = m->clients[i].mads_to = 0;
@@ -571,12 +722,13 @@ static void accept_clients(struct mux *m)
 	}
 }
 
-/* Every MAD the port has: to the client it belongs to. */
+/* The MADs the port has, to the clients they belong to: a batch of at
+ * most --queue, then the poll loop lets the clients write and read. */
 static int port_read(struct mux *m)
 {
 	char err[256];
 
-	for (;;) {
+	for (uint64_t k = 0; k < m->queue_max; k++) {
 		struct cmmux_msg msg = { .msg_type = CMMUX_REQ, .op_code = CMMUX_OP_MAD };
 		struct cmmux_route rt;
 		int r = port_recv(m, &msg, err, sizeof(err));
@@ -605,6 +757,7 @@ static int port_read(struct mux *m)
 			  "by comm id");
 		client_push(m, &m->clients[rt.client], &msg);
 	}
+	return 0;
 }
 
 /* ---- figures ---- */
@@ -635,6 +788,7 @@ static void write_stats(struct mux *m)
 	jw_key(&w, "clients_refused"); jw_u64(&w, m->clients_refused);
 	jw_key(&w, "clients_dropped_nonrequest"); jw_u64(&w, m->dropped_nonrequest);
 	jw_key(&w, "clients_dropped_queue_full"); jw_u64(&w, m->dropped_queue);
+	jw_key(&w, "clients_dropped_stalled"); jw_u64(&w, m->dropped_partial);
 	jw_key(&w, "gids"); jw_u64(&w, cmmux_gid_count(m->router));
 	jw_key(&w, "commids"); jw_u64(&w, cmmux_commid_count(m->router));
 	jw_key(&w, "commids_expired"); jw_u64(&w, m->commids_expired);
@@ -654,6 +808,8 @@ static void write_stats(struct mux *m)
 	jw_object_end(&w);
 	jw_key(&w, "mads_sent"); jw_u64(&w, m->mads_sent);
 	jw_key(&w, "mads_send_failed"); jw_u64(&w, m->mad_send_failed);
+	jw_key(&w, "mads_refused_not_its_gid"); jw_u64(&w, m->mads_refused_gid);
+	jw_key(&w, "mads_refused_comm_id_taken"); jw_u64(&w, m->mads_refused_commid);
 	jw_key(&w, "mads_received"); jw_u64(&w, m->mads_in);
 	jw_key(&w, "mads_routed"); jw_u64(&w, m->mads_routed);
 	jw_key(&w, "mads_dropped"); jw_u64(&w, m->mads_dropped);
@@ -901,6 +1057,7 @@ static void serve(struct mux *m)
 			m->commids_expired += gone;
 			if (gone)
 				m->commids_full_said = false;
+			drop_stalled_clients(m, t);
 			next_tick = t + TICK_MS;
 		}
 		poll_once(m, true, (int)(next_tick > t ? next_tick - t : 0));
@@ -915,7 +1072,8 @@ static void serve(struct mux *m)
 static void parse_args(struct mux *m, int argc, char **argv)
 {
 	enum { OPT_TRACE = 256, OPT_CONSOLE, OPT_SYSLOG, OPT_STATS, OPT_MAX_CLIENTS, OPT_MAX_GIDS,
-	       OPT_MAX_COMMIDS, OPT_TTL, OPT_QUEUE, OPT_TEST_PORT };
+	       OPT_MAX_COMMIDS, OPT_TTL, OPT_QUEUE, OPT_TEST_PORT, OPT_PER_PID, OPT_GIDS_PER,
+	       OPT_COMMIDS_PER, OPT_MSG_TIMEOUT, OPT_SOCK_MODE, OPT_SOCK_GROUP };
 	static const struct option longopts[] = {
 		{ "device", required_argument, NULL, 'd' },
 		{ "socket", required_argument, NULL, 's' },
@@ -930,6 +1088,12 @@ static void parse_args(struct mux *m, int argc, char **argv)
 		{ "commid-ttl", required_argument, NULL, OPT_TTL },
 		{ "queue", required_argument, NULL, OPT_QUEUE },
 		{ "test-port", required_argument, NULL, OPT_TEST_PORT },
+		{ "max-clients-per-pid", required_argument, NULL, OPT_PER_PID },
+		{ "max-gids-per-client", required_argument, NULL, OPT_GIDS_PER },
+		{ "max-commids-per-client", required_argument, NULL, OPT_COMMIDS_PER },
+		{ "message-timeout", required_argument, NULL, OPT_MSG_TIMEOUT },
+		{ "socket-mode", required_argument, NULL, OPT_SOCK_MODE },
+		{ "socket-group", required_argument, NULL, OPT_SOCK_GROUP },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -943,6 +1107,11 @@ static void parse_args(struct mux *m, int argc, char **argv)
 	m->max_commids = 65536;
 	m->ttl_s = 15;
 	m->queue_max = 64;
+	m->max_per_pid = 16;
+	m->gids_per_client = 64;
+	m->commids_per_client = 4096;
+	m->message_timeout_s = 10;
+	m->socket_mode = 0660;
 	while ((c = getopt_long(argc, argv, "d:s:p:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': m->dev = optarg; break;
@@ -976,6 +1145,32 @@ static void parse_args(struct mux *m, int argc, char **argv)
 				die_usage("--queue %s: 1 to 65536", optarg);
 			break;
 		case OPT_TEST_PORT: m->test_port = optarg; break;
+		case OPT_PER_PID:
+			if (parse_uint(optarg, 1, 4096, &m->max_per_pid) < 0)
+				die_usage("--max-clients-per-pid %s: 1 to 4096", optarg);
+			break;
+		case OPT_GIDS_PER:
+			if (parse_uint(optarg, 1, 1u << 20, &m->gids_per_client) < 0)
+				die_usage("--max-gids-per-client %s: 1 to 1048576", optarg);
+			break;
+		case OPT_COMMIDS_PER:
+			if (parse_uint(optarg, 1, 1u << 22, &m->commids_per_client) < 0)
+				die_usage("--max-commids-per-client %s: 1 to 4194304", optarg);
+			break;
+		case OPT_MSG_TIMEOUT:
+			if (parse_uint(optarg, 1, 3600, &m->message_timeout_s) < 0)
+				die_usage("--message-timeout %s: 1 to 3600 seconds", optarg);
+			break;
+		case OPT_SOCK_MODE: {
+			char *end;
+
+			errno = 0;
+			m->socket_mode = strtoull(optarg, &end, 8);
+			if (errno || !*optarg || *end || m->socket_mode > 0777)
+				die_usage("--socket-mode %s: octal permissions, 0 to 0777", optarg);
+			break;
+		}
+		case OPT_SOCK_GROUP: m->socket_group = optarg; break;
 		case 'v': log_set_verbose(log_verbose() + 1); break;
 		case 'h': applet_help();
 		default: die_usage("unknown option");
@@ -1005,6 +1200,9 @@ static int setup(struct mux *m)
 		.gids = (uint32_t)m->max_gids,
 		.commids = (uint32_t)m->max_commids,
 		.commid_ttl_ms = m->ttl_s * 1000,
+		.clients = (uint32_t)m->max_clients,
+		.gids_per_client = (uint32_t)m->gids_per_client,
+		.commids_per_client = (uint32_t)m->commids_per_client,
 	});
 	if (!m->clients || !m->pfd || !m->router) {
 		msg("out of memory");

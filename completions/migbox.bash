@@ -33,8 +33,12 @@ _migbox()
 		return
 	fi
 	case $prev in
-	-o|--output|--image-digest|--stats-json|--install)
+	-o|--output|--image-digest|--stats-json|--install|--test-port)
 		COMPREPLY=($(compgen -f -- "$cur"))
+		return
+		;;
+	--socket-group)
+		COMPREPLY=($(compgen -g -- "$cur"))
 		return
 		;;
 	-z|--compress)

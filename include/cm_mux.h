@@ -103,6 +103,9 @@ struct cmmux_limits {
 	uint32_t gids;			/* registered interface ids, all clients */
 	uint32_t commids;		/* learned comm ids */
 	uint64_t commid_ttl_ms;		/* forgotten after this long unused */
+	uint32_t clients;		/* client numbers are 0..clients-1 */
+	uint32_t gids_per_client;	/* so that one client cannot take all */
+	uint32_t commids_per_client;
 };
 
 #define CMMUX_NO_CLIENT		UINT32_MAX
@@ -114,16 +117,27 @@ void cmmux_router_free(struct cmmux_router *r);
 
 /* REG / UNREG of interface id ifid by client: the err_code to answer.
  * REG: EEXIST if client has it, EACCES if another has, EINVAL if the
- * table is full (*full set). UNREG: ENOTFOUND, EACCES if another's. */
+ * table or the client's share of it is full (*full set). UNREG:
+ * ENOTFOUND, EACCES if another's. */
 enum cmmux_err cmmux_reg(struct cmmux_router *r, uint32_t client, uint64_t ifid, bool *full);
 enum cmmux_err cmmux_unreg(struct cmmux_router *r, uint32_t client, uint64_t ifid);
 /* Forgets everything of client; returns how many ids it had. */
 uint32_t cmmux_drop_client(struct cmmux_router *r, uint32_t client);
 
-/* A MAD client sends (its GID's interface id ifid): learns its comm id.
- * False if the comm-id table is full (the MAD still goes out). */
-bool cmmux_learn(struct cmmux_router *r, uint32_t client, uint64_t ifid, const uint8_t *mad,
-		 size_t len, uint64_t now_ms);
+/* ifid is client's: registered by it, as is or as ::ffff:a.b.c.d. */
+bool cmmux_owns_gid(const struct cmmux_router *r, uint32_t client, uint64_t ifid);
+
+/* What learning a MAD's comm id gave. */
+enum cmmux_learned {
+	CMMUX_LEARNED,		/* remembered, or nothing to remember */
+	CMMUX_TABLE_FULL,	/* the table or the client's share: the MAD may go */
+	CMMUX_ID_TAKEN,		/* another live client's comm id: refuse the MAD */
+};
+
+/* A MAD client sends (its GID's interface id ifid): learns its comm id,
+ * which stays its first owner's while that client lives. */
+enum cmmux_learned cmmux_learn(struct cmmux_router *r, uint32_t client, uint64_t ifid,
+			       const uint8_t *mad, size_t len, uint64_t now_ms);
 
 struct cmmux_route {
 	uint32_t client;		/* CMMUX_NO_CLIENT: dropped */

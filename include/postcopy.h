@@ -81,6 +81,9 @@ struct pc_index {
 	uint64_t total_pages;
 };
 
+/* The RAM a block list claims is within what can be served (PC_MAX_PAGES);
+ * -1 with err otherwise. */
+int pc_ram_check(const struct ram_list *l, char err[PC_ERR_LEN]);
 /* Walks a stream (an in_buf over the whole mapped file starting at base,
  * see in_init_mapped) and indexes it; refuses by name what a postcopy
  * source cannot serve. -1 with err (naming the offset) otherwise. The index

@@ -57,6 +57,8 @@ struct entry {
 struct table {
 	struct entry *e;
 	uint32_t mask, count, limit;
+	uint32_t *per_client;		/* entries of each client */
+	uint32_t clients, client_limit;
 };
 
 struct cmmux_router {
@@ -65,17 +67,32 @@ struct cmmux_router {
 	uint64_t ttl_ms;
 };
 
-static int table_init(struct table *t, uint32_t limit)
+static int table_init(struct table *t, uint32_t limit, uint32_t clients, uint32_t client_limit)
 {
 	uint32_t cap = 16;
 
 	while (cap < 2 * (uint64_t)limit)
 		cap <<= 1;
 	t->e = calloc(cap, sizeof(*t->e));
+	t->per_client = calloc(clients ? clients : 1, sizeof(*t->per_client));
 	t->mask = cap - 1;
 	t->count = 0;
 	t->limit = limit;
-	return t->e ? 0 : -1;
+	t->clients = clients;
+	t->client_limit = client_limit;
+	return t->e && t->per_client ? 0 : -1;
+}
+
+/* client may add an entry: its share of the table is not used up */
+static bool client_has_room(const struct table *t, uint32_t client)
+{
+	return client < t->clients && t->per_client[client] < t->client_limit;
+}
+
+static void set_client(struct table *t, struct entry *e, uint32_t client)
+{
+	e->client = client;
+	t->per_client[client]++;
 }
 
 static uint32_t home(const struct table *t, uint64_t key)
@@ -131,6 +148,12 @@ static void table_del(struct table *t, uint32_t i)
 	t->count--;
 }
 
+static void table_del_entry(struct table *t, uint32_t i)
+{
+	t->per_client[t->e[i].client]--;
+	table_del(t, i);
+}
+
 /* Removes every entry keep() refuses; returns how many. */
 static uint32_t table_sweep(struct table *t, bool (*drop)(const struct entry *, const void *),
 			    const void *arg)
@@ -139,7 +162,7 @@ static uint32_t table_sweep(struct table *t, bool (*drop)(const struct entry *, 
 
 	for (uint32_t i = 0; i <= t->mask;) {
 		if (t->e[i].used && drop(&t->e[i], arg)) {
-			table_del(t, i);	/* i may hold a moved entry now */
+			table_del_entry(t, i);	/* i may hold a moved entry now */
 			n++;
 		} else {
 			i++;
@@ -155,7 +178,8 @@ struct cmmux_router *cmmux_router_new(const struct cmmux_limits *lim)
 	if (!r)
 		return NULL;
 	r->ttl_ms = lim->commid_ttl_ms;
-	if (table_init(&r->gids, lim->gids) < 0 || table_init(&r->commids, lim->commids) < 0) {
+	if (table_init(&r->gids, lim->gids, lim->clients, lim->gids_per_client) < 0 ||
+	    table_init(&r->commids, lim->commids, lim->clients, lim->commids_per_client) < 0) {
 		cmmux_router_free(r);
 		return NULL;
 	}
@@ -167,7 +191,9 @@ void cmmux_router_free(struct cmmux_router *r)
 	if (!r)
 		return;
 	free(r->gids.e);
+	free(r->gids.per_client);
 	free(r->commids.e);
+	free(r->commids.per_client);
 	free(r);
 }
 
@@ -178,12 +204,12 @@ enum cmmux_err cmmux_reg(struct cmmux_router *r, uint32_t client, uint64_t ifid,
 	*full = false;
 	if (e)
 		return e->client == client ? CMMUX_EEXIST : CMMUX_EACCES;
-	e = table_get(&r->gids, ifid);
+	e = client_has_room(&r->gids, client) ? table_get(&r->gids, ifid) : NULL;
 	if (!e) {
 		*full = true;
 		return CMMUX_EINVAL;
 	}
-	e->client = client;
+	set_client(&r->gids, e, client);
 	return CMMUX_OK;
 }
 
@@ -195,7 +221,7 @@ enum cmmux_err cmmux_unreg(struct cmmux_router *r, uint32_t client, uint64_t ifi
 		return CMMUX_ENOTFOUND;
 	if (e->client != client)
 		return CMMUX_EACCES;
-	table_del(&r->gids, (uint32_t)(e - r->gids.e));
+	table_del_entry(&r->gids, (uint32_t)(e - r->gids.e));
 	return CMMUX_OK;
 }
 
@@ -218,8 +244,28 @@ static uint32_t get_u32(const uint8_t *p)
 	return v;
 }
 
-bool cmmux_learn(struct cmmux_router *r, uint32_t client, uint64_t ifid, const uint8_t *mad,
-		 size_t len, uint64_t now_ms)
+/* ifid as a ::ffff:a.b.c.d GID has it (QEMU's mux's fallback) */
+static uint64_t ifid_v4(uint64_t ifid)
+{
+	uint8_t v4[8];
+
+	memcpy(v4, &ifid, 8);
+	v4[IFID_V4_BYTES] = v4[IFID_V4_BYTES + 1] = 0xff;
+	memcpy(&ifid, v4, 8);
+	return ifid;
+}
+
+bool cmmux_owns_gid(const struct cmmux_router *r, uint32_t client, uint64_t ifid)
+{
+	const struct entry *e = table_find(&r->gids, ifid);
+
+	if (!e)
+		e = table_find(&r->gids, ifid_v4(ifid));
+	return e && e->client == client;
+}
+
+enum cmmux_learned cmmux_learn(struct cmmux_router *r, uint32_t client, uint64_t ifid,
+			       const uint8_t *mad, size_t len, uint64_t now_ms)
 {
 	uint16_t attr = cmmux_mad_attr(mad, len);
 	struct entry *e;
@@ -230,20 +276,25 @@ bool cmmux_learn(struct cmmux_router *r, uint32_t client, uint64_t ifid, const u
 	case ATTR_MRA: case ATTR_LAP: case ATTR_APR: case ATTR_SIDR_REQ:
 		break;
 	default:
-		return true;	/* REJ and SIDR_REP end an exchange */
+		return CMMUX_LEARNED;	/* REJ and SIDR_REP end an exchange */
 	}
 	if (len < CMMUX_MAD_HDR + 4 || mad[1] != CMMUX_CLASS_CM)
-		return true;
+		return CMMUX_LEARNED;
 	id = get_u32(mad + CMMUX_MAD_HDR);	/* its own comm id */
 	if (!id)
-		return true;
-	e = table_get(&r->commids, id);
-	if (!e)
-		return false;
-	e->client = client;
+		return CMMUX_LEARNED;
+	e = table_find(&r->commids, id);
+	if (e && e->client != client)
+		return CMMUX_ID_TAKEN;
+	if (!e) {
+		e = client_has_room(&r->commids, client) ? table_get(&r->commids, id) : NULL;
+		if (!e)
+			return CMMUX_TABLE_FULL;
+		set_client(&r->commids, e, client);
+	}
 	e->ifid = ifid;
 	e->last_ms = now_ms;
-	return true;
+	return CMMUX_LEARNED;
 }
 
 static void route_by_gid(struct cmmux_router *r, const uint8_t *at, struct cmmux_route *out)
@@ -255,11 +306,7 @@ static void route_by_gid(struct cmmux_router *r, const uint8_t *at, struct cmmux
 	out->by_gid = true;
 	e = table_find(&r->gids, ifid);
 	if (!e) {
-		uint8_t v4[8];
-
-		memcpy(v4, at, 8);
-		v4[IFID_V4_BYTES] = v4[IFID_V4_BYTES + 1] = 0xff;
-		memcpy(&ifid, v4, 8);
+		ifid = ifid_v4(ifid);
 		e = table_find(&r->gids, ifid);
 		out->fallback = true;
 	}

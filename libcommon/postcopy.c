@@ -121,9 +121,8 @@ void pc_advise_encode(unsigned char out[16])
 
 /* ---- the index ---- */
 
-static int index_blocks(struct pc_index *ix, struct stream_reader *r, char err[PC_ERR_LEN])
+int pc_ram_check(const struct ram_list *l, char err[PC_ERR_LEN])
 {
-	const struct ram_list *l = stream_ram(r);
 	uint64_t pages = 0;
 
 	/* 8 bytes a page: a claim beyond that is refused before any table */
@@ -134,6 +133,15 @@ static int index_blocks(struct pc_index *ix, struct stream_reader *r, char err[P
 			      "at most %llu (%llu GiB of RAM)", (unsigned long long)pages,
 			      (unsigned long long)PC_MAX_PAGES,
 			      (unsigned long long)(PC_MAX_PAGES * PC_PAGE_SIZE >> 30));
+	return 0;
+}
+
+static int index_blocks(struct pc_index *ix, struct stream_reader *r, char err[PC_ERR_LEN])
+{
+	const struct ram_list *l = stream_ram(r);
+
+	if (pc_ram_check(l, err) < 0)
+		return -1;
 	ix->blocks = calloc(l->count, sizeof(*ix->blocks));
 	if (!ix->blocks)
 		return pc_err(err, "out of memory for %u blocks", l->count);

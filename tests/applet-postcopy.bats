@@ -240,7 +240,7 @@ refuse() {
 # HOLD the pipe stays open after the stream. It must die of the signal at
 # once and leave nothing in TMPDIR.
 serve_and_kill() {
-	local cond=$1 hold=${2:-0} i
+	local cond=$1 hold=${2:-0}
 	mkdir -p "$T/tmp"
 	mkfifo "$T/fifo"
 	perl -e '$| = 1; local $/; print <STDIN>; close STDOUT unless $ARGV[0]; sleep 3600' "$hold" \
@@ -248,11 +248,7 @@ serve_and_kill() {
 	writer_pid=$!
 	TMPDIR=$T/tmp "$MIGBOX" postcopy-serve --timeout 30 "127.0.0.1:$port" <"$T/fifo" 2>"$T/err" 3>&- &
 	pid=$!
-	for ((i = 0; i < 200; i++)); do
-		eval "$cond" && break
-		sleep 0.05
-	done
-	eval "$cond"
+	wait_for 10 eval "$cond"
 	kill -TERM "$pid"
 	# still there after 5 s: end the pipe so that the test fails, not hangs
 	timeout 5 tail --pid="$pid" -f /dev/null || { echo "alive 5 s after SIGTERM" >&2; alive=1; }

@@ -307,3 +307,128 @@ wait_pane() {
 	[[ ! -e $SOCK ]]
 	tmux -L "$TMUX_SERVER" kill-server
 }
+
+@test "pvrdma-mux: a burst 25 times --queue reaches a client that reads promptly, which is kept" {
+	mux_start --queue 4
+	client a
+	to a reg ::ffff:10.1.0.2
+	expect a 1 'RESP REG 0'
+	# more than the queue, less than its socket takes
+	to fabric many 100 ::ffff:10.1.0.9 10 00000001 0 ::ffff:10.1.0.2
+	wait_for 30 has_lines "$T/a.log" 101
+	[[ $(grep -c '^MAD 0010 ::ffff:10.1.0.2 256 ' "$T/a.log") == 100 ]]
+	! grep -q 'queue is full' "$T/mux.log"
+	to a reg fe80::a
+	expect a 102 'RESP REG 0'
+	usr1_stats
+	[[ $(stat_of '.clients, .clients_dropped_queue_full, .mads_routed') == $'1\n0\n100' ]]
+}
+
+@test "pvrdma-mux: one client cannot take every GID or comm id: per-client shares" {
+	mux_start --max-gids-per-client 2 --max-commids-per-client 1
+	client a
+	client b
+	to a reg ::ffff:10.1.0.2
+	to a reg ::ffff:10.1.0.3
+	to a reg ::ffff:10.1.0.4
+	expect a 3 'RESP REG 1'
+	wait_log "$T/mux.log" 'client 0 has 2 GIDs \(--max-gids-per-client\): registration refused'
+	to b reg ::ffff:10.1.0.4
+	expect b 1 'RESP REG 0'
+	# a's second connection's comm id is past its share: sent, not learned
+	to a mad ::ffff:10.1.0.2 10 000000a1 0 ::ffff:10.1.0.9
+	expect a 4 'RESP MAD 0'
+	to a mad ::ffff:10.1.0.2 10 000000a2 0 ::ffff:10.1.0.9
+	expect a 5 'RESP MAD 0'
+	wait_log "$T/mux.log" "client 0's share is full"
+	to b mad ::ffff:10.1.0.4 10 000000b1 0 ::ffff:10.1.0.9
+	expect b 2 'RESP MAD 0'
+	to fabric mad ::ffff:10.1.0.9 13 00000001 000000b1
+	expect b 3 'MAD 0013 ::ffff:10.1.0.4 256 000000b1'
+	to fabric mad ::ffff:10.1.0.9 13 00000001 000000a2
+	wait_log "$T/mux.log" 'in REP 0x0013 .*unknown or expired comm id'
+	usr1_stats
+	[[ $(stat_of '.gids, .commids') == $'3\n2' ]]
+}
+
+@test "pvrdma-mux: a client stalled inside a message is dropped after --message-timeout; an idle one is kept" {
+	mux_start --message-timeout 1
+	client a
+	client b
+	to a reg fe80::a
+	expect a 1 'RESP REG 0'
+	# 100 of the 360 bytes of a REG, then nothing
+	to b bytes "$(printf '%0200d' 0)"
+	wait_log "$T/mux.log" 'client 1: 100 of 360 bytes of a message, then nothing for 1 s \(--message-timeout\)' 10
+	expect b 1 'EOF'
+	# a, idle meanwhile, is served
+	to a reg fe80::b
+	expect a 2 'RESP REG 0'
+	usr1_stats
+	[[ $(stat_of '.clients, .clients_dropped_stalled') == $'1\n1' ]]
+}
+
+# connections N: one process opens N connections to the mux and says for
+# each whether the mux closed it within 2 s ("closed") or not ("open").
+connections() {
+	perl -MIO::Socket::UNIX -MIO::Select -e '
+		my @s = map { IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!" } 1 .. $ARGV[1];
+		select(undef, undef, undef, 2);
+		for my $s (@s) {
+			my $r = IO::Select->new($s)->can_read(0) ? sysread($s, my $b, 1) : undef;
+			print defined $r && $r == 0 ? "closed\n" : "open\n";
+		}' "$SOCK" "$1"
+}
+
+@test "pvrdma-mux: one process cannot take every client slot (--max-clients-per-pid)" {
+	mux_start --max-clients-per-pid 2
+	[[ $(connections 3 | sort | uniq -c | tr -s ' ') == $' 1 closed\n 2 open' ]]
+	wait_log "$T/mux.log" 'process [0-9]+ has 2 clients already \(--max-clients-per-pid\): a new one refused'
+	client a
+	to a reg fe80::a
+	expect a 1 'RESP REG 0'
+}
+
+@test "pvrdma-mux: a comm id stays its first owner's; a MAD from a GID the client did not register is refused" {
+	mux_start
+	client a
+	client b
+	to a reg ::ffff:10.1.0.2
+	expect a 1 'RESP REG 0'
+	to b reg ::ffff:10.1.0.3
+	expect b 1 'RESP REG 0'
+	to a mad ::ffff:10.1.0.2 10 000000aa 0 ::ffff:10.1.0.9
+	expect a 2 'RESP MAD 0'
+	# b reuses a's comm id: EACCES (3), not sent
+	to b mad ::ffff:10.1.0.3 10 000000aa 0 ::ffff:10.1.0.9
+	expect b 2 'RESP MAD 3'
+	wait_log "$T/mux.log" "client 1: a MAD with another client's comm id: refused"
+	to fabric mad ::ffff:10.1.0.9 13 00000001 000000aa
+	expect a 3 'MAD 0013 ::ffff:10.1.0.2 256 000000aa'
+	# b sends from a's GID, and from one nobody registered
+	to b mad ::ffff:10.1.0.2 10 000000bb 0 ::ffff:10.1.0.9
+	expect b 3 'RESP MAD 3'
+	to b mad ::ffff:10.1.0.7 10 000000bc 0 ::ffff:10.1.0.9
+	expect b 4 'RESP MAD 3'
+	wait_log "$T/mux.log" 'client 1: a MAD from GID ::ffff:10.1.0.7, which it did not register: refused'
+	# the fabric saw a's REQ only
+	[[ $(grep -c '^SENT' "$T/fabric.log") == 1 ]]
+	usr1_stats
+	[[ $(stat_of '.mads_sent, .mads_refused_not_its_gid, .mads_refused_comm_id_taken') == $'1\n2\n1' ]]
+}
+
+@test "pvrdma-mux: the socket is 0660 whatever the umask (000 here)" {
+	umask 000
+	mux_start
+	[[ $(stat -c %a "$SOCK") == 660 ]]
+}
+
+@test "pvrdma-mux: --socket-mode and --socket-group set the socket's access (umask 077 here)" {
+	umask 077
+	mux_start --socket-mode 0640 --socket-group daemon
+	[[ $(stat -c '%a %G' "$SOCK") == '640 daemon' ]]
+	run mb pvrdma-mux -d rxe0 -s "$T/x" --test-port "$T/none" --socket-mode 0999
+	assert_fails_with 2 '--socket-mode 0999: octal permissions, 0 to 0777'
+	run mb pvrdma-mux -d rxe0 -s "$T/x" --test-port "$T/fab.sock" --socket-group no-such-group-here
+	assert_fails_with 1 '--socket-group no-such-group-here: no such group'
+}

@@ -134,14 +134,15 @@ Draft202012Validator.check_schema(json.load(open(sys.argv[1])))' "$SCHEMA"
 	jq -e '.applet == "rdma-recv" and .ok == false and (.error | length) > 0' "$T/r.json" >/dev/null
 }
 
-# PONG 1, 2, 3 on the return path (the guest would run), then a request
-# for page 2 of pc.ram (REQ_PAGES_ID)
+# PONG 1, 2, 3 on the return path (the guest would run); a request for
+# page 2 of pc.ram (REQ_PAGES_ID)
 PONGS=000200040000000100020004000000020002000400000003
 REQ_PAGE_2=000300130000000000002000000010000670632e72616d
 
 @test "postcopy-serve: success (SHUT 0 after every page), no SHUT, nothing listening, a stream refused before connecting" {
 	mb stream-gen -b pc.ram:64K --devices 2 -o "$T/in"
-	fake_dest finish "$PONGS$REQ_PAGE_2"
+	# PONGs as the PINGs come, the request once the guest runs
+	fake_dest play "$REQ_PAGE_2"
 	run timeout 20 "$MIGBOX" postcopy-serve --timeout 5 --stats-json "$T/ok.json" "127.0.0.1:$port" <"$T/in"
 	assert_ok
 	valid "$T/ok.json"

@@ -3,8 +3,21 @@
 # (tests/lib/linux-guest.bash) that keeps a 16 MiB file in tmpfs and prints
 # "SUM <md5>" and "TICK n" on its serial console. QEMU 7.2 (TCG, 256 MiB)
 # saves it while it runs; a destination restored lazily by postcopy-serve
-# carries on where it stopped (its TICKs follow the source's last one) with
-# the file intact (the same SUM, computed after the restore).
+# carries on where it stopped (its TICKs follow the source's last one).
+#
+# The oracle is QEMU's own precopy load of the same stream: postcopy-serve
+# must give what it gives. Its RAM, loaded and still paused, is what a
+# paused postcopy destination must hold byte for byte; run on, it prints
+# the SUM a running postcopy destination must print. Not the source's SUM:
+# on a fresh machine a restore of a live save once printed another SUM,
+# also through QEMU's own load, so a test against the source would blame
+# postcopy-serve for the save. Here, 30 live saves timed into the guest's
+# md5sum (QEMU 7.2.22, TCG; memory-backend-file share=off and on, idle
+# and loaded host) all held exactly the stopped source's RAM, and 10 loads
+# printed the source's SUM: the inconsistency was not reproduced. QEMU
+# 7.2's TCG dirty tracking has a suspect (cpu_physical_memory_sync_dirty_
+# bitmap's word-aligned path clears the migration bits without re-arming
+# the vCPUs' TLB_NOTDIRTY, which its slow path does), unproven.
 # Needs qemu-system-x86, socat, jq, busybox-static, cpio (./install-deps),
 # and the test VM's kernel cache: tests/vm/fetch builds it when it is
 # missing (once; root, network). Nothing is skipped.
@@ -37,6 +50,8 @@ save_running_guest() {
 	qemu_start src --run --mem 256 --mem-path "$BATS_FILE_TMPDIR/src.ram" --share off -- \
 		"${guest[@]}" || return 1
 	linux_guest_wait "$serial" "$BOOT_TIMEOUT" booted "$serial" 5 || { qemu_log src >&2; return 1; }
+	# into the guest's md5sum, where a restore would have to finish it
+	linux_guest_wait "$serial" 30 ticked_tenth "$serial"
 	[[ $(qmp src query-status | jq -r .status) == running ]] ||
 		{ echo "source not running before the save" >&2; return 1; }
 	ms=$(qemu_save_stream src "$SAVED" 120) || return 1
@@ -47,6 +62,10 @@ save_running_guest() {
 	[[ -n $SRC_LAST && -n $SRC_SUM ]] || { echo "no TICK or SUM in $serial" >&2; return 1; }
 	echo "# source: saved in $ms ms after TICK $SRC_LAST, SUM $SRC_SUM," \
 		"stream $(stat -c %s "$SAVED") bytes" >&3
+}
+
+ticked_tenth() {
+	(($(linux_guest_ticks "$1" | tail -n 1) % 10 == 0))
 }
 
 # booted SERIAL N: the guest printed its first SUM and N TICKs.
@@ -66,7 +85,39 @@ setup_file() {
 		return 1
 	fi
 	qemu_stop_all
-	export SRC_LAST SRC_SUM
+	if ! oracle_load; then
+		linux_guest_tail "$BATS_FILE_TMPDIR/oracle.serial" >&2
+		qemu_stop_all
+		return 1
+	fi
+	qemu_stop_all
+	export SRC_LAST SRC_SUM ORACLE_RAM ORACLE_SUM ORACLE_SUMS
+}
+
+# QEMU's own load of the saved stream, paused: ORACLE_RAM is the md5 of
+# its RAM (the shared file is the RAM); then run on: ORACLE_SUM is the
+# first SUM computed wholly after the restore, ORACLE_SUMS every SUM it
+# printed.
+oracle_load() {
+	local serial=$BATS_FILE_TMPDIR/oracle.serial ram=/dev/shm/migbox-postcopy-linux-$$-oracle.img
+	local -a guest
+	mapfile -t guest < <(linux_guest_args "$serial")
+	((${#guest[@]})) || return 1
+	qemu_start oracle --mem 256 --mem-path "$ram" --share on --incoming defer -- "${guest[@]}" &&
+		qemu_load_stream oracle "$SAVED" 120 >/dev/null || { rm -f "$ram"; return 1; }
+	ORACLE_RAM=$(md5sum <"$ram" | cut -d' ' -f1)
+	rm -f "$ram"	# QEMU keeps it mapped
+	qmp oracle cont >/dev/null || return 1
+	linux_guest_wait "$serial" "$GUEST_TIMEOUT" fresh_sum "$serial" || return 1
+	ORACLE_SUM=$(fresh_sum "$serial")
+	ORACLE_SUMS=$(linux_guest_sums "$serial" | sort -u)
+	echo "# QEMU's own load: SUM $ORACLE_SUM$([[ $ORACLE_SUM == "$SRC_SUM" ]] ||
+		echo ", NOT the source's $SRC_SUM: the save was inconsistent")" >&3
+}
+
+# fresh_sum SERIAL: the first SUM computed wholly after the restore.
+fresh_sum() {
+	linux_guest_sums_after "$1" $((SRC_LAST + 1)) | head -n 1 | grep .
 }
 
 setup() {
@@ -90,7 +141,7 @@ teardown_file() {
 
 # What a failed test leaves to look at.
 diagnose() {
-	echo "source stopped after TICK ${SRC_LAST:-?}, SUM ${SRC_SUM:-?}"
+	echo "source stopped after TICK ${SRC_LAST:-?}, SUM ${SRC_SUM:-?}; QEMU's own load: SUM ${ORACLE_SUM:-?}"
 	[[ ! -f $T/serve.err ]] || { echo "postcopy-serve stderr:"; tail -n 20 "$T/serve.err"; }
 	[[ ! -f $T/serve.json ]] || { echo "stats:"; cat "$T/serve.json"; echo; }
 	linux_guest_tail "$DST_SERIAL"
@@ -119,12 +170,13 @@ destination_completed() {
 }
 
 # Its console shows a TICK at least 3 past the source's, then a SUM taken
-# wholly after the restore equal to the source's; the TICKs carry on.
+# wholly after the restore equal to the one after QEMU's own load, and no
+# SUM that load did not print; the TICKs carry on.
 guest_carried_on() {
 	linux_guest_wait "$DST_SERIAL" "$GUEST_TIMEOUT" dst_ticked_past $((SRC_LAST + 3))
 	linux_guest_wait "$DST_SERIAL" "$GUEST_TIMEOUT" dst_fresh_sum
-	[[ $(dst_fresh_sum) == "$SRC_SUM" ]]
-	[[ -z $(linux_guest_sums "$DST_SERIAL" | awk -v s="$SRC_SUM" '$0 != s') ]]
+	[[ $(dst_fresh_sum) == "$ORACLE_SUM" ]]
+	[[ -z $(linux_guest_sums "$DST_SERIAL" | grep -v -x -F "$ORACLE_SUMS") ]]
 	linux_guest_resumed "$DST_SERIAL" "$SRC_LAST"
 }
 
@@ -133,10 +185,10 @@ dst_ticked_past() {
 }
 
 dst_fresh_sum() {
-	linux_guest_sums_after "$DST_SERIAL" $((SRC_LAST + 1)) | head -n 1 | grep .
+	fresh_sum "$DST_SERIAL"
 }
 
-@test "a Linux guest saved while running carries on at a postcopy-serve destination, its tmpfs intact" {
+@test "a Linux guest saved while running carries on at a postcopy-serve destination as after QEMU's own load" {
 	local rc=0
 	start_destination
 	timeout 120 "$MIGBOX" postcopy-serve --timeout 60 --stats-json "$T/serve.json" \
@@ -144,9 +196,10 @@ dst_fresh_sum() {
 	[[ $rc == 0 ]]
 	destination_completed
 	guest_carried_on
-	# every page sent once: asked for, or pushed; the guest ran before the end
-	jq -e '.ok and .pages_requested > 0 and .requests_served > 0 and
-		.pages_requested + .pages_pushed == .pages_total and .pages_already_there == 0 and
+	# every page sent once: asked for, or pushed; the guest ran before the
+	# end. Whether it asked for any is timing: the push may outrun a guest
+	# that sleeps (the --push-delay case below shows the asking).
+	jq -e '.ok and .pages_requested + .pages_pushed == .pages_total and .pages_already_there == 0 and
 		.running_ms > 0 and .running_ms <= .completed_ms' "$T/serve.json" >/dev/null
 	jq -r '"# running \(.running_ms) ms, completed \(.completed_ms) ms, \(.pages_requested) pages requested"' \
 		"$T/serve.json" >&3
@@ -187,4 +240,22 @@ dst_fresh_sum() {
 		"$T/serve.json" >/dev/null
 	jq -r '"# \(.pages_requested) pages requested, latency p50 \(.latency_ms.p50) ms max \(.latency_ms.max) ms"' \
 		"$T/serve.json" >&3
+}
+
+@test "a paused destination gets, page for page, the RAM QEMU's own load of the stream gives" {
+	local rc=0
+	local -a guest
+	mapfile -t guest < <(linux_guest_args "$DST_SERIAL")
+	PORT=$(free_port)
+	# -S: RUN leaves it paused, so nothing it runs changes its RAM
+	qemu_start dst --mem 256 --mem-path "$DST_RAM" --share on --incoming defer -- "${guest[@]}"
+	qmp_migrate_set_caps dst postcopy-ram=on
+	qmp dst migrate-incoming "{\"uri\":\"tcp:127.0.0.1:$PORT\"}" >/dev/null
+	timeout 120 "$MIGBOX" postcopy-serve --timeout 60 --stats-json "$T/serve.json" \
+		"127.0.0.1:$PORT" <"$SAVED" 2>"$T/serve.err" || rc=$?
+	[[ $rc == 0 ]]
+	qmp_wait_migration dst 60 >/dev/null
+	[[ $(qmp dst query-status | jq -r .status) == paused ]]
+	[[ $(md5sum <"$DST_RAM" | cut -d' ' -f1) == "$ORACLE_RAM" ]]
+	jq -e '.ok and .pages_requested + .pages_pushed == .pages_total' "$T/serve.json" >/dev/null
 }

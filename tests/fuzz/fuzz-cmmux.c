@@ -1,7 +1,8 @@
 /* libFuzzer target: pvrdma-mux's routing tables (cm_mux.c) driven by
  * arbitrary operations, each checked against a plain list that does the
  * same by linear search: REG, UNREG, a client leaving, MADs sent (comm ids
- * learned), MADs routed, time passing (expiry). Small limits and few
+ * learned, each its first owner's), MADs routed, time passing (expiry),
+ * with a table limit and a smaller per-client one. Small limits and few
  * distinct keys make the tables fill, collide and wrap. An input whose
  * first byte is 0xff is instead one MAD from the port, routed as it is. */
 #include <stdint.h>
@@ -14,6 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define LIMIT		8
 #define CLIENTS		4
+#define PER_CLIENT	3	/* of LIMIT, per client */
 #define TTL_MS		100
 
 struct model_entry {
@@ -40,6 +42,16 @@ static struct model_entry *model_free(struct model_entry *t)
 		if (!t[i].used)
 			return &t[i];
 	return NULL;
+}
+
+/* A new entry for client: NULL when the table or its share is full. */
+static struct model_entry *model_room(struct model_entry *t, uint32_t client)
+{
+	uint32_t n = 0;
+
+	for (int i = 0; i < LIMIT; i++)
+		n += t[i].used && t[i].client == client;
+	return n < PER_CLIENT ? model_free(t) : NULL;
 }
 
 static uint32_t model_count(const struct model_entry *t)
@@ -71,7 +83,10 @@ static size_t make_mad(uint8_t *mad, uint16_t attr, uint32_t local, uint32_t rem
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct cmmux_limits lim = { .gids = LIMIT, .commids = LIMIT, .commid_ttl_ms = TTL_MS };
+	struct cmmux_limits lim = {
+		.gids = LIMIT, .commids = LIMIT, .commid_ttl_ms = TTL_MS, .clients = CLIENTS,
+		.gids_per_client = PER_CLIENT, .commids_per_client = PER_CLIENT,
+	};
 	struct cmmux_router *r = cmmux_router_new(&lim);
 	struct model m = { 0 };
 	uint8_t mad[CMMUX_MAD_MAX];
@@ -103,12 +118,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 0:	/* REG */
 			e = model_find(m.gid, ifid);
 			want = e ? (e->client == client ? CMMUX_EEXIST : CMMUX_EACCES) :
-			       model_free(m.gid) ? CMMUX_OK : CMMUX_EINVAL;
+			       model_room(m.gid, client) ? CMMUX_OK : CMMUX_EINVAL;
 			got = cmmux_reg(r, client, ifid, &full);
 			if (got != want || full != (want == CMMUX_EINVAL))
 				abort();
 			if (want == CMMUX_OK)
-				*model_free(m.gid) = (struct model_entry){ ifid, 0, 0, client, true };
+				*model_room(m.gid, client) = (struct model_entry){ ifid, 0, 0, client, true };
 			break;
 		case 1:	/* UNREG */
 			e = model_find(m.gid, ifid);
@@ -127,16 +142,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					m.comm[k].used = false;
 			}
 			break;
-		case 3:	/* a client sends a REQ or REP: its comm id is learned */
+		case 3: {	/* a client sends a REQ or REP: its comm id is learned */
+			enum cmmux_learned want_l = CMMUX_LEARNED;
+
 			len = make_mad(mad, b & 1 ? 0x10 : 0x13, comm, 0, 0, CMMUX_MAD_MAX);
-			e = model_find(m.comm, comm);
-			if (comm && !e && (e = model_free(m.comm)))
-				e->key = comm;
-			if (cmmux_learn(r, client, ifid, mad, len, now) != (!comm || e != NULL))
+			e = comm ? model_find(m.comm, comm) : NULL;
+			if (e && e->client != client)
+				want_l = CMMUX_ID_TAKEN;	/* the first owner keeps it */
+			else if (comm && !e && !(e = model_room(m.comm, client)))
+				want_l = CMMUX_TABLE_FULL;
+			if (cmmux_learn(r, client, ifid, mad, len, now) != want_l)
 				abort();
-			if (comm && e)
+			if (want_l == CMMUX_LEARNED && comm)
 				*e = (struct model_entry){ comm, ifid, now, client, true };
 			break;
+		}
 		case 4:	/* a reply from the port, by comm id; or a REQ by GID */
 			if (b & 1) {
 				len = make_mad(mad, 0x12, 0, comm, 0, (size_t)(c | 1));

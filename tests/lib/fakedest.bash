@@ -21,6 +21,11 @@ stop_fake_dest() {
 # without ending its side, "finish" the same as hold until the stream's
 # end came (RAM END section, EOS, footer, EOF), then SHUT 0 and the end of
 # its side, "close" closes at once, "silent" neither reads nor writes.
+# "play" answers each PING with its PONG, as QEMU does, and once it
+# answered PING 3 (the package is loaded: the guest would run) writes HEX,
+# FAKE_REPEAT times (default 1), after truncating FAKE_TRUNCATE ("FILE
+# SIZE") if set; then as "finish". "play-deaf" the same, but after HEX it
+# reads no more.
 # What a connection sent ends up in $T/got.N (after its EOF).
 fake_dest() {
 	stop_fake_dest
@@ -37,12 +42,27 @@ fake_dest() {
 			open(my $a, ">", "$dir/accepted.$n") or die; close $a;
 			if ($mode eq "close") { close $c; next }
 			if ($mode eq "silent") { sleep 3600 }
-			print $c pack("H*", $hex // "");
-			shutdown($c, 1) unless $mode eq "hold" || $mode eq "finish";
-			my ($all, $buf, $shut) = ("", "", 0);
+			my $play = $mode =~ /^play/;
+			print $c pack("H*", $hex // "") unless $play;
+			shutdown($c, 1) unless $mode eq "hold" || $mode eq "finish" || $play;
+			my ($all, $buf, $shut, $pinged) = ("", "", 0, 0);
 			while (sysread($c, $buf, 65536)) {
 				$all .= $buf;
-				next unless $mode eq "finish" && !$shut && length($all) >= 19;
+				# each PING: 08, be16 2, be16 4, be32 value
+				while ($play && $pinged < length($all) &&
+				       substr($all, $pinged) =~ /\x08\x00\x02\x00\x04(.{4})/s) {
+					my $v = unpack("N", $1);
+					$pinged += $+[0];
+					print $c pack("nnN", 2, 4, $v);
+					next unless $v == 3;
+					if ($ENV{FAKE_TRUNCATE}) {
+						my ($f, $size) = split / /, $ENV{FAKE_TRUNCATE};
+						truncate($f, $size) or die "truncate $f: $!";
+					}
+					print $c pack("H*", $hex // "") x ($ENV{FAKE_REPEAT} || 1);
+					sleep 3600 if $mode eq "play-deaf";
+				}
+				next unless ($mode eq "finish" || $play) && !$shut && length($all) >= 19;
 				next unless substr($all, -19) =~ /^\x03(.{4})\x00{7}\x10\x7e\1\x00\z/s;
 				print $c pack("H*", "0001000400000000");
 				shutdown($c, 1);

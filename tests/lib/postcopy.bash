@@ -73,7 +73,7 @@ serve_bg() {
 		wait $!
 		echo $? >"$out.status"
 	) <&0 3>&- &
-	until [[ -s $out.pid ]]; do sleep 0.01; done
+	wait_for 10 test -s "$out.pid" || return 1
 	SERVE_PID=$(<"$out.pid")
 }
 

@@ -1,0 +1,166 @@
+#!/usr/bin/env bats
+# postcopy-serve against destinations and inputs that misbehave on
+# purpose: return-path messages out of place or out of range, floods of
+# requests, a stream file cut short while served, pipes that never end.
+# Whatever happens, postcopy-serve ends by itself, within --timeout, with
+# exit 1 and a message naming what went wrong; never by timeout(1) (124),
+# never killed by a signal of its own making, never with unbounded memory.
+load helpers
+load lib/fakedest
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	peer_pid=
+	# 16 pages of pc.ram, two device sections
+	mb stream-gen -b pc.ram:64K --devices 2 -o "$T/in"
+}
+
+teardown() {
+	stop_fake_dest
+}
+
+# rp TYPE FIELDS...: a return-path message in hex. TYPE: req_id START LEN
+# NAME, req START LEN, bitmap NAME, resume_ack VALUE, shut VALUE.
+rp() {
+	perl -e '
+		my ($t, @a) = @ARGV;
+		my %type = (shut => 1, req_id => 3, req => 4, bitmap => 5, resume_ack => 6);
+		my $body = $t eq "req_id" ? pack("Q>NC/a*", @a) :
+			$t eq "req" ? pack("Q>N", @a) :
+			$t eq "bitmap" ? pack("C/a*", @a) : pack("N", @a);
+		print unpack("H*", pack("nn", $type{$t}, length $body) . $body);' "$@"
+}
+
+# serve [OPTIONS...]: postcopy-serve of $T/in to the fake destination,
+# bounded by timeout(1) so that a hang fails the test (status 124).
+serve() {
+	run timeout -k 5 30 "$MIGBOX" postcopy-serve --timeout 5 "$@" "127.0.0.1:$port" <"$T/in"
+}
+
+@test "a request past a block's end fails the run, naming the block: no deadlock" {
+	fake_dest play "$(rp req_id $((16 * 4096)) 4096 pc.ram)"
+	serve
+	assert_fails_with 1 "the destination asks for 4096 bytes at 0x10000 of block 'pc.ram', past its end (65536 bytes)"
+	fake_dest play "$(rp req_id $((15 * 4096)) 8192 pc.ram)"
+	serve
+	assert_fails_with 1 "the destination asks for 8192 bytes at 0xf000 of block 'pc.ram', past its end"
+}
+
+@test "a REQ_PAGES_ID naming an unknown block fails the run: no deadlock" {
+	fake_dest play "$(rp req_id 0 4096 pc.rom)"
+	serve
+	assert_fails_with 1 "the destination asks for pages of block 'pc.rom', which the stream does not have"
+}
+
+@test "a REQ_PAGES before any REQ_PAGES_ID fails the run: no deadlock" {
+	fake_dest play "$(rp req 0 4096)"
+	serve
+	assert_fails_with 1 'the destination asks for pages (REQ_PAGES) before naming their block (REQ_PAGES_ID)'
+}
+
+@test "page requests before the guest was started are refused" {
+	# PONG 1 and the request at once: before the package with LISTEN
+	fake_dest hold "0002000400000001$(rp req_id 0 4096 pc.ram)"
+	serve
+	assert_fails_with 1 'the destination asks for pages (REQ_PAGES_ID) before the guest was started'
+}
+
+@test "a RECV_BITMAP nobody asked for is refused, not taken as pages received" {
+	# every page "received": taken, it would end with 0 pages sent and exit 0
+	fake_dest play "$(rp bitmap pc.ram)0000000000000008ffff0000000000000123456789abcdef"
+	serve --stats-json "$T/s.json"
+	assert_fails_with 1 "the destination sends the bitmap of block 'pc.ram' (RECV_BITMAP), which was not asked for"
+	[[ $(jq -r '.ok, .pages_already_there' "$T/s.json") == $'false\n0' ]]
+}
+
+@test "a RESUME_ACK outside --resume is refused" {
+	fake_dest play "$(rp resume_ack 1)"
+	serve
+	assert_fails_with 1 'the destination sends RESUME_ACK 1 without being asked to resume'
+}
+
+@test "--resume: a second bitmap of one block, or a RESUME_ACK other than 1, is refused" {
+	local bitmap
+	bitmap="$(rp bitmap pc.ram)00000000000000080000000000000000"0123456789abcdef
+	fake_dest hold "$bitmap$bitmap"
+	serve --resume
+	# "a second time", or "not asked for" once the sender moved on
+	assert_fails_with 1 "the destination sends the bitmap of block 'pc.ram' (RECV_BITMAP), "
+	fake_dest hold "$bitmap$(rp resume_ack 7)"
+	serve --resume
+	assert_fails_with 1 'the destination sends RESUME_ACK 7 '
+}
+
+# max_rss CMD...: runs CMD, stderr in $T/serve.err; its peak RSS in KiB
+# in $rss, its status in $rss_status.
+max_rss() {
+	rss_status=0
+	/usr/bin/time -f %M -o "$T/time.out" "$@" 2>>"$T/serve.err" || rss_status=$?
+	rss=$(tail -n 1 "$T/time.out")
+	cat "$T/serve.err"
+	echo "peak RSS $rss KiB, exit $rss_status" >&2
+}
+
+@test "a flood of requests for pages already sent takes no memory" {
+	# 4 M requests for page 0 (64 MB of return path): queued, 128 MB or more
+	FAKE_REPEAT=4194304 fake_dest play "$(rp req_id 0 4096 pc.ram)"
+	max_rss timeout -k 5 120 "$MIGBOX" postcopy-serve --timeout 20 --stats-json "$T/s.json" \
+		"127.0.0.1:$port" <"$T/in"
+	[[ $rss_status == 0 ]]
+	((rss < 65536))
+	[[ $(jq -r '.requests' "$T/s.json") == 4194304 ]]
+}
+
+@test "a destination that floods requests and never reads: memory bounded, --timeout ends it" {
+	mb stream-gen -b pc.ram:32M --devices 2 -o "$T/in"
+	# requests for pages 0..2047 in turn, 4 M in all, the pages never read:
+	# unqueued, 128 MB or more
+	perl -e 'print unpack("H*", join("", map { pack("nnQ>NC/a*", 3, 19, $_ * 4096, 4096, "pc.ram") } 0 .. 2047))' >"$T/reqs"
+	FAKE_REPEAT=2048 fake_dest play-deaf "$(<"$T/reqs")"
+	# the 32 MiB stream file is mapped: its pages count too
+	max_rss timeout -k 5 120 "$MIGBOX" postcopy-serve --timeout 3 --push-delay 60000 "127.0.0.1:$port" <"$T/in"
+	[[ $rss_status == 1 ]]
+	grep -q 'the destination took no byte and sent nothing for 3 s (--timeout)' "$T/serve.err"
+	((rss < 131072))
+}
+
+@test "a stream file cut short while it is served is exit 1 saying so, not SIGBUS" {
+	# pushing waits, so the page asked for after the cut is read then
+	FAKE_TRUNCATE="$T/in 4096" fake_dest play "$(rp req_id $((15 * 4096)) 4096 pc.ram)"
+	serve --push-delay 60000
+	assert_fails_with 1 'stdin: the stream file was cut short while it was read (SIGBUS at offset' \
+		'it must not change until postcopy-serve is done'
+}
+
+@test "a pipe of zeros is refused at its first bytes, not spooled" {
+	mkdir "$T/tmp"
+	port=$(free_port)
+	run bash -c 'head -c 1G /dev/zero |
+		TMPDIR="$1" timeout -k 5 30 "$MIGBOX" postcopy-serve 127.0.0.1:"$2"; echo "status ${PIPESTATUS[*]}"' - "$T/tmp" "$port"
+	[[ $output == *'postcopy-serve: stdin: offset 0: bad magic 0x00000000'* ]]
+	# head died of SIGPIPE: most of its gigabyte was never read
+	[[ $output == *'status 141 1'* ]]
+	[[ -z $(ls -A "$T/tmp") ]]
+}
+
+@test "a pipe that stops in the middle of a stream obeys --timeout" {
+	port=$(free_port)
+	mkfifo "$T/fifo"
+	# half the stream, then the pipe stays open and silent
+	perl -e 'open(my $f, "<:raw", $ARGV[0]) or die; read($f, my $b, 20000); $| = 1;
+		print $b; sleep 3600' "$T/in" >"$T/fifo" 3>&- &
+	writer=$!
+	run timeout -k 5 30 "$MIGBOX" postcopy-serve --timeout 2 "127.0.0.1:$port" <"$T/fifo"
+	kill "$writer"
+	assert_fails_with 1 'stdin: no byte of the stream came for 2 s (--timeout) while it was spooled'
+}
+
+@test "a piped stream going on past what its RAM can explain is refused, and spooled no further" {
+	mkdir "$T/tmp"
+	port=$(free_port)
+	# 512 KiB of RAM sent 1000 times over: 500 MiB, past 8 x 512 KiB + 256 MiB
+	run bash -c '"$MIGBOX" stream-gen -b pc.ram:512K -i 1000 -r 100 |
+		TMPDIR="$1" timeout -k 5 60 "$MIGBOX" postcopy-serve 127.0.0.1:"$2"' - "$T/tmp" "$port"
+	assert_fails_with 1 'the stream goes on past 8 times the RAM it claims plus 256 MiB: not spooled further'
+	[[ -z $(ls -A "$T/tmp") ]]
+}
