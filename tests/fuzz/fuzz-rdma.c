@@ -2,7 +2,9 @@
  * checks of their records against a block list, on arbitrary bytes, with
  * an oracle: each check must accept exactly what a reference in 128-bit
  * arithmetic (which cannot wrap) accepts, so a check that wraps or is too
- * strict is found, not only a crash.
+ * strict is found, not only a crash; the pages an accepted COMPRESS marks
+ * sent (ram_pageset_add_range, as rdma-recv does) must be exactly those
+ * it overlaps.
  *
  * The first byte picks the block list; the rest is a received message.
  *   0x00-0x3f  (b & 0x3f) % 5 blocks of an ordinary list (a 64 MiB pc.ram,
@@ -46,6 +48,51 @@ static bool ref_inside(uint64_t start, u128 len, const struct rdma_dest_block *b
 	return start >= b->offset && (u128)start + len <= (u128)b->offset + b->length;
 }
 
+static bool marked(struct ram_pageset *set, const struct ram_block *rb, uint64_t addr, uint64_t first,
+		   uint64_t last)
+{
+	bool want = addr >= first && addr <= last;
+
+	if (ram_pageset_has(set, rb, addr, 4096) != want)
+		abort();
+	return want;
+}
+
+/* What rdma-recv marks sent for a fill it took: every page the fill
+ * overlaps and no other (each page of a fill up to 8 MiB, the edges and
+ * a middle page of larger ones). */
+static void check_marked(const struct rdma_compress *c, const struct rdma_dest_block *b)
+{
+	static struct ram_pageset set;
+	static bool init;
+	static const struct ram_block rb = { .index = 1 };
+	uint64_t off = c->offset - b->offset, first, last;
+
+	if (!c->length || c->length > (64u << 20))
+		return;
+	if (!init) {
+		ram_pageset_init(&set);
+		init = true;
+	}
+	ram_pageset_clear(&set);
+	if (ram_pageset_add_range(&set, &rb, off, c->length, 4096) < 0)
+		abort();
+	first = off / 4096 * 4096;
+	last = (off + c->length - 1) / 4096 * 4096;
+	if (first)
+		marked(&set, &rb, first - 4096, first, last);
+	if (last + 4096 > last)
+		marked(&set, &rb, last + 4096, first, last);
+	if (last - first <= (8u << 20)) {
+		for (uint64_t a = first; a <= last; a += 4096)
+			marked(&set, &rb, a, first, last);
+	} else {
+		marked(&set, &rb, first, first, last);
+		marked(&set, &rb, first + (last - first) / 8192 * 4096, first, last);
+		marked(&set, &rb, last, first, last);
+	}
+}
+
 static void check_compress(const struct rdma_compress *c, const struct rdma_dest_block *blocks,
 			   uint32_t n)
 {
@@ -56,6 +103,8 @@ static void check_compress(const struct rdma_compress *c, const struct rdma_dest
 
 	if (got != want)
 		abort();
+	if (got)
+		check_marked(c, &blocks[c->block_idx]);
 }
 
 static void check_register(const struct rdma_register *r, const struct rdma_dest_block *blocks,
