@@ -445,9 +445,12 @@ static int start_channel(struct receiver *rx, struct pending_conn *pc)
 	ch->fd = pc->fd;
 	/* Only the reading side: a FIN would look like an orderly end to the
 	 * sender, which must see the reset that close_connections() sends. */
-	session_watch_fd_locked(&rx->x.session, ch->fd, SHUT_RD);
+	if (session_watch_fd_locked(&rx->x.session, ch->fd, SHUT_RD) < 0)
+		session_fail_locked(&rx->x.session, "channel %u: %s", init.id, SESSION_WATCH_FULL_FDS);
 	pthread_mutex_unlock(&rx->x.session.lock);
 	pc->fd = -1;
+	if (rx_failed(rx))
+		return CONN_FAIL;
 	snprintf(ch->peer, sizeof(ch->peer), "%s", pc->peer);
 	atomic_store_explicit(&ch->cnt.bytes, MULTIFD_INIT_SIZE, memory_order_relaxed);
 	if (pthread_create(&ch->thread, NULL, recv_channel_thread, ch)) {
@@ -471,11 +474,12 @@ static int take_main(struct receiver *rx, struct pending_conn *pc)
 	}
 	pthread_mutex_lock(&rx->x.session.lock);
 	rx->main_fd = pc->fd;
-	session_watch_fd_locked(&rx->x.session, rx->main_fd, SHUT_RD);
+	if (session_watch_fd_locked(&rx->x.session, rx->main_fd, SHUT_RD) < 0)
+		session_fail_locked(&rx->x.session, "main channel: %s", SESSION_WATCH_FULL_FDS);
 	pthread_mutex_unlock(&rx->x.session.lock);
 	snprintf(rx->main_peer, sizeof(rx->main_peer), "%s", pc->peer);
 	pc->fd = -1;
-	return CONN_TAKEN;
+	return rx_failed(rx) ? CONN_FAIL : CONN_TAKEN;
 }
 
 /* Reads what is there of a connection's first bytes and identifies it
@@ -951,7 +955,10 @@ static int setup(struct receiver *rx)
 	rx->listen_fd = rx->main_fd = rx->stage_fd = -1;
 	rx->first_closed = -1;
 	pthread_cond_init(&rx->cond, NULL);
-	session_watch_cond(s, &rx->cond);
+	if (session_watch_cond(s, &rx->cond) < 0) {
+		rx_fail(rx, "%s", SESSION_WATCH_FULL_CONDS);
+		return -1;
+	}
 	rx->ch = calloc(rx->x.opts.channels, sizeof(*rx->ch));
 	if (!rx->ch || out_init(&rx->scratch, -1, SCRATCH_SIZE) < 0)
 		return -1;
@@ -1190,7 +1197,8 @@ int multifd_recv_main(int argc, char **argv)
 		rx_fail(&rx, "out of memory");
 	else if (outq_start(&rx.q, &rx.x.session, rx.of.fd, rx.out_path ? rx.out_path : "stdout",
 			    OUTQ_ARENA, OUTQ_ENTRIES) < 0)
-		rx_fail(&rx, "cannot start the output: %s", strerror(errno));
+		rx_fail(&rx, "cannot start the output: %s",
+			errno == ENOSPC ? SESSION_WATCH_FULL_CONDS : strerror(errno));
 	else
 		run(&rx);
 	outq_stop(&rx.q);

@@ -540,8 +540,11 @@ static int connect_channel(struct sender *tx, unsigned int i, uint64_t deadline)
 	}
 	pthread_mutex_lock(&tx->x.session.lock);
 	ch->fd = fd;
-	session_watch_fd_locked(&tx->x.session, fd, SHUT_RDWR);
+	if (session_watch_fd_locked(&tx->x.session, fd, SHUT_RDWR) < 0)
+		session_fail_locked(&tx->x.session, "channel %u: %s", i, SESSION_WATCH_FULL_FDS);
 	pthread_mutex_unlock(&tx->x.session.lock);
+	if (tx_failed(tx))
+		return -1;
 	if (pthread_create(&ch->thread, NULL, send_channel_thread, ch)) {
 		tx_fail(tx, "channel %u: cannot start its thread", i);
 		return -1;
@@ -560,7 +563,10 @@ static int start_channels(struct sender *tx)
 		tx_fail(tx, "main channel: %s", err);
 		return -1;
 	}
-	session_watch_fd(&tx->x.session, tx->main_fd, SHUT_RDWR);
+	if (session_watch_fd(&tx->x.session, tx->main_fd, SHUT_RDWR) < 0) {
+		tx_fail(tx, "main channel: %s", SESSION_WATCH_FULL_FDS);
+		return -1;
+	}
 	net_peer_name(tx->main_fd, tx->x.endpoint, sizeof(tx->x.endpoint));
 	if (out_init(&tx->main_out, tx->main_fd, 1u << 20) < 0) {
 		tx_fail(tx, "out of memory");
@@ -582,7 +588,10 @@ static int setup(struct sender *tx)
 
 	tx->main_fd = -1;
 	pthread_cond_init(&tx->main_wake, NULL);
-	session_watch_cond(s, &tx->main_wake);
+	if (session_watch_cond(s, &tx->main_wake) < 0) {
+		tx_fail(tx, "%s", SESSION_WATCH_FULL_CONDS);
+		return -1;
+	}
 	ram_pageset_init(&tx->touched);
 	tx->ch = calloc(tx->x.opts.channels, sizeof(*tx->ch));
 	if (!tx->ch)
@@ -592,7 +601,10 @@ static int setup(struct sender *tx)
 		tx->ch[i].tx = tx;
 		tx->ch[i].id = i;
 		pthread_cond_init(&tx->ch[i].wake, NULL);
-		session_watch_cond(s, &tx->ch[i].wake);
+		if (session_watch_cond(s, &tx->ch[i].wake) < 0) {
+			tx_fail(tx, "channel %u: %s", i, SESSION_WATCH_FULL_CONDS);
+			return -1;
+		}
 	}
 	tx->filling = job_new();
 	if (!tx->filling)

@@ -1210,7 +1210,10 @@ static int connect_destination(struct server *s)
 	net_peer_name(s->fd, s->peer, sizeof(s->peer));
 	s->connect_ns = now_ns();
 	/* a failure wakes the return-path thread and a blocked send */
-	session_watch_fd(&s->x.session, s->fd, SHUT_RDWR);
+	if (session_watch_fd(&s->x.session, s->fd, SHUT_RDWR) < 0) {
+		srv_fail(s, "%s", SESSION_WATCH_FULL_FDS);
+		return -1;
+	}
 	if (out_init(&s->out, s->fd, 1u << 20) < 0 || in_init(&s->rp_in, s->fd, 64u << 10) < 0) {
 		srv_fail(s, "out of memory");
 		return -1;
@@ -1338,8 +1341,10 @@ int postcopy_serve_main(int argc, char **argv)
 		die_errno("cannot set up");
 	net_endpoint_name(&s.ep, s.x.endpoint, sizeof(s.x.endpoint));
 	pthread_cond_init(&s.cond, NULL);
-	session_watch_cond(&s.x.session, &s.cond);
-	run(&s);
+	if (session_watch_cond(&s.x.session, &s.cond) < 0)
+		srv_fail(&s, "%s", SESSION_WATCH_FULL_CONDS);
+	else
+		run(&s);
 	if (s.x.opts.stats_path && xfer_stats_write(&s.x, stats_fields, &s, err) < 0)
 		msg("--stats-json: %s", err);
 	status = srv_failed(&s) ? EXIT_FAIL : EXIT_OK;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "applets.h"
@@ -49,6 +50,9 @@ const char rdma_recv_usage[] =
 "\n"
 "  -o, --output FILE     write to FILE, which appears only once complete and\n"
 "                        on disk (a symlink is followed)\n"
+"      --max-ram SIZE    refuse a source whose RAM blocks total more than SIZE\n"
+"                        (e.g. 64G): all of it may end up pinned or filled\n"
+"                        (default: this machine's memory, MemTotal)\n"
 "      --timeout SECONDS\n"
 "                        fail when no source connects within SECONDS, or when\n"
 "                        no control message comes for SECONDS (RDMA WRITEs are\n"
@@ -57,11 +61,12 @@ XFER_USAGE_PROGRESS
 XFER_USAGE_STATS
 "  -h, --help            show this help\n"
 "\n"
-"A source with another protocol version is refused. Malformed messages (a\n"
-"length past the buffer, an unknown type, a registration outside every\n"
-"block), an ERROR from the source, a disconnect before the stream's end and\n"
-"a timeout fail the transfer: exit 1 naming the step, the source gets an\n"
-"ERROR, and no complete-looking output is left.\n"
+"A source with another protocol version, or with more RAM than --max-ram,\n"
+"is refused. Malformed messages (a length past the buffer, an unknown type,\n"
+"a registration outside every block), an ERROR from the source, a\n"
+"disconnect before the stream's end and a timeout fail the transfer: exit 1\n"
+"naming the step, the source gets an ERROR, and no complete-looking output\n"
+"is left.\n"
 "\n"
 XFER_USAGE_SIGNALS
 "\n"
@@ -88,6 +93,8 @@ struct receiver {
 	struct xfer x;
 	struct net_endpoint ep;
 	const char *out_path;
+	uint64_t max_ram;			/* --max-ram: the most RAM a source may claim */
+	bool max_ram_given;
 	struct rdma_link link;
 	bool pin_all;
 
@@ -126,10 +133,38 @@ static bool rx_failed(struct receiver *rx)
 
 /* ---- RAM ---- */
 
+/* Whatever a source claims may end up pinned (pin-all, registrations) or
+ * filled (COMPRESS): a block list past --max-ram is refused before any of
+ * it is mapped. */
+static int check_max_ram(struct receiver *rx, const struct ram_list *ram)
+{
+	uint64_t sum = 0;
+
+	for (uint32_t i = 0; i < ram->count; i++) {
+		const struct ram_block *rb = &ram->blocks[i];
+		char size[32], total[32], cap[32];
+
+		if (rb->length <= rx->max_ram - sum) {
+			sum += rb->length;
+			continue;
+		}
+		human_bytes(size, sizeof(size), (double)rb->length);
+		human_bytes(cap, sizeof(cap), (double)rx->max_ram);
+		human_bytes(total, sizeof(total), (double)ram->total);
+		rx_fail(rx, "%s claims RAM block '%s' of %s (%" PRIu64 " bytes), past --max-ram %s (%" PRIu64 " bytes, %s): refused (its %u blocks total %s)",
+			rx->peer, rb->name, size, rb->length, cap, rx->max_ram,
+			rx->max_ram_given ? "as given" : "this machine's memory", ram->count, total);
+		return -1;
+	}
+	return 0;
+}
+
 static int map_blocks(struct receiver *rx, const struct ram_list *ram)
 {
 	uint64_t offset = 0;
 
+	if (check_max_ram(rx, ram) < 0)
+		return -1;
 	rx->blocks = calloc(ram->count, sizeof(*rx->blocks));
 	rx->announced = calloc(ram->count, sizeof(*rx->announced));
 	if (!rx->blocks || !rx->announced) {
@@ -193,18 +228,32 @@ static struct chunk_state *touch_chunk(struct receiver *rx, struct dest_block *b
 	return cs;
 }
 
-/* Pages filled or written by records: their content counts as sent. */
+/* The bytes from off to the end of its chunk, at most left. */
+static uint64_t chunk_part(uint64_t off, uint64_t left)
+{
+	uint64_t in_chunk = RDMA_REG_CHUNK_SIZE - (off & (RDMA_REG_CHUNK_SIZE - 1));
+
+	return left < in_chunk ? left : in_chunk;
+}
+
+/* Pages filled or written by records (their content counts as sent), in
+ * [start, start + len) of block idx, which the caller checked: a chunk at
+ * a time, stopping when the session failed. */
 static int mark_sent(struct receiver *rx, uint32_t idx, uint64_t start, uint64_t len)
 {
 	const struct ram_block *rb = &stream_ram(rx->r)->blocks[idx];
 
-	for (uint64_t a = start & ~(uint64_t)4095; a < start + len; a += 4096) {
-		if (!touch_chunk(rx, &rx->blocks[idx], a >> RDMA_REG_CHUNK_SHIFT))
+	while (len) {
+		uint64_t n = chunk_part(start, len);
+
+		if (rx_failed(rx) || !touch_chunk(rx, &rx->blocks[idx], start >> RDMA_REG_CHUNK_SHIFT))
 			return -1;
-		if (ram_pageset_add(&rx->sent, rb, a, 4096) < 0) {
+		if (ram_pageset_add_range(&rx->sent, rb, start, n, 4096) < 0) {
 			rx_fail(rx, "out of memory for the map of pages sent");
 			return -1;
 		}
+		start += n;
+		len -= n;
 	}
 	return 0;
 }
@@ -264,11 +313,12 @@ static int register_chunks(struct receiver *rx, const struct rdma_register *req,
 	}
 	b = &rx->blocks[req->current_index];
 	for (uint64_t c = first; c <= last; c++) {
-		struct chunk_state *cs = touch_chunk(rx, b, c);
 		uint64_t start = c << RDMA_REG_CHUNK_SHIFT;
 		uint64_t len = b->length - start < RDMA_REG_CHUNK_SIZE ? b->length - start : RDMA_REG_CHUNK_SIZE;
+		struct chunk_state *cs;
 
-		if (!cs)
+		/* a request may cover the whole block: a failure stops it */
+		if (rx_failed(rx) || !(cs = touch_chunk(rx, b, c)))
 			return -1;
 		if (!cs->mr && !b->whole) {
 			cs->mr = rdma_link_reg(&rx->link, b->va + start, len);
@@ -309,11 +359,36 @@ static int answer_register(struct receiver *rx, const struct rdma_control *h,
 	return 0;
 }
 
+/* The fill of [off, off + n), inside one chunk. A zero fill costs no
+ * memory where nothing is pinned: a chunk never touched reads as zero
+ * already, and the whole pages of another are dropped (a private
+ * anonymous page reads as zero after MADV_DONTNEED). Pinned pages must
+ * stay: the registration holds them. */
+static void fill_chunk_part(struct dest_block *b, uint64_t off, uint64_t n, uint8_t value)
+{
+	struct chunk_state *cs = pagemap_chunk(&b->chunks, off >> RDMA_REG_CHUNK_SHIFT, false);
+	uint64_t lo = (off + 4095) & ~(uint64_t)4095, hi = (off + n) & ~(uint64_t)4095;
+
+	if (!value && !b->whole && !cs)
+		return;
+	if (value || b->whole || cs->mr || lo >= hi ||
+	    madvise(b->va + lo, hi - lo, MADV_DONTNEED) < 0) {
+		memset(b->va + off, value, n);
+		return;
+	}
+	memset(b->va + off, 0, lo - off);
+	memset(b->va + hi, 0, off + n - hi);
+}
+
+/* A COMPRESS: a chunk at a time, so that a fill of a whole block stops
+ * when the session fails; it is bounded by the block, which --max-ram
+ * bounds. */
 static int apply_compress(struct receiver *rx, const unsigned char *payload)
 {
 	struct rdma_compress c;
 	struct dest_block *b;
 	char err[RDMA_ERR_LEN];
+	uint64_t off, left;
 
 	rdma_compress_decode(payload, &c);
 	if (rdma_compress_check(&c, rx->announced, rx->nannounced, err) < 0) {
@@ -321,12 +396,15 @@ static int apply_compress(struct receiver *rx, const unsigned char *payload)
 		return -1;
 	}
 	b = &rx->blocks[c.block_idx];
-	/* memset of zero where nothing was written yet would touch pages
-	 * for nothing: the mapping reads as zero already */
-	if (c.value || pagemap_count(&b->chunks) || b->whole)
-		memset(b->va + (c.offset - b->offset), (int)c.value, c.length);
-	if (mark_sent(rx, c.block_idx, c.offset - b->offset, c.length) < 0)
-		return -1;
+	for (off = c.offset - b->offset, left = c.length; left; ) {
+		uint64_t n = chunk_part(off, left);
+
+		fill_chunk_part(b, off, n, (uint8_t)c.value);
+		if (mark_sent(rx, c.block_idx, off, n) < 0)
+			return -1;
+		off += n;
+		left -= n;
+	}
 	rx->compress_msgs++;
 	rx->compress_bytes += c.length;
 	return 0;
@@ -458,6 +536,8 @@ static int emit_chunk(void *arg, uint64_t c, void *chunk)
 
 	if (end > b->length)
 		end = b->length;
+	if (rx_failed(rx))
+		return -1;
 	for (uint64_t a = c << RDMA_REG_CHUNK_SHIFT; a < end; a += 4096)
 		if ((cs->mr || ram_pageset_has(&rx->sent, rb, a, 4096)) &&
 		    emit_page(rx, rb, b->va + a, a) < 0)
@@ -477,10 +557,11 @@ static int emit_ram(struct receiver *rx)
 			const struct ram_block *rb = &stream_ram(rx->r)->blocks[i];
 
 			for (uint64_t a = 0; a < b->length; a += 4096)
-				if (emit_page(rx, rb, b->va + a, a) < 0)
+				if (((a & (RDMA_REG_CHUNK_SIZE - 1)) == 0 && rx_failed(rx)) ||
+				    emit_page(rx, rb, b->va + a, a) < 0)
 					return -1;
 		} else if (pagemap_each(&b->chunks, emit_chunk, &e) != 0) {
-			if (!rx->out.err)
+			if (!rx->out.err && !rx_failed(rx))
 				rx_fail(rx, "out of memory listing the chunks of RAM block %u", i);
 			return -1;
 		}
@@ -620,6 +701,7 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "messages_sent"); jw_u64(w, rx->link.messages_sent);
 	jw_key(w, "qemu_file_bytes"); jw_u64(w, rx->file_bytes_total);
 	jw_key(w, "ram_total"); jw_u64(w, rx->r ? stream_ram(rx->r)->total : 0);
+	jw_key(w, "max_ram"); jw_u64(w, rx->max_ram);
 	jw_key(w, "registrations"); jw_u64(w, rx->registrations);
 	jw_key(w, "registered_bytes"); jw_u64(w, rx->registered_bytes);
 	jw_key(w, "compress_messages"); jw_u64(w, rx->compress_msgs);
@@ -631,34 +713,58 @@ static void stats_fields(void *ctx, struct json_writer *w)
 
 /* ---- set-up and the run ---- */
 
-static int take_output(void *ctx, int c, const char *arg, char *err)
+enum { OPT_MAX_RAM = 0x2000 };
+
+static int take_own(void *ctx, int c, const char *arg, char *err)
 {
 	struct receiver *rx = ctx;
 
-	if (c != 'o') {
+	switch (c) {
+	case 'o':
+		rx->out_path = arg;
+		return 0;
+	case OPT_MAX_RAM:
+		if (parse_size(arg, &rx->max_ram) < 0 || !rx->max_ram) {
+			snprintf(err, XFER_ERR_LEN, "--max-ram %s: expected a size like 16G", arg);
+			return -1;
+		}
+		rx->max_ram_given = true;
+		return 0;
+	default:
 		snprintf(err, XFER_ERR_LEN, "bad option");
 		return -1;
 	}
-	rx->out_path = arg;
-	return 0;
+}
+
+/* --max-ram's default: the machine's memory (MemTotal). */
+static uint64_t machine_memory(void)
+{
+	struct sysinfo si;
+
+	if (sysinfo(&si) < 0)
+		die_errno("cannot read this machine's memory size (give --max-ram)");
+	return (uint64_t)si.totalram * si.mem_unit;
 }
 
 static void parse_args(struct receiver *rx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
+		{ "max-ram", required_argument, NULL, OPT_MAX_RAM },
 		XFER_LONGOPTS_COMMON,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
 
-	switch (xfer_getopt(&rx->x.opts, argc, argv, "o:h", longopts, take_output, rx, err)) {
+	switch (xfer_getopt(&rx->x.opts, argc, argv, "o:h", longopts, take_own, rx, err)) {
 	case 1: applet_help();
 	case -1: die_usage("%s", err);
 	}
 	if (argc - optind != 1)
 		die_usage("expected one HOST:PORT to listen on");
+	if (!rx->max_ram_given)
+		rx->max_ram = machine_memory();
 	if (net_endpoint_parse(argv[optind], true, &rx->ep, err) < 0)
 		die_usage("%s", err);
 	if ((!rx->out_path || !strcmp(rx->out_path, "-")) && isatty(STDOUT_FILENO))

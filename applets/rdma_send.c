@@ -248,6 +248,7 @@ static int chunk_rkey(struct sender *tx, uint32_t idx, uint64_t offset, uint32_t
 	struct rdma_register_result res;
 	struct rdma_control h;
 	const unsigned char *payload;
+	char err[RDMA_ERR_LEN];
 
 	if (tx->pin_all) {
 		*rkey = rb->dest.remote_rkey;
@@ -264,9 +265,8 @@ static int chunk_rkey(struct sender *tx, uint32_t idx, uint64_t offset, uint32_t
 			     RDMA_CONTROL_REGISTER_RESULT, &h, &payload) < 0)
 			return -1;
 		rdma_register_result_decode(payload, &res);
-		if (!res.rkey || res.host_addr + rb->dest.length < res.host_addr) {
-			tx_fail(tx, "REGISTER_RESULT from %s: rkey 0x%x, address 0x%" PRIx64 " for block %u",
-				tx->link.peer, res.rkey, res.host_addr, idx);
+		if (rdma_register_result_check(&res, &rb->dest, err) < 0) {
+			tx_fail(tx, "from %s, for block %u: %s", tx->link.peer, idx, err);
 			return -1;
 		}
 		*k = res.rkey;

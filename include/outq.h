@@ -41,8 +41,9 @@ struct outq {
 };
 
 /* Sets q up to write to fd (the session's wake fd wakes its waits) and
- * starts the writer; -1 with errno. The arena must hold the largest
- * single copy. */
+ * starts the writer; -1 with errno (ENOSPC: the session watches all the
+ * condition variables it can). The arena must hold the largest single
+ * copy. */
 int outq_start(struct outq *q, struct session *s, int fd, const char *name,
 	       size_t arena_bytes, unsigned int entries);
 /* With s->lock held: waits until one copy of `bytes` and `entries`

@@ -56,6 +56,11 @@ void ram_pageset_free(struct ram_pageset *s);
  * ENOMEM. */
 int ram_pageset_add(struct ram_pageset *s, const struct ram_block *b, uint64_t addr,
 		    uint32_t page_size);
+/* Adds every page of b that [addr, addr + len) overlaps, whole bitmap
+ * words at a time (addr + len must not wrap): a fill of gigabytes costs
+ * one lookup per 512 pages. -1 on ENOMEM (the pages before it are in). */
+int ram_pageset_add_range(struct ram_pageset *s, const struct ram_block *b, uint64_t addr,
+			  uint64_t len, uint32_t page_size);
 bool ram_pageset_has(struct ram_pageset *s, const struct ram_block *b, uint64_t addr,
 		     uint32_t page_size);
 void ram_pageset_clear(struct ram_pageset *s);

@@ -121,14 +121,22 @@ void rdma_register_result_decode(const unsigned char in[RDMA_REGISTER_RESULT_SIZ
 
 /* Checks of decoded records against the blocks the destination announced
  * (RAM_BLOCKS_RESULT, in source order): a block index in range and a byte
- * range inside that block, in the destination's ram_addr space. -1 with
- * err filled otherwise. */
+ * range inside that block, in the destination's ram_addr space. Exact for
+ * every value of the records and of the blocks (nothing wraps: a block
+ * may be 2^64 - 1 bytes long or end at 2^64). -1 with err filled
+ * otherwise. */
 int rdma_compress_check(const struct rdma_compress *c, const struct rdma_dest_block *blocks,
 			uint32_t nblocks, char err[RDMA_ERR_LEN]);
-/* For REGISTER: the chunk of key and the `chunks` after it inside the
- * block; *first and *last get the chunk numbers (from the block start). */
+/* For REGISTER: key inside the block, and the `chunks` after its chunk
+ * start inside the block too (the last may end past it, as a block's last
+ * chunk does); *first and *last get the chunk numbers (from the block
+ * start). */
 int rdma_register_check(const struct rdma_register *r, const struct rdma_dest_block *blocks,
 			uint32_t nblocks, uint64_t *first, uint64_t *last, char err[RDMA_ERR_LEN]);
+/* A source's check of a REGISTER_RESULT for block b: a non-zero rkey and
+ * an address from which b's length does not wrap. */
+int rdma_register_result_check(const struct rdma_register_result *r,
+			       const struct rdma_dest_block *b, char err[RDMA_ERR_LEN]);
 /* A source's check of RAM_BLOCKS_RESULT against its own block list (the
  * stream's MEM_SIZE): the same count and, index by index, the same
  * length; the addresses must not wrap. */

@@ -57,11 +57,22 @@ static inline bool session_failed(struct session *s)
 /* The work is done (an output committed): a signal now changes nothing. */
 void session_complete(struct session *s);
 /* fd is shutdown(fd, how) on failure (at once if already failed);
- * unwatch before closing it. Lock held or not: both exist. */
-void session_watch_fd(struct session *s, int fd, int how);
-void session_watch_fd_locked(struct session *s, int fd, int how);
+ * unwatch before closing it. Lock held or not: both exist. -1 with errno
+ * ENOSPC when SESSION_FDS_MAX are watched already: fd is not, so no
+ * failure would wake a wait on it, and the caller must fail the session
+ * (SESSION_WATCH_FULL_FDS says why). */
+int session_watch_fd(struct session *s, int fd, int how);
+int session_watch_fd_locked(struct session *s, int fd, int how);
 void session_unwatch_fd(struct session *s, int fd);
-void session_watch_cond(struct session *s, pthread_cond_t *c);
+/* c is broadcast on failure; -1 with errno ENOSPC, as above, when
+ * SESSION_CONDS_MAX are watched already (SESSION_WATCH_FULL_CONDS). */
+int session_watch_cond(struct session *s, pthread_cond_t *c);
+#define SESSION_STR_(x)	#x
+#define SESSION_STR(x)	SESSION_STR_(x)
+#define SESSION_WATCH_FULL_FDS \
+	"the session watches " SESSION_STR(SESSION_FDS_MAX) " sockets already, its most"
+#define SESSION_WATCH_FULL_CONDS \
+	"the session watches " SESSION_STR(SESSION_CONDS_MAX) " condition variables already, its most"
 /* Waits on c (registered, s->lock held) until woken or failed; true if
  * the session failed. */
 bool session_wait(struct session *s, pthread_cond_t *c);

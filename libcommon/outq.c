@@ -152,7 +152,9 @@ int outq_start(struct outq *q, struct session *s, int fd, const char *name,
 	q->ring_cap = entries;
 	q->arena_cap = arena_bytes;
 	io_end_init(&q->io, fd, s->wake_fd, true);
-	session_watch_cond(s, &q->cond);
+	/* a writer no failure wakes would hang: none starts */
+	if (session_watch_cond(s, &q->cond) < 0)
+		return -1;
 	err = pthread_create(&q->writer, NULL, writer_thread, q);
 	if (err) {
 		errno = err;

@@ -118,6 +118,40 @@ int ram_pageset_add(struct ram_pageset *s, const struct ram_block *b, uint64_t a
 	return 0;
 }
 
+/* Sets n bits of the bitmap w from bit on, a word at a time. */
+static void bits_set(uint64_t *w, unsigned int bit, unsigned int n)
+{
+	while (n) {
+		unsigned int in_word = bit % 64, k = n < 64 - in_word ? n : 64 - in_word;
+
+		w[bit / 64] |= (k == 64 ? ~0ull : (1ull << k) - 1) << in_word;
+		bit += k;
+		n -= k;
+	}
+}
+
+int ram_pageset_add_range(struct ram_pageset *s, const struct ram_block *b, uint64_t addr,
+			  uint64_t len, uint32_t page_size)
+{
+	uint64_t page = addr / page_size, end;
+
+	if (!len)
+		return 0;
+	end = (addr + len - 1) / page_size + 1;
+	while (page < end) {
+		unsigned int bit = (unsigned int)(page & ((1u << PAGESET_SHIFT) - 1));
+		uint64_t n = end - page < (1u << PAGESET_SHIFT) - bit ? end - page : (1u << PAGESET_SHIFT) - bit;
+		uint64_t *chunk = pagemap_chunk(&s->map, (uint64_t)b->index << 52 | page >> PAGESET_SHIFT,
+						true);
+
+		if (!chunk)
+			return -1;
+		bits_set(chunk, bit, (unsigned int)n);
+		page += n;
+	}
+	return 0;
+}
+
 bool ram_pageset_has(struct ram_pageset *s, const struct ram_block *b, uint64_t addr,
 		     uint32_t page_size)
 {

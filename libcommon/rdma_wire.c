@@ -195,16 +195,20 @@ void rdma_register_result_decode(const unsigned char in[RDMA_REGISTER_RESULT_SIZ
 	r->host_addr = get_be64(in + 8);
 }
 
-/* [start, start + len) inside block b (ram_addr space)? */
-static int check_range(const char *what, uint32_t idx, uint64_t start, uint64_t len,
-		       const struct rdma_dest_block *b, char err[RDMA_ERR_LEN])
+/* [start, start + len) inside block b (ram_addr space)? Differences
+ * only, so no sum can wrap, whatever the block or the record claims. */
+static bool range_inside(uint64_t start, uint64_t len, const struct rdma_dest_block *b)
 {
-	if (start < b->offset || start - b->offset > b->length ||
-	    len > b->length - (start - b->offset))
-		return wire_err(err, "%s of %llu bytes at 0x%llx is outside block %u (0x%llx, %llu bytes)",
-				what, (unsigned long long)len, (unsigned long long)start, idx,
-				(unsigned long long)b->offset, (unsigned long long)b->length);
-	return 0;
+	return start >= b->offset && start - b->offset <= b->length &&
+	       len <= b->length - (start - b->offset);
+}
+
+static int range_err(char *err, const char *what, uint32_t idx, uint64_t start, uint64_t len,
+		     const struct rdma_dest_block *b)
+{
+	return wire_err(err, "%s of %llu bytes at 0x%llx is outside block %u (0x%llx, %llu bytes)",
+			what, (unsigned long long)len, (unsigned long long)start, idx,
+			(unsigned long long)b->offset, (unsigned long long)b->length);
 }
 
 int rdma_compress_check(const struct rdma_compress *c, const struct rdma_dest_block *blocks,
@@ -214,28 +218,44 @@ int rdma_compress_check(const struct rdma_compress *c, const struct rdma_dest_bl
 		return wire_err(err, "COMPRESS for block %u, expected below %u", c->block_idx, nblocks);
 	if (c->value > 0xff)
 		return wire_err(err, "COMPRESS with fill value 0x%x, expected a byte", c->value);
-	return check_range("COMPRESS", c->block_idx, c->offset, c->length, &blocks[c->block_idx], err);
+	if (!range_inside(c->offset, c->length, &blocks[c->block_idx]))
+		return range_err(err, "COMPRESS", c->block_idx, c->offset, c->length,
+				 &blocks[c->block_idx]);
+	return 0;
 }
 
 int rdma_register_check(const struct rdma_register *r, const struct rdma_dest_block *blocks,
 			uint32_t nblocks, uint64_t *first, uint64_t *last, char err[RDMA_ERR_LEN])
 {
 	const struct rdma_dest_block *b;
-	uint64_t nchunks;
+	uint64_t last_chunk;
 
 	if (r->current_index >= nblocks)
 		return wire_err(err, "REGISTER_REQUEST for block %u, expected below %u",
 				r->current_index, nblocks);
 	b = &blocks[r->current_index];
-	if (check_range("REGISTER_REQUEST", r->current_index, r->key, 1, b, err) < 0)
-		return -1;
-	nchunks = (b->length + RDMA_REG_CHUNK_SIZE - 1) >> RDMA_REG_CHUNK_SHIFT;
+	if (!range_inside(r->key, 1, b))
+		return range_err(err, "REGISTER_REQUEST", r->current_index, r->key, 1, b);
+	/* the block's last chunk: its length is at least 1 here, and
+	 * (length + chunk - 1) / chunk would wrap for the largest */
+	last_chunk = (b->length - 1) >> RDMA_REG_CHUNK_SHIFT;
 	*first = (r->key - b->offset) >> RDMA_REG_CHUNK_SHIFT;
-	if (r->chunks >= nchunks - *first)
+	if (r->chunks > last_chunk - *first)
 		return wire_err(err, "REGISTER_REQUEST for %llu chunks after chunk %llu of block %u, which has %llu",
 				(unsigned long long)r->chunks, (unsigned long long)*first,
-				r->current_index, (unsigned long long)nchunks);
+				r->current_index, (unsigned long long)last_chunk + 1);
 	*last = *first + r->chunks;
+	return 0;
+}
+
+int rdma_register_result_check(const struct rdma_register_result *r, const struct rdma_dest_block *b,
+			       char err[RDMA_ERR_LEN])
+{
+	if (!r->rkey)
+		return wire_err(err, "REGISTER_RESULT with rkey 0");
+	if (b->length > UINT64_MAX - r->host_addr)
+		return wire_err(err, "REGISTER_RESULT with address 0x%llx: a block of %llu bytes there wraps",
+				(unsigned long long)r->host_addr, (unsigned long long)b->length);
 	return 0;
 }
 
@@ -252,8 +272,8 @@ int rdma_dest_blocks_check(const struct rdma_dest_block *blocks, uint32_t nblock
 			return wire_err(err, "RAM block %u ('%s'): %llu bytes at the destination, %llu in the stream",
 					i, ram->blocks[i].name, (unsigned long long)b->length,
 					(unsigned long long)ram->blocks[i].length);
-		if (b->remote_host_addr + b->length < b->remote_host_addr ||
-		    b->offset + b->length < b->offset)
+		if (b->length > UINT64_MAX - b->remote_host_addr ||
+		    b->length > UINT64_MAX - b->offset)
 			return wire_err(err, "RAM block %u ('%s'): address 0x%llx or offset 0x%llx wraps",
 					i, ram->blocks[i].name, (unsigned long long)b->remote_host_addr,
 					(unsigned long long)b->offset);

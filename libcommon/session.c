@@ -61,23 +61,29 @@ void session_complete(struct session *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-void session_watch_fd_locked(struct session *s, int fd, int how)
+int session_watch_fd_locked(struct session *s, int fd, int how)
 {
 	if (fd < 0)
-		return;
+		return 0;
 	if (session_failed(s))
 		shutdown(fd, how);
-	if (s->nfds < SESSION_FDS_MAX) {
-		s->fds[s->nfds] = fd;
-		s->fd_how[s->nfds++] = how;
+	if (s->nfds == SESSION_FDS_MAX) {
+		errno = ENOSPC;
+		return -1;
 	}
+	s->fds[s->nfds] = fd;
+	s->fd_how[s->nfds++] = how;
+	return 0;
 }
 
-void session_watch_fd(struct session *s, int fd, int how)
+int session_watch_fd(struct session *s, int fd, int how)
 {
+	int ret;
+
 	pthread_mutex_lock(&s->lock);
-	session_watch_fd_locked(s, fd, how);
+	ret = session_watch_fd_locked(s, fd, how);
 	pthread_mutex_unlock(&s->lock);
+	return ret;
 }
 
 void session_unwatch_fd(struct session *s, int fd)
@@ -93,12 +99,19 @@ void session_unwatch_fd(struct session *s, int fd)
 	pthread_mutex_unlock(&s->lock);
 }
 
-void session_watch_cond(struct session *s, pthread_cond_t *c)
+int session_watch_cond(struct session *s, pthread_cond_t *c)
 {
+	int ret = 0;
+
 	pthread_mutex_lock(&s->lock);
-	if (s->nconds < SESSION_CONDS_MAX)
+	if (s->nconds == SESSION_CONDS_MAX) {
+		errno = ENOSPC;
+		ret = -1;
+	} else {
 		s->conds[s->nconds++] = c;
+	}
 	pthread_mutex_unlock(&s->lock);
+	return ret;
 }
 
 bool session_wait(struct session *s, pthread_cond_t *c)

@@ -58,3 +58,20 @@ setup() {
 		assert_fails_with 1 'rdma-send: rdma_create_event_channel: No such device (is rdma_ucm loaded?)'
 	fi
 }
+
+@test "rdma-recv --max-ram: a size, in the usage, offered by completion; a bad one is exit 2" {
+	run mb rdma-recv --help
+	assert_ok
+	[[ $output == *'--max-ram SIZE'*"this machine's memory"* ]]
+	run mb rdma-recv --max-ram 0 -o "$T/o" 192.0.2.1:4444
+	assert_fails_with 2 'rdma-recv: --max-ram 0: expected a size like 16G'
+	run mb rdma-recv --max-ram 12Q -o "$T/o" 192.0.2.1:4444
+	assert_fails_with 2 'rdma-recv: --max-ram 12Q: expected a size like 16G'
+	run bash -c "
+		source '$BATS_TEST_DIRNAME/../completions/migbox.bash'
+		migbox() { '$MIGBOX' \"\$@\"; }
+		COMP_WORDS=(migbox rdma-recv --max); COMP_CWORD=2; _migbox; echo \"\${COMPREPLY[*]}\""
+	assert_ok
+	[[ $output == --max-ram ]]
+	[[ ! -e $T/o ]]
+}

@@ -21,7 +21,15 @@ setup_file()
 	gcc -static -O2 -D_GNU_SOURCE -I"$top/include" -o "$BATS_FILE_TMPDIR/vfio-regs" \
 		"$top/tests/vm/tools/vfio-regs.c" "$top/libcommon/vfio.c" ||
 		{ echo "cannot build vfio-regs" >&2; return 1; }
-	qemu_args=(--add-bin /usr/bin/qemu-system-x86_64 --add "$BATS_FILE_TMPDIR/rdma-peer:/bin/rdma-peer"
+	# a stream whose block list claims 64 TiB: one page at its end
+	(
+		source "$top/tests/stream-builder.bash"
+		big=$((64 << 40))
+		sb_header; sb_config pc-i440fx-7.2; sb_start 2 ram 0 4; sb_mem_size pc.ram $big
+		sb_eos; sb_footer 2; sb_part 2; sb_page $((big - 4096)) pc.ram h; sb_eos; sb_footer 2
+		sb_end 2; sb_eos; sb_footer 2; sb_eof
+	) > "$BATS_FILE_TMPDIR/huge.mig"
+	qemu_args=(--add "$BATS_FILE_TMPDIR/huge.mig:/data/huge.mig" --add-bin /usr/bin/qemu-system-x86_64 --add "$BATS_FILE_TMPDIR/rdma-peer:/bin/rdma-peer"
 		--add "$BATS_FILE_TMPDIR/vfio-regs:/bin/vfio-regs")
 	for f in /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so /usr/share/seabios/bios-256k.bin \
 		/usr/share/qemu/kvmvapic.bin /usr/share/qemu/linuxboot_dma.bin \
@@ -31,7 +39,7 @@ setup_file()
 	"$top/tests/vm/run" --timeout 900 --mem 3072 "${qemu_args[@]}" \
 		rdma qemu_to_recv qemu_to_recv_pin send_to_recv send_to_recv_pin \
 		saved_to_qemu saved_to_qemu_pin mixes big vfio_pipe relay nothing_listening recv_version recv_capability \
-		recv_badlen recv_unknown recv_outside recv_stall send_version send_mismatch \
+		recv_badlen recv_unknown recv_outside recv_stall recv_huge recv_huge_pin recv_max_ram send_version send_mismatch \
 		send_error send_stall truncated_stdin kill_recv kill_send sigterm_recv \
 		> "$RDMA_OUT" 2>&1 || rc=$?
 	echo "rc=$rc" >> "$RDMA_OUT"
@@ -106,6 +114,18 @@ passed() { vm_case_passed "$RDMA_OUT" "$1" info stderr; }
 
 @test "rdma fault: a source that stalls trips rdma-recv's --timeout" {
 	passed recv_stall
+}
+
+@test "rdma fault: a source claiming 64 TiB of RAM is refused at its block list (--max-ram defaults to this machine's memory), in 1 GiB of address space" {
+	passed recv_huge
+}
+
+@test "rdma fault: the same source with --pin-all: refused before anything is pinned" {
+	passed recv_huge_pin
+}
+
+@test "rdma fault: a 48 MiB source past rdma-recv --max-ram 16M: refused naming block, size and limit" {
+	passed recv_max_ram
 }
 
 @test "rdma fault: a destination that answers with protocol version 2" {

@@ -244,6 +244,38 @@ fault_case() {
 		send_stall) expect $rc /tmp/send.err "no byte moved for 5 s (--timeout): the destination stopped taking data" ;;
 		esac
 		;;
+	recv_huge|recv_huge_pin)
+		# /data/huge.mig (tests/vm-rdma.bats) claims a 64 TiB pc.ram and
+		# sends one page at its end. rdma-recv, in 1 GiB of address
+		# space, refuses it at the block list: nothing is mapped, let
+		# alone pinned, and the source hears ERROR.
+		(ulimit -v 1048576 && exec migbox rdma-recv --timeout 30 -o /tmp/out.mig "$ADDR:$PORT") \
+			2> /tmp/recv.err &
+		recv=$!
+		wait_for 10 grep -q 'listening on' /tmp/recv.err || fail "rdma-recv did not listen"
+		if [ "$1" = recv_huge ]; then set --; else set -- --pin-all; fi
+		migbox rdma-send "$@" --timeout 30 "$ADDR:$PORT" < /data/huge.mig 2> /tmp/send.err
+		rc=$?
+		wait_for 20 sh -c "! kill -0 $recv 2>/dev/null" ||
+			{ fail "rdma-recv still runs 20 s after the source"; kill -9 $recv; }
+		wait $recv
+		expect $? /tmp/recv.err "claims RAM block 'pc.ram' of 64.00 TiB (70368744177664 bytes), past --max-ram .* this machine's memory): refused (its 1 blocks total 64.00 TiB)" &&
+			expect $rc /tmp/send.err "sent ERROR: it failed"
+		no_output
+		;;
+	recv_max_ram)
+		# a 48 MiB source past --max-ram 16M, named in the error and in
+		# --stats-json
+		recv_bg --timeout 20 --max-ram 16M --stats-json /tmp/recv.json -o /tmp/out.mig
+		migbox rdma-send --timeout 20 "$ADDR:$PORT" < /tmp/small.mig 2> /tmp/send.err
+		rc=$?
+		wait $recv
+		expect $? /tmp/recv.err "claims RAM block 'pc.ram' of 48.00 MiB (50331648 bytes), past --max-ram 16.00 MiB (16777216 bytes, as given): refused" &&
+			expect $rc /tmp/send.err "sent ERROR: it failed"
+		tr -d '\n ' < /tmp/recv.json | grep -q '"max_ram":16777216,' ||
+			fail "no max_ram 16777216 in --stats-json: $(cat /tmp/recv.json)"
+		no_output
+		;;
 	truncated_stdin)
 		recv_bg --timeout 20 -o /tmp/out.mig
 		head -c 20000000 /tmp/small.mig | migbox rdma-send --timeout 20 "$ADDR:$PORT" 2> /tmp/send.err
@@ -384,7 +416,7 @@ run_case() {
 	mixes|big|vfio_pipe|relay) "$case" ;;
 	nothing_listening|recv_version|recv_capability|recv_badlen|recv_unknown|recv_outside|\
 	recv_stall|send_version|send_mismatch|send_error|send_stall|truncated_stdin|kill_recv|kill_send|\
-	sigterm_recv)
+	sigterm_recv|recv_huge|recv_huge_pin|recv_max_ram)
 		fault_case "$case" ;;
 	*) fail "no such case" ;;
 	esac
