@@ -5,9 +5,10 @@
  * One thread, one poll loop: the listening socket, every client (QEMU),
  * the umad port, the session's wake fd (SIGINT, SIGTERM, SIGHUP) and a
  * signalfd for SIGUSR1. A client's messages are read as a stream and put
- * together per client; its answers and MADs wait in its own queue, so a
- * client that does not read never holds up the others (a full queue drops
- * that client). */
+ * together per client; its answers and MADs wait in its own queue. A
+ * MAD for a client whose queue is full makes the port wait (so a burst
+ * of any size reaches a client that reads), for --queue-timeout at most:
+ * then that client is dropped. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -74,10 +75,15 @@ const char pvrdma_mux_usage[] =
 "      --commid-ttl SECONDS\n"
 "                        forget a comm id unused for SECONDS (default 15)\n"
 "      --queue N         messages waiting for one client at most (default 64);\n"
-"                        a client that lets more pile up is dropped\n"
+"                        while a client's queue is full, MADs from the port\n"
+"                        wait for it to read (its own requests wait too)\n"
+"      --queue-timeout SECONDS\n"
+"                        drop a client whose queue has been full, and not\n"
+"                        drained to half since, for SECONDS while a MAD\n"
+"                        waits for it (default 2)\n"
 "      --message-timeout SECONDS\n"
-"                        drop a client that sent part of a message and\n"
-"                        nothing more for SECONDS (default 10)\n"
+"                        drop a client whose message is not whole SECONDS\n"
+"                        after its first byte (default 10)\n"
 "      --socket-mode MODE\n"
 "                        the socket's permissions, octal (default 0660:\n"
 "                        its owner and group, whatever the umask)\n"
@@ -132,6 +138,7 @@ struct client {
 	uint64_t in_since_ms;	/* when its part of a message began */
 	struct cmmux_msg *queue;
 	uint32_t qhead, qcount;
+	uint64_t full_since_ms;	/* its queue filled and has not drained to half */
 	size_t out_off;		/* of the head message, written */
 	uint64_t requests, mads_to;
 };
@@ -143,6 +150,7 @@ struct mux {
 	bool trace, use_syslog, console, quit;
 	uint64_t max_clients, max_gids, max_commids, ttl_s, queue_max;
 	uint64_t max_per_pid, gids_per_client, commids_per_client, message_timeout_s;
+	uint64_t queue_timeout_s;
 	uint64_t socket_mode;
 	const char *socket_group;
 
@@ -156,6 +164,11 @@ struct mux {
 	struct pollfd *pfd;
 	uint64_t start_ms;
 	bool commids_full_said, gids_full_said;
+	/* A MAD for a client whose queue is full: the port is not read
+	 * until it is queued (or dropped with its client). */
+	struct cmmux_msg held;
+	uint32_t held_for;
+	bool holding;
 
 	/* Figures. */
 	uint64_t clients_total, clients_refused, dropped_nonrequest, dropped_queue, dropped_partial;
@@ -163,7 +176,7 @@ struct mux {
 	uint64_t req[3], req_invalid, err[5];
 	uint64_t mads_from_clients, mads_sent, mad_send_failed;
 	uint64_t mads_in, mads_routed, mads_dropped, completions;
-	uint64_t commids_expired;
+	uint64_t commids_expired, port_waits;
 };
 
 static uint64_t now_ms(void)
@@ -465,8 +478,12 @@ static void client_close(struct mux *m, struct client *c, const char *why)
 	c->fd = -1;
 	c->in_len = c->qhead = c->qcount = 0;
 	c->out_off = 0;
-	c->in_since_ms = 0;
+	c->in_since_ms = c->full_since_ms = 0;
 	m->nclients--;
+	if (m->holding && m->held_for == id) {
+		m->holding = false;	/* not for whoever takes the slot next */
+		m->mads_dropped++;
+	}
 }
 
 /* Writes what c's queue holds, as far as the socket takes it. */
@@ -489,25 +506,73 @@ static void client_flush(struct mux *m, struct client *c)
 			c->qhead = (c->qhead + 1) % (uint32_t)m->queue_max;
 			c->qcount--;
 		}
+		if (c->qcount <= m->queue_max / 2)
+			c->full_since_ms = 0;
 	}
 }
 
-/* Queues msg for c. A full queue is first written out as far as the
- * socket takes it: only a client that does not read is dropped, not one
- * that reads promptly while a burst comes. */
-static void client_push(struct mux *m, struct client *c, const struct cmmux_msg *msg)
+/* Queues msg for c, writing a full queue out first as far as the socket
+ * takes it. False when it stays full (or c is gone). */
+static bool client_queue(struct mux *m, struct client *c, const struct cmmux_msg *msg)
 {
 	if (c->qcount == m->queue_max)
 		client_flush(m, c);
-	if (c->fd < 0)
-		return;
-	if (c->qcount == m->queue_max) {
-		m->dropped_queue++;
-		client_close(m, c, "does not read: its queue is full; closed");
-		return;
-	}
+	if (c->fd < 0 || c->qcount == m->queue_max)
+		return false;
 	c->queue[(c->qhead + c->qcount) % m->queue_max] = *msg;
 	c->qcount++;
+	return true;
+}
+
+/* A MAD from the port for c. When c's queue is full, the MAD is held and
+ * the port waits (the kernel keeps what arrives meanwhile): a client that
+ * reads promptly gets a burst of any size, and one that does not read is
+ * dropped after --queue-timeout (drop_slow_client). */
+static void deliver_mad(struct mux *m, struct client *c, const struct cmmux_msg *msg)
+{
+	uint32_t id = client_index(m, c);
+
+	if (client_queue(m, c, msg)) {
+		m->mads_routed++;
+		c->mads_to++;
+		return;
+	}
+	if (c->fd < 0) {
+		m->mads_dropped++;
+		return;
+	}
+	m->held = *msg;
+	m->held_for = id;
+	m->holding = true;
+	m->port_waits++;
+	if (!c->full_since_ms)
+		c->full_since_ms = now_ms();
+}
+
+/* The held MAD, once its client's queue has room. */
+static void place_held(struct mux *m)
+{
+	if (m->holding && client_queue(m, &m->clients[m->held_for], &m->held)) {
+		m->holding = false;
+		m->mads_routed++;
+		m->clients[m->held_for].mads_to++;
+	}
+}
+
+/* The client the held MAD waits for, if its queue has been full for
+ * --queue-timeout: it does not read, and holds up every other client's
+ * MADs. */
+static void drop_slow_client(struct mux *m, uint64_t now)
+{
+	struct client *c = &m->clients[m->held_for];
+	char why[96];
+
+	if (!m->holding || !c->full_since_ms || now - c->full_since_ms < m->queue_timeout_s * 1000)
+		return;
+	m->dropped_queue++;
+	snprintf(why, sizeof(why), "does not read: its queue has been full for %" PRIu64 " s (--queue-timeout); closed",
+		 m->queue_timeout_s);
+	client_close(m, c, why);
 }
 
 static void trace_mad(struct mux *m, const char *dir, const struct cmmux_msg *msg, uint32_t client,
@@ -633,14 +698,23 @@ static void handle_request(struct mux *m, struct client *c)
 		m->err[err]++;
 	msg.msg_type = CMMUX_RESP;
 	msg.err_code = err;
-	client_push(m, c, &msg);
+	/* c is not read while its queue is full (client_read): room for this */
+	if (!client_queue(m, c, &msg) && c->fd >= 0) {
+		m->dropped_queue++;
+		client_close(m, c, "does not read its answers: its queue is full; closed");
+	}
 }
 
 /* Reads what c sent: whole messages are handled, a piece waits. */
 static void client_read(struct mux *m, struct client *c)
 {
 	for (;;) {
-		ssize_t r = recv(c->fd, c->in + c->in_len, CMMUX_MSG_SIZE - c->in_len, MSG_DONTWAIT);
+		ssize_t r;
+
+		/* its requests wait while it does not take what it has */
+		if (c->qcount == m->queue_max)
+			return;
+		r = recv(c->fd, c->in + c->in_len, CMMUX_MSG_SIZE - c->in_len, MSG_DONTWAIT);
 
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -678,9 +752,11 @@ static void drop_stalled_clients(struct mux *m, uint64_t now)
 	for (uint32_t i = 0; i < m->max_clients; i++) {
 		struct client *c = &m->clients[i];
 
-		if (c->fd >= 0 && c->in_len && now - c->in_since_ms >= m->message_timeout_s * 1000) {
+		/* one whose queue is full is not read: not its fault */
+		if (c->fd >= 0 && c->in_len && c->qcount < m->queue_max &&
+		    now - c->in_since_ms >= m->message_timeout_s * 1000) {
 			m->dropped_partial++;
-			say(m, LOG_WARNING, "client %u: %zu of %d bytes of a message, then nothing for %" PRIu64 " s (--message-timeout)",
+			say(m, LOG_WARNING, "client %u: %zu of %d bytes of a message %" PRIu64 " s after its first (--message-timeout)",
 			    i, c->in_len, CMMUX_MSG_SIZE, m->message_timeout_s);
 			client_close(m, c, "stalled inside a message; closed");
 		}
@@ -724,12 +800,13 @@ static void accept_clients(struct mux *m)
 }
 
 /* The MADs the port has, to the clients they belong to: a batch of at
- * most --queue, then the poll loop lets the clients write and read. */
+ * most --queue, then the poll loop lets the clients write and read; it
+ * stops at a MAD held for a client whose queue is full. */
 static int port_read(struct mux *m)
 {
 	char err[256];
 
-	for (uint64_t k = 0; k < m->queue_max; k++) {
+	for (uint64_t k = 0; k < m->queue_max && !m->holding; k++) {
 		struct cmmux_msg msg = { .msg_type = CMMUX_REQ, .op_code = CMMUX_OP_MAD };
 		struct cmmux_route rt;
 		int r = port_recv(m, &msg, err, sizeof(err));
@@ -752,11 +829,9 @@ static int port_read(struct mux *m)
 		}
 		/* the client learns which of its GIDs this is for */
 		memcpy(msg.sgid + 8, &rt.ifid, 8);
-		m->mads_routed++;
-		m->clients[rt.client].mads_to++;
 		trace_mad(m, "in", &msg, rt.client, rt.by_gid ? (rt.fallback ? "by GID (::ffff)" : "by GID") :
 			  "by comm id");
-		client_push(m, &m->clients[rt.client], &msg);
+		deliver_mad(m, &m->clients[rt.client], &msg);
 	}
 	return 0;
 }
@@ -815,6 +890,7 @@ static void write_stats(struct mux *m)
 	jw_key(&w, "mads_routed"); jw_u64(&w, m->mads_routed);
 	jw_key(&w, "mads_dropped"); jw_u64(&w, m->mads_dropped);
 	jw_key(&w, "send_completions"); jw_u64(&w, m->completions);
+	jw_key(&w, "port_waits"); jw_u64(&w, m->port_waits);
 	jw_object_end(&w);
 	jw_end(&w);
 	if (fclose(fp) != 0 || out_file_commit(&f) < 0) {
@@ -886,19 +962,22 @@ static void console_command(struct mux *m, char *line)
 		cmmux_each_commid(m->router, print_commid, &now);
 	} else if (!strcmp(cmd, "stats")) {
 		printf("clients %u now, %" PRIu64 " in all, %" PRIu64 " refused, %" PRIu64
-		       " dropped (non-request %" PRIu64 ", queue full %" PRIu64 ")\n"
+		       " dropped (non-request %" PRIu64 ", queue full %" PRIu64 ", stalled in a message %"
+		       PRIu64 ")\n"
 		       "requests REG %" PRIu64 " UNREG %" PRIu64 " MAD %" PRIu64 " invalid %" PRIu64 "\n"
 		       "answers OK %" PRIu64 " EINVAL %" PRIu64 " EEXIST %" PRIu64 " EACCES %" PRIu64
 		       " ENOTFOUND %" PRIu64 "\n"
 		       "MADs sent %" PRIu64 " (failed %" PRIu64 "), received %" PRIu64 ": routed %" PRIu64
-		       ", dropped %" PRIu64 ", send completions %" PRIu64 "\n"
+		       ", dropped %" PRIu64 ", send completions %" PRIu64 "; the port waited for a client %"
+		       PRIu64 " times\n"
 		       "comm ids %u, expired %" PRIu64 "; GIDs %u\n",
 		       m->nclients, m->clients_total, m->clients_refused,
-		       m->dropped_nonrequest + m->dropped_queue, m->dropped_nonrequest, m->dropped_queue,
+		       m->dropped_nonrequest + m->dropped_queue + m->dropped_partial, m->dropped_nonrequest,
+		       m->dropped_queue, m->dropped_partial,
 		       m->req[0], m->req[1], m->req[2], m->req_invalid,
 		       m->err[0], m->err[1], m->err[2], m->err[3], m->err[4],
 		       m->mads_sent, m->mad_send_failed, m->mads_in, m->mads_routed, m->mads_dropped,
-		       m->completions, cmmux_commid_count(m->router), m->commids_expired,
+		       m->completions, m->port_waits, cmmux_commid_count(m->router), m->commids_expired,
 		       cmmux_gid_count(m->router));
 	} else if (!strcmp(cmd, "trace")) {
 		if (arg && !strcmp(arg, "on"))
@@ -992,14 +1071,17 @@ static void poll_once(struct mux *m, bool accepting, int timeout_ms)
 	m->pfd[PFD_WAKE] = (struct pollfd){ .fd = accepting ? m->session.wake_fd : -1, .events = POLLIN };
 	m->pfd[PFD_USR1] = (struct pollfd){ .fd = m->usr1_fd, .events = POLLIN };
 	m->pfd[PFD_LISTEN] = (struct pollfd){ .fd = accepting ? m->listen_fd : -1, .events = POLLIN };
-	m->pfd[PFD_PORT] = (struct pollfd){ .fd = accepting ? m->port.fd : -1, .events = POLLIN };
+	m->pfd[PFD_PORT] = (struct pollfd){
+		.fd = accepting && !m->holding ? m->port.fd : -1, .events = POLLIN,
+	};
 	m->pfd[PFD_CONSOLE] = (struct pollfd){ .fd = console_active ? STDIN_FILENO : -1, .events = POLLIN };
 	for (uint32_t i = 0; i < n; i++) {
 		struct client *c = &m->clients[i];
+		bool room = c->qcount < m->queue_max;
 
 		m->pfd[PFD_CLIENTS + i] = (struct pollfd){
 			.fd = c->fd,
-			.events = (short)((accepting ? POLLIN : 0) | (c->qcount ? POLLOUT : 0)),
+			.events = (short)((accepting && room ? POLLIN : 0) | (c->qcount ? POLLOUT : 0)),
 		};
 	}
 	if (poll(m->pfd, PFD_CLIENTS + n, timeout_ms) < 0 && errno != EINTR) {
@@ -1031,6 +1113,7 @@ static void poll_once(struct mux *m, bool accepting, int timeout_ms)
 		if (c->fd >= 0 && c->qcount)
 			client_flush(m, c);
 	}
+	place_held(m);
 }
 
 static bool output_pending(const struct mux *m)
@@ -1039,6 +1122,20 @@ static bool output_pending(const struct mux *m)
 		if (m->clients[i].fd >= 0 && m->clients[i].qcount)
 			return true;
 	return false;
+}
+
+/* When the loop must look again: the next tick, or sooner the deadline
+ * of the client a held MAD waits for. */
+static uint64_t wake_at(const struct mux *m, uint64_t t, uint64_t next_tick)
+{
+	uint64_t at = next_tick;
+
+	if (m->holding) {
+		uint64_t due = m->clients[m->held_for].full_since_ms + m->queue_timeout_s * 1000;
+
+		at = due < at ? due : at;
+	}
+	return at > t ? at : t;
 }
 
 static void serve(struct mux *m)
@@ -1061,7 +1158,8 @@ static void serve(struct mux *m)
 			drop_stalled_clients(m, t);
 			next_tick = t + TICK_MS;
 		}
-		poll_once(m, true, (int)(next_tick > t ? next_tick - t : 0));
+		drop_slow_client(m, t);
+		poll_once(m, true, (int)(wake_at(m, t, next_tick) - t));
 	}
 	console_stop();
 	/* what was answered goes out; nothing new is taken */
@@ -1074,7 +1172,7 @@ static void parse_args(struct mux *m, int argc, char **argv)
 {
 	enum { OPT_TRACE = 256, OPT_CONSOLE, OPT_SYSLOG, OPT_STATS, OPT_MAX_CLIENTS, OPT_MAX_GIDS,
 	       OPT_MAX_COMMIDS, OPT_TTL, OPT_QUEUE, OPT_TEST_PORT, OPT_PER_PID, OPT_GIDS_PER,
-	       OPT_COMMIDS_PER, OPT_MSG_TIMEOUT, OPT_SOCK_MODE, OPT_SOCK_GROUP };
+	       OPT_COMMIDS_PER, OPT_MSG_TIMEOUT, OPT_SOCK_MODE, OPT_SOCK_GROUP, OPT_QUEUE_TIMEOUT };
 	static const struct option longopts[] = {
 		{ "device", required_argument, NULL, 'd' },
 		{ "socket", required_argument, NULL, 's' },
@@ -1093,6 +1191,7 @@ static void parse_args(struct mux *m, int argc, char **argv)
 		{ "max-gids-per-client", required_argument, NULL, OPT_GIDS_PER },
 		{ "max-commids-per-client", required_argument, NULL, OPT_COMMIDS_PER },
 		{ "message-timeout", required_argument, NULL, OPT_MSG_TIMEOUT },
+		{ "queue-timeout", required_argument, NULL, OPT_QUEUE_TIMEOUT },
 		{ "socket-mode", required_argument, NULL, OPT_SOCK_MODE },
 		{ "socket-group", required_argument, NULL, OPT_SOCK_GROUP },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -1112,6 +1211,7 @@ static void parse_args(struct mux *m, int argc, char **argv)
 	m->gids_per_client = 64;
 	m->commids_per_client = 4096;
 	m->message_timeout_s = 10;
+	m->queue_timeout_s = 2;
 	m->socket_mode = 0660;
 	while ((c = getopt_long(argc, argv, "d:s:p:vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -1161,6 +1261,10 @@ static void parse_args(struct mux *m, int argc, char **argv)
 		case OPT_MSG_TIMEOUT:
 			if (parse_uint(optarg, 1, 3600, &m->message_timeout_s) < 0)
 				die_usage("--message-timeout %s: 1 to 3600 seconds", optarg);
+			break;
+		case OPT_QUEUE_TIMEOUT:
+			if (parse_uint(optarg, 1, 3600, &m->queue_timeout_s) < 0)
+				die_usage("--queue-timeout %s: 1 to 3600 seconds", optarg);
 			break;
 		case OPT_SOCK_MODE: {
 			char *end;

@@ -195,8 +195,8 @@ expired_once() {
 	expect a 5 'RESP REG 0'
 }
 
-@test "pvrdma-mux: a client that stops reading is dropped when its queue fills; the others are served meanwhile" {
-	mux_start --queue 4
+@test "pvrdma-mux: a client that stops reading is dropped --queue-timeout after its queue fills; the MADs behind are not lost" {
+	mux_start --queue 4 --queue-timeout 1
 	client a
 	client b
 	to a reg ::ffff:10.1.0.2
@@ -205,15 +205,43 @@ expired_once() {
 	expect b 1 'RESP REG 0'
 	to a stall
 	expect a 2 'STALLED'
-	# far more than a socket buffer and the queue hold
+	# far more than a socket buffer and the queue hold, then one for b
 	to fabric many 3000 ::ffff:10.1.0.9 10 00000001 0 ::ffff:10.1.0.2
-	wait_log "$T/mux.log" 'client 0 .*does not read: its queue is full; closed' 30
+	to fabric mad ::ffff:10.1.0.9 10 00000002 0 ::ffff:10.1.0.3
+	wait_log "$T/mux.log" 'client 0 .*does not read: its queue has been full for 1 s \(--queue-timeout\); closed' 30
+	expect b 2 'MAD 0010 ::ffff:10.1.0.3 256 00000000'
+	to b reg fe80::b
+	expect b 3 'RESP REG 0'
+	usr1_stats
+	[[ $(stat_of '.clients, .clients_dropped_queue_full, .port_waits') == $'1\n1\n1' ]]
+}
+
+# port_waiting: the figures say the port waited for a client once.
+port_waiting() {
+	usr1_stats && [[ $(stat_of .port_waits) == 1 ]]
+}
+
+@test "pvrdma-mux: while the port waits for a client that does not read, the others' requests are answered" {
+	mux_start --queue 4 --queue-timeout 3600
+	client a
+	client b
+	to a reg ::ffff:10.1.0.2
+	expect a 1 'RESP REG 0'
+	to b reg ::ffff:10.1.0.3
+	expect b 1 'RESP REG 0'
+	to a stall
+	expect a 2 'STALLED'
+	to fabric many 3000 ::ffff:10.1.0.9 10 00000001 0 ::ffff:10.1.0.2
+	to fabric mad ::ffff:10.1.0.9 10 00000002 0 ::ffff:10.1.0.3
+	wait_for 30 port_waiting
 	to b reg fe80::b
 	expect b 2 'RESP REG 0'
-	to fabric mad ::ffff:10.1.0.9 10 00000002 0 ::ffff:10.1.0.3
+	# a goes away: what waited for it is dropped, b's MAD comes
+	kill "${PEER_PIDS[1]}"
 	expect b 3 'MAD 0010 ::ffff:10.1.0.3 256 00000000'
+	wait_log "$T/mux.log" 'client 0 \(pid [0-9]+\) (disconnected|cannot be written to)'
 	usr1_stats
-	[[ $(stat_of .clients_dropped_queue_full) == 1 ]]
+	[[ $(stat_of '.clients, .clients_dropped_queue_full') == $'1\n0' ]]
 }
 
 @test "pvrdma-mux: a stale socket file is replaced, a live mux is not, a non-socket is refused" {
@@ -324,6 +352,29 @@ wait_pane() {
 	[[ $(stat_of '.clients, .clients_dropped_queue_full, .mads_routed') == $'1\n0\n100' ]]
 }
 
+# all_or_eof FILE N: FILE has N lines, or the connection it logs ended.
+all_or_eof() {
+	has_lines "$1" "$2" || grep -q '^EOF$' "$1"
+}
+
+@test "pvrdma-mux: a burst far beyond --queue and the socket's buffer reaches a client that reads promptly, which is kept" {
+	mux_start --queue 2
+	client a
+	to a reg ::ffff:10.1.0.2
+	expect a 1 'RESP REG 0'
+	# 3000 x 360 bytes: more than the client's socket holds, so the mux
+	# must wait for the client to read instead of judging it dead
+	to fabric many 3000 ::ffff:10.1.0.9 10 00000001 0 ::ffff:10.1.0.2
+	wait_log "$T/fabric.log" '^INJECTED 3000$' 60
+	wait_for 60 all_or_eof "$T/a.log" 3001
+	[[ $(grep -c '^MAD 0010 ::ffff:10.1.0.2 256 ' "$T/a.log") == 3000 ]]
+	! grep -q 'does not read' "$T/mux.log"
+	to a reg fe80::a
+	expect a 3002 'RESP REG 0'
+	usr1_stats
+	[[ $(stat_of '.clients, .clients_dropped_queue_full, .mads_routed, .mads_dropped') == $'1\n0\n3000\n0' ]]
+}
+
 @test "pvrdma-mux: one client cannot take every GID or comm id: per-client shares" {
 	mux_start --max-gids-per-client 2 --max-commids-per-client 1
 	client a
@@ -359,7 +410,7 @@ wait_pane() {
 	expect a 1 'RESP REG 0'
 	# 100 of the 360 bytes of a REG, then nothing
 	to b bytes "$(printf '%0200d' 0)"
-	wait_log "$T/mux.log" 'client 1: 100 of 360 bytes of a message, then nothing for 1 s \(--message-timeout\)' 10
+	wait_log "$T/mux.log" 'client 1: 100 of 360 bytes of a message 1 s after its first \(--message-timeout\)' 10
 	expect b 1 'EOF'
 	# a, idle meanwhile, is served
 	to a reg fe80::b
