@@ -360,13 +360,15 @@ static void remove_socket(struct mux *m)
 	m->listen_fd = -1;
 }
 
-/* bind() makes the file with the umask's permissions: it is made the
- * owner's only (umask 0177; only the signal thread runs besides, which
- * makes no file), then opened to the group as asked, so it is never
- * more open than --socket-mode. */
-static int bind_private(int fd, const struct sockaddr_un *a)
+/* bind() makes the socket file with the permissions the umask leaves:
+ * the umask is set so that they are --socket-mode exactly. No chmod by
+ * path follows: the path could be swapped for a symlink after bind, and
+ * root would change whatever it names (a socket file's mode cannot be
+ * set through the socket). Only the signal thread runs besides, and it
+ * makes no file. */
+static int bind_with_mode(int fd, const struct sockaddr_un *a, mode_t mode)
 {
-	mode_t old = umask(0177);
+	mode_t old = umask(~mode & 0777);
 	int ret = bind(fd, (const struct sockaddr *)a, sizeof(*a));
 	int e = errno;
 
@@ -392,25 +394,52 @@ static int group_id(const char *name, gid_t *gid)
 	return 0;
 }
 
-static int set_socket_access(struct mux *m, char *err, size_t n)
+/* The path is still the socket file bind made (the first call learns
+ * its inode): not a symlink or anything put there meanwhile. */
+static int still_bound(struct mux *m, bool first, char *err, size_t n)
 {
-	gid_t gid;
+	struct stat st;
 
-	*err = 0;
-	if (m->socket_group) {
-		if (group_id(m->socket_group, &gid) < 0) {
-			snprintf(err, n, "--socket-group %s: no such group", m->socket_group);
-			return -1;
-		}
-		if (chown(m->path, (uid_t)-1, gid) < 0) {
-			snprintf(err, n, "--socket-group %s: %s: %s", m->socket_group, m->path,
-				 strerror(errno));
-			return -1;
-		}
+	if (lstat(m->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    (first || st.st_ino == m->path_ino)) {
+		m->path_ino = st.st_ino;
+		return 0;
 	}
-	if (chmod(m->path, (mode_t)m->socket_mode) < 0) {
-		snprintf(err, n, "--socket-mode %04" PRIo64 ": %s: %s", m->socket_mode, m->path,
+	snprintf(err, n, "%s is no longer the socket bound there (replaced meanwhile?): not serving on it",
+		 m->path);
+	return -1;
+}
+
+/* Binds m->path with --socket-mode and --socket-group. Nobody can connect
+ * before listen(), which comes last; the group is set without following
+ * a symlink, between two checks that the path is still the socket. */
+static int bind_socket(struct mux *m, int fd, char *err, size_t n)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	gid_t gid = (gid_t)-1;
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", m->path);
+	if (m->socket_group && group_id(m->socket_group, &gid) < 0) {
+		snprintf(err, n, "--socket-group %s: no such group", m->socket_group);
+		return -1;
+	}
+	if (bind_with_mode(fd, &a, (mode_t)m->socket_mode) < 0) {
+		snprintf(err, n, "%s: %s", m->path, strerror(errno));
+		return -1;
+	}
+	m->listen_fd = fd;	/* from here remove_socket() cleans up */
+	if (still_bound(m, true, err, n) < 0)
+		return -1;
+	if (m->socket_group &&
+	    fchownat(AT_FDCWD, m->path, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		snprintf(err, n, "--socket-group %s: %s: %s", m->socket_group, m->path,
 			 strerror(errno));
+		return -1;
+	}
+	if (still_bound(m, false, err, n) < 0)
+		return -1;
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		snprintf(err, n, "%s: listen: %s", m->path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -442,18 +471,13 @@ static int listen_socket(struct mux *m, char *err, size_t n)
 		unlink(m->path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind_private(fd, &a) < 0 || stat(m->path, &st) < 0) {
-		snprintf(err, n, "%s: %s", m->path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0) {
+		snprintf(err, n, "socket: %s", strerror(errno));
 		return -1;
 	}
-	m->path_ino = st.st_ino;
-	m->listen_fd = fd;
-	/* no client can connect yet: the file is the owner's only so far */
-	if (set_socket_access(m, err, n) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
-		if (!*err)
-			snprintf(err, n, "%s: %s", m->path, strerror(errno));
+	if (bind_socket(m, fd, err, n) < 0) {
+		if (m->listen_fd < 0)
+			close(fd);
 		remove_socket(m);
 		return -1;
 	}

@@ -474,6 +474,12 @@ connections() {
 	[[ $(stat -c %a "$SOCK") == 660 ]]
 }
 
+@test "pvrdma-mux: the socket is 0660 whatever the umask (077 here)" {
+	umask 077
+	mux_start
+	[[ $(stat -c %a "$SOCK") == 660 ]]
+}
+
 @test "pvrdma-mux: --socket-mode and --socket-group set the socket's access (umask 077 here)" {
 	umask 077
 	mux_start --socket-mode 0640 --socket-group daemon
@@ -482,4 +488,20 @@ connections() {
 	assert_fails_with 2 '--socket-mode 0999: octal permissions, 0 to 0777'
 	run mb pvrdma-mux -d rxe0 -s "$T/x" --test-port "$T/fab.sock" --socket-group no-such-group-here
 	assert_fails_with 1 '--socket-group no-such-group-here: no such group'
+}
+
+@test "pvrdma-mux: a socket path swapped for a symlink right after bind is refused; what the symlink names keeps its mode and group" {
+	cc -shared -fPIC -o "$T/swap.so" "$BATS_TEST_DIRNAME/lib/swap-after-bind.c" -ldl
+	peer_start fabric fabric "$T/fab.sock"
+	wait_log "$T/fabric.log" LISTENING
+	echo secret >"$T/target"
+	chmod 0600 "$T/target"
+	before=$(stat -c '%a %G' "$T/target")
+	# timeout: a mux that does not notice serves on
+	run env SWAP_PATH="$SOCK" SWAP_TARGET="$T/target" LD_PRELOAD="$T/swap.so" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		timeout 10 "$MIGBOX" pvrdma-mux -d rxe0 -s "$T/m" --test-port "$T/fab.sock" --socket-group daemon
+	[[ $(stat -c '%a %G' "$T/target") == "$before" ]]
+	assert_fails_with 1 "$SOCK is no longer the socket bound there (replaced meanwhile?): not serving on it"
+	[[ -L $SOCK ]]
 }
