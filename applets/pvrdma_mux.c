@@ -15,6 +15,7 @@
 #include <grp.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -93,17 +94,22 @@ const char pvrdma_mux_usage[] =
 "                        through the system's NSS libraries)\n"
 "      --test-port PATH  instead of DEV's umad port, a SOCK_SEQPACKET socket\n"
 "                        at PATH carrying one ib_user_mad per packet (tests)\n"
+"      --test-gids DIR   with --test-port, the port's GID table: DIR/N holds\n"
+"                        GID N as sysfs shows it (tests)\n"
 "  -v, --verbose         log clients coming and going, registrations\n"
 "  -h, --help            show this help\n"
 "\n"
 "Unlike QEMU's rdmacm-mux it reads each client as a stream (a message may\n"
 "come in pieces), routes MRA, LAP and APR by comm id, checks who owns a\n"
 "GID on UNREG, bounds its tables, its clients and each one's share of\n"
-"them and its queue, never blocks on one client, forgets a comm id by the\n"
-"time since its last use (not by idle 5-second ticks), and keeps a\n"
+"them and its queue, waits for a client that does not read for\n"
+"--queue-timeout at most (QEMU's blocked on it for ever), forgets a comm\n"
+"id by the time since its last use (not by idle 5-second ticks), keeps a\n"
 "registered GID as it is (QEMU's stored it with bytes 10-11 set to ff ff,\n"
-"so two GIDs differing only there collided). A client's MAD goes out only\n"
-"from a GID that client registered, and a comm id stays its first owner's\n"
+"so two GIDs differing only there collided), and makes its socket\n"
+"--socket-mode (0660) whatever the umask. A client's MAD goes out only\n"
+"from a GID that client registered, both its sgid and the port's GID\n"
+"its GRH leaves from (gid_index), and a comm id stays its first owner's\n"
 "while that client lives: a MAD from another GID or reusing another\n"
 "client's comm id is answered EACCES and not sent (QEMU's sent both, and\n"
 "gave the comm id to whoever used it last). Like QEMU's, it lets a client\n"
@@ -145,7 +151,7 @@ struct client {
 
 struct mux {
 	struct session session;
-	const char *dev, *prefix, *stats_path, *test_port;
+	const char *dev, *prefix, *stats_path, *test_port, *test_gids;
 	unsigned int port_num;
 	bool trace, use_syslog, console, quit;
 	uint64_t max_clients, max_gids, max_commids, ttl_s, queue_max;
@@ -343,6 +349,35 @@ static int port_recv(struct mux *m, struct cmmux_msg *msg, char *err, size_t n)
 	}
 	msg->umad_len = len;
 	return 1;
+}
+
+/* GID i of the port's table: the source of a MAD sent with a GRH (the
+ * kernel's sysfs file; for a test port, --test-gids DIR/i). 1 when there
+ * is no table (a test port without --test-gids), -1 when there is no
+ * such GID. */
+static int port_gid(const struct mux *m, unsigned int i, uint8_t gid[16])
+{
+	char path[PATH_MAX], text[64];
+	ssize_t r;
+	int fd;
+
+	if (m->port.test && !m->test_gids)
+		return 1;
+	if (m->port.test)
+		snprintf(path, sizeof(path), "%s/%u", m->test_gids, i);
+	else
+		snprintf(path, sizeof(path), "/sys/class/infiniband/%s/ports/%u/gids/%u", m->dev,
+			 m->port_num, i);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (r <= 0)
+		return -1;
+	text[r] = 0;
+	text[strcspn(text, "\n")] = 0;
+	return inet_pton(AF_INET6, text, gid) == 1 ? 0 : -1;
 }
 
 /* ---- the socket ---- */
@@ -623,6 +658,27 @@ static void trace_mad(struct mux *m, const char *dir, const struct cmmux_msg *ms
 	    (int)msg->umad_len, how);
 }
 
+/* A MAD with a GRH leaves from the port's GID at its gid_index, whatever
+ * its sgid says: that GID must be one the client registered. */
+static bool grh_gid_is_clients(struct mux *m, uint32_t id, const struct cmmux_msg *msg)
+{
+	static const uint8_t zero[16];
+	char text[INET6_ADDRSTRLEN];
+	uint8_t gid[16];
+	int r;
+
+	if (!msg->umad.grh_present)
+		return true;
+	r = port_gid(m, msg->umad.gid_index, gid);
+	if (r == 1 || (r == 0 && memcmp(gid, zero, 16) &&
+		       cmmux_owns_gid(m->router, id, cmmux_ifid(gid))))
+		return true;
+	say(m, LOG_WARNING, "client %u: a MAD sent from the port's GID index %u (%s), which it did not register: refused",
+	    id, msg->umad.gid_index, r == 0 && memcmp(gid, zero, 16) ?
+	    gid_text(gid, text, sizeof(text)) : "no GID there");
+	return false;
+}
+
 static enum cmmux_err handle_mad(struct mux *m, struct client *c, struct cmmux_msg *msg)
 {
 	uint32_t id = client_index(m, c);
@@ -640,6 +696,11 @@ static enum cmmux_err handle_mad(struct mux *m, struct client *c, struct cmmux_m
 		say(m, LOG_WARNING, "client %u: a MAD from GID %s, which it did not register: refused",
 		    id, gid_text(msg->sgid, gid, sizeof(gid)));
 		trace_mad(m, "out", msg, id, "refused: not its GID");
+		return CMMUX_EACCES;
+	}
+	if (!grh_gid_is_clients(m, id, msg)) {
+		m->mads_refused_gid++;
+		trace_mad(m, "out", msg, id, "refused: its GRH's GID is not the client's");
 		return CMMUX_EACCES;
 	}
 	switch (cmmux_learn(m->router, id, cmmux_ifid(msg->sgid), msg->mad, (size_t)msg->umad_len,
@@ -1196,7 +1257,8 @@ static void parse_args(struct mux *m, int argc, char **argv)
 {
 	enum { OPT_TRACE = 256, OPT_CONSOLE, OPT_SYSLOG, OPT_STATS, OPT_MAX_CLIENTS, OPT_MAX_GIDS,
 	       OPT_MAX_COMMIDS, OPT_TTL, OPT_QUEUE, OPT_TEST_PORT, OPT_PER_PID, OPT_GIDS_PER,
-	       OPT_COMMIDS_PER, OPT_MSG_TIMEOUT, OPT_SOCK_MODE, OPT_SOCK_GROUP, OPT_QUEUE_TIMEOUT };
+	       OPT_COMMIDS_PER, OPT_MSG_TIMEOUT, OPT_SOCK_MODE, OPT_SOCK_GROUP, OPT_QUEUE_TIMEOUT,
+	       OPT_TEST_GIDS };
 	static const struct option longopts[] = {
 		{ "device", required_argument, NULL, 'd' },
 		{ "socket", required_argument, NULL, 's' },
@@ -1211,6 +1273,7 @@ static void parse_args(struct mux *m, int argc, char **argv)
 		{ "commid-ttl", required_argument, NULL, OPT_TTL },
 		{ "queue", required_argument, NULL, OPT_QUEUE },
 		{ "test-port", required_argument, NULL, OPT_TEST_PORT },
+		{ "test-gids", required_argument, NULL, OPT_TEST_GIDS },
 		{ "max-clients-per-pid", required_argument, NULL, OPT_PER_PID },
 		{ "max-gids-per-client", required_argument, NULL, OPT_GIDS_PER },
 		{ "max-commids-per-client", required_argument, NULL, OPT_COMMIDS_PER },
@@ -1270,6 +1333,7 @@ static void parse_args(struct mux *m, int argc, char **argv)
 				die_usage("--queue %s: 1 to 65536", optarg);
 			break;
 		case OPT_TEST_PORT: m->test_port = optarg; break;
+		case OPT_TEST_GIDS: m->test_gids = optarg; break;
 		case OPT_PER_PID:
 			if (parse_uint(optarg, 1, 4096, &m->max_per_pid) < 0)
 				die_usage("--max-clients-per-pid %s: 1 to 4096", optarg);
@@ -1311,6 +1375,8 @@ static void parse_args(struct mux *m, int argc, char **argv)
 		die_usage("-d DEV is required (the RDMA device, see /sys/class/infiniband)");
 	if (strchr(m->dev, '/'))
 		die_usage("-d %s: a device name, not a path", m->dev);
+	if (m->test_gids && !m->test_port)
+		die_usage("--test-gids goes with --test-port (a real port's GIDs are in sysfs)");
 	m->port_num = (unsigned int)port;
 	if ((size_t)snprintf(m->path, sizeof(m->path), "%s-%s-%u", m->prefix, m->dev, m->port_num) >=
 	    sizeof(m->path))

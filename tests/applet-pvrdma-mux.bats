@@ -468,6 +468,38 @@ connections() {
 	[[ $(stat_of '.mads_sent, .mads_refused_not_its_gid, .mads_refused_comm_id_taken') == $'1\n2\n1' ]]
 }
 
+@test "pvrdma-mux: a MAD whose GRH leaves from a port GID (gid_index) the client did not register is refused" {
+	mkdir "$T/gids"
+	echo 0000:0000:0000:0000:0000:ffff:0a01:0002 >"$T/gids/0"
+	echo 0000:0000:0000:0000:0000:ffff:0a01:0003 >"$T/gids/1"
+	echo 0000:0000:0000:0000:0000:0000:0000:0000 >"$T/gids/2"
+	mux_start --test-gids "$T/gids"
+	client a
+	client b
+	to a reg ::ffff:10.1.0.2
+	expect a 1 'RESP REG 0'
+	to b reg ::ffff:10.1.0.3
+	expect b 1 'RESP REG 0'
+	# a's GID as its sgid and at the GRH's index 0: sent
+	to a madgrh 0 ::ffff:10.1.0.2 10 000000a1 0 ::ffff:10.1.0.9
+	expect a 2 'RESP MAD 0'
+	# a's GID as its sgid, but the GRH from index 1, b's GID
+	to a madgrh 1 ::ffff:10.1.0.2 10 000000a2 0 ::ffff:10.1.0.9
+	expect a 3 'RESP MAD 3'
+	wait_log "$T/mux.log" "client 0: a MAD sent from the port's GID index 1 \(::ffff:10\.1\.0\.3\), which it did not register: refused"
+	# an empty entry, and one the table does not have
+	to a madgrh 2 ::ffff:10.1.0.2 10 000000a3 0 ::ffff:10.1.0.9
+	expect a 4 'RESP MAD 3'
+	to a madgrh 9 ::ffff:10.1.0.2 10 000000a4 0 ::ffff:10.1.0.9
+	expect a 5 'RESP MAD 3'
+	wait_log "$T/mux.log" "client 0: a MAD sent from the port's GID index 9 \(no GID there\)"
+	[[ $(grep -c '^SENT' "$T/fabric.log") == 1 ]]
+	usr1_stats
+	[[ $(stat_of '.mads_sent, .mads_refused_not_its_gid') == $'1\n3' ]]
+	run mb pvrdma-mux -d rxe0 --test-gids "$T/gids"
+	assert_fails_with 2 '--test-gids goes with --test-port'
+}
+
 @test "pvrdma-mux: the socket is 0660 whatever the umask (000 here)" {
 	umask 000
 	mux_start

@@ -50,10 +50,13 @@ mux)
 	grep -q '^ib_cm ' /proc/modules && fail "ib_cm still loaded"
 	wait_for 10 gid_index > /dev/null || fail "no GID ::ffff:$addr on rxe0"
 	idx=$(gid_index)
+	# a GID of the port that is not the client's, for a GRH it may not use
+	foreign=0
+	[ "$idx" != 0 ] || foreign=1
 	migbox pvrdma-mux -d rxe0 -s /tmp/mux --trace -v --stats-json /tmp/mux.json 2> /tmp/mux.log &
 	mux=$!
 	wait_for 10 test -S /tmp/mux-rxe0-1 || fail "no mux socket: $(tr '\n' '|' < /tmp/mux.log)"
-	mux-client /tmp/mux-rxe0-1 "::ffff:$addr" "$idx" 120 15 > /tmp/client.out 2>&1
+	mux-client /tmp/mux-rxe0-1 "::ffff:$addr" "$idx" 120 15 "$foreign" > /tmp/client.out 2>&1
 	rc=$?
 	sed 's/^/client: /' /tmp/client.out
 	# mux-client answered every REQ and SIDR_REQ until none came for 15 s:
