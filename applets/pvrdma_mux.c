@@ -5,15 +5,17 @@
  * One thread, one poll loop: the listening socket, every client (QEMU),
  * the umad port, the session's wake fd (SIGINT, SIGTERM, SIGHUP) and a
  * signalfd for SIGUSR1. A client's messages are read as a stream and put
- * together per client; its answers and MADs wait in its own queue, so a
- * client that does not read never holds up the others (a full queue drops
- * that client). */
+ * together per client; its answers and MADs wait in its own queue. A
+ * MAD for a client whose queue is full makes the port wait (so a burst
+ * of any size reaches a client that reads), for --queue-timeout at most:
+ * then that client is dropped. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -74,10 +76,15 @@ const char pvrdma_mux_usage[] =
 "      --commid-ttl SECONDS\n"
 "                        forget a comm id unused for SECONDS (default 15)\n"
 "      --queue N         messages waiting for one client at most (default 64);\n"
-"                        a client that lets more pile up is dropped\n"
+"                        while a client's queue is full, MADs from the port\n"
+"                        wait for it to read (its own requests wait too)\n"
+"      --queue-timeout SECONDS\n"
+"                        drop a client whose queue has been full, and not\n"
+"                        drained to half since, for SECONDS while a MAD\n"
+"                        waits for it (default 2)\n"
 "      --message-timeout SECONDS\n"
-"                        drop a client that sent part of a message and\n"
-"                        nothing more for SECONDS (default 10)\n"
+"                        drop a client whose message is not whole SECONDS\n"
+"                        after its first byte (default 10)\n"
 "      --socket-mode MODE\n"
 "                        the socket's permissions, octal (default 0660:\n"
 "                        its owner and group, whatever the umask)\n"
@@ -87,17 +94,22 @@ const char pvrdma_mux_usage[] =
 "                        through the system's NSS libraries)\n"
 "      --test-port PATH  instead of DEV's umad port, a SOCK_SEQPACKET socket\n"
 "                        at PATH carrying one ib_user_mad per packet (tests)\n"
+"      --test-gids DIR   with --test-port, the port's GID table: DIR/N holds\n"
+"                        GID N as sysfs shows it (tests)\n"
 "  -v, --verbose         log clients coming and going, registrations\n"
 "  -h, --help            show this help\n"
 "\n"
 "Unlike QEMU's rdmacm-mux it reads each client as a stream (a message may\n"
 "come in pieces), routes MRA, LAP and APR by comm id, checks who owns a\n"
 "GID on UNREG, bounds its tables, its clients and each one's share of\n"
-"them and its queue, never blocks on one client, forgets a comm id by the\n"
-"time since its last use (not by idle 5-second ticks), and keeps a\n"
+"them and its queue, waits for a client that does not read for\n"
+"--queue-timeout at most (QEMU's blocked on it for ever), forgets a comm\n"
+"id by the time since its last use (not by idle 5-second ticks), keeps a\n"
 "registered GID as it is (QEMU's stored it with bytes 10-11 set to ff ff,\n"
-"so two GIDs differing only there collided). A client's MAD goes out only\n"
-"from a GID that client registered, and a comm id stays its first owner's\n"
+"so two GIDs differing only there collided), and makes its socket\n"
+"--socket-mode (0660) whatever the umask. A client's MAD goes out only\n"
+"from a GID that client registered, both its sgid and the port's GID\n"
+"its GRH leaves from (gid_index), and a comm id stays its first owner's\n"
 "while that client lives: a MAD from another GID or reusing another\n"
 "client's comm id is answered EACCES and not sent (QEMU's sent both, and\n"
 "gave the comm id to whoever used it last). Like QEMU's, it lets a client\n"
@@ -132,17 +144,19 @@ struct client {
 	uint64_t in_since_ms;	/* when its part of a message began */
 	struct cmmux_msg *queue;
 	uint32_t qhead, qcount;
+	uint64_t full_since_ms;	/* its queue filled and has not drained to half */
 	size_t out_off;		/* of the head message, written */
 	uint64_t requests, mads_to;
 };
 
 struct mux {
 	struct session session;
-	const char *dev, *prefix, *stats_path, *test_port;
+	const char *dev, *prefix, *stats_path, *test_port, *test_gids;
 	unsigned int port_num;
 	bool trace, use_syslog, console, quit;
 	uint64_t max_clients, max_gids, max_commids, ttl_s, queue_max;
 	uint64_t max_per_pid, gids_per_client, commids_per_client, message_timeout_s;
+	uint64_t queue_timeout_s;
 	uint64_t socket_mode;
 	const char *socket_group;
 
@@ -156,6 +170,11 @@ struct mux {
 	struct pollfd *pfd;
 	uint64_t start_ms;
 	bool commids_full_said, gids_full_said;
+	/* A MAD for a client whose queue is full: the port is not read
+	 * until it is queued (or dropped with its client). */
+	struct cmmux_msg held;
+	uint32_t held_for;
+	bool holding;
 
 	/* Figures. */
 	uint64_t clients_total, clients_refused, dropped_nonrequest, dropped_queue, dropped_partial;
@@ -163,7 +182,7 @@ struct mux {
 	uint64_t req[3], req_invalid, err[5];
 	uint64_t mads_from_clients, mads_sent, mad_send_failed;
 	uint64_t mads_in, mads_routed, mads_dropped, completions;
-	uint64_t commids_expired;
+	uint64_t commids_expired, port_waits;
 };
 
 static uint64_t now_ms(void)
@@ -332,6 +351,35 @@ static int port_recv(struct mux *m, struct cmmux_msg *msg, char *err, size_t n)
 	return 1;
 }
 
+/* GID i of the port's table: the source of a MAD sent with a GRH (the
+ * kernel's sysfs file; for a test port, --test-gids DIR/i). 1 when there
+ * is no table (a test port without --test-gids), -1 when there is no
+ * such GID. */
+static int port_gid(const struct mux *m, unsigned int i, uint8_t gid[16])
+{
+	char path[PATH_MAX], text[64];
+	ssize_t r;
+	int fd;
+
+	if (m->port.test && !m->test_gids)
+		return 1;
+	if (m->port.test)
+		snprintf(path, sizeof(path), "%s/%u", m->test_gids, i);
+	else
+		snprintf(path, sizeof(path), "/sys/class/infiniband/%s/ports/%u/gids/%u", m->dev,
+			 m->port_num, i);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (r <= 0)
+		return -1;
+	text[r] = 0;
+	text[strcspn(text, "\n")] = 0;
+	return inet_pton(AF_INET6, text, gid) == 1 ? 0 : -1;
+}
+
 /* ---- the socket ---- */
 
 /* Removes the socket file if it is still the one bound here. */
@@ -347,13 +395,15 @@ static void remove_socket(struct mux *m)
 	m->listen_fd = -1;
 }
 
-/* bind() makes the file with the umask's permissions: it is made the
- * owner's only (umask 0177; only the signal thread runs besides, which
- * makes no file), then opened to the group as asked, so it is never
- * more open than --socket-mode. */
-static int bind_private(int fd, const struct sockaddr_un *a)
+/* bind() makes the socket file with the permissions the umask leaves:
+ * the umask is set so that they are --socket-mode exactly. No chmod by
+ * path follows: the path could be swapped for a symlink after bind, and
+ * root would change whatever it names (a socket file's mode cannot be
+ * set through the socket). Only the signal thread runs besides, and it
+ * makes no file. */
+static int bind_with_mode(int fd, const struct sockaddr_un *a, mode_t mode)
 {
-	mode_t old = umask(0177);
+	mode_t old = umask(~mode & 0777);
 	int ret = bind(fd, (const struct sockaddr *)a, sizeof(*a));
 	int e = errno;
 
@@ -379,25 +429,52 @@ static int group_id(const char *name, gid_t *gid)
 	return 0;
 }
 
-static int set_socket_access(struct mux *m, char *err, size_t n)
+/* The path is still the socket file bind made (the first call learns
+ * its inode): not a symlink or anything put there meanwhile. */
+static int still_bound(struct mux *m, bool first, char *err, size_t n)
 {
-	gid_t gid;
+	struct stat st;
 
-	*err = 0;
-	if (m->socket_group) {
-		if (group_id(m->socket_group, &gid) < 0) {
-			snprintf(err, n, "--socket-group %s: no such group", m->socket_group);
-			return -1;
-		}
-		if (chown(m->path, (uid_t)-1, gid) < 0) {
-			snprintf(err, n, "--socket-group %s: %s: %s", m->socket_group, m->path,
-				 strerror(errno));
-			return -1;
-		}
+	if (lstat(m->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    (first || st.st_ino == m->path_ino)) {
+		m->path_ino = st.st_ino;
+		return 0;
 	}
-	if (chmod(m->path, (mode_t)m->socket_mode) < 0) {
-		snprintf(err, n, "--socket-mode %04" PRIo64 ": %s: %s", m->socket_mode, m->path,
+	snprintf(err, n, "%s is no longer the socket bound there (replaced meanwhile?): not serving on it",
+		 m->path);
+	return -1;
+}
+
+/* Binds m->path with --socket-mode and --socket-group. Nobody can connect
+ * before listen(), which comes last; the group is set without following
+ * a symlink, between two checks that the path is still the socket. */
+static int bind_socket(struct mux *m, int fd, char *err, size_t n)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	gid_t gid = (gid_t)-1;
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", m->path);
+	if (m->socket_group && group_id(m->socket_group, &gid) < 0) {
+		snprintf(err, n, "--socket-group %s: no such group", m->socket_group);
+		return -1;
+	}
+	if (bind_with_mode(fd, &a, (mode_t)m->socket_mode) < 0) {
+		snprintf(err, n, "%s: %s", m->path, strerror(errno));
+		return -1;
+	}
+	m->listen_fd = fd;	/* from here remove_socket() cleans up */
+	if (still_bound(m, true, err, n) < 0)
+		return -1;
+	if (m->socket_group &&
+	    fchownat(AT_FDCWD, m->path, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		snprintf(err, n, "--socket-group %s: %s: %s", m->socket_group, m->path,
 			 strerror(errno));
+		return -1;
+	}
+	if (still_bound(m, false, err, n) < 0)
+		return -1;
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		snprintf(err, n, "%s: listen: %s", m->path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -429,18 +506,13 @@ static int listen_socket(struct mux *m, char *err, size_t n)
 		unlink(m->path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind_private(fd, &a) < 0 || stat(m->path, &st) < 0) {
-		snprintf(err, n, "%s: %s", m->path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0) {
+		snprintf(err, n, "socket: %s", strerror(errno));
 		return -1;
 	}
-	m->path_ino = st.st_ino;
-	m->listen_fd = fd;
-	/* no client can connect yet: the file is the owner's only so far */
-	if (set_socket_access(m, err, n) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
-		if (!*err)
-			snprintf(err, n, "%s: %s", m->path, strerror(errno));
+	if (bind_socket(m, fd, err, n) < 0) {
+		if (m->listen_fd < 0)
+			close(fd);
 		remove_socket(m);
 		return -1;
 	}
@@ -465,8 +537,12 @@ static void client_close(struct mux *m, struct client *c, const char *why)
 	c->fd = -1;
 	c->in_len = c->qhead = c->qcount = 0;
 	c->out_off = 0;
-	c->in_since_ms = 0;
+	c->in_since_ms = c->full_since_ms = 0;
 	m->nclients--;
+	if (m->holding && m->held_for == id) {
+		m->holding = false;	/* not for whoever takes the slot next */
+		m->mads_dropped++;
+	}
 }
 
 /* Writes what c's queue holds, as far as the socket takes it. */
@@ -489,25 +565,73 @@ static void client_flush(struct mux *m, struct client *c)
 			c->qhead = (c->qhead + 1) % (uint32_t)m->queue_max;
 			c->qcount--;
 		}
+		if (c->qcount <= m->queue_max / 2)
+			c->full_since_ms = 0;
 	}
 }
 
-/* Queues msg for c. A full queue is first written out as far as the
- * socket takes it: only a client that does not read is dropped, not one
- * that reads promptly while a burst comes. */
-static void client_push(struct mux *m, struct client *c, const struct cmmux_msg *msg)
+/* Queues msg for c, writing a full queue out first as far as the socket
+ * takes it. False when it stays full (or c is gone). */
+static bool client_queue(struct mux *m, struct client *c, const struct cmmux_msg *msg)
 {
 	if (c->qcount == m->queue_max)
 		client_flush(m, c);
-	if (c->fd < 0)
-		return;
-	if (c->qcount == m->queue_max) {
-		m->dropped_queue++;
-		client_close(m, c, "does not read: its queue is full; closed");
-		return;
-	}
+	if (c->fd < 0 || c->qcount == m->queue_max)
+		return false;
 	c->queue[(c->qhead + c->qcount) % m->queue_max] = *msg;
 	c->qcount++;
+	return true;
+}
+
+/* A MAD from the port for c. When c's queue is full, the MAD is held and
+ * the port waits (the kernel keeps what arrives meanwhile): a client that
+ * reads promptly gets a burst of any size, and one that does not read is
+ * dropped after --queue-timeout (drop_slow_client). */
+static void deliver_mad(struct mux *m, struct client *c, const struct cmmux_msg *msg)
+{
+	uint32_t id = client_index(m, c);
+
+	if (client_queue(m, c, msg)) {
+		m->mads_routed++;
+		c->mads_to++;
+		return;
+	}
+	if (c->fd < 0) {
+		m->mads_dropped++;
+		return;
+	}
+	m->held = *msg;
+	m->held_for = id;
+	m->holding = true;
+	m->port_waits++;
+	if (!c->full_since_ms)
+		c->full_since_ms = now_ms();
+}
+
+/* The held MAD, once its client's queue has room. */
+static void place_held(struct mux *m)
+{
+	if (m->holding && client_queue(m, &m->clients[m->held_for], &m->held)) {
+		m->holding = false;
+		m->mads_routed++;
+		m->clients[m->held_for].mads_to++;
+	}
+}
+
+/* The client the held MAD waits for, if its queue has been full for
+ * --queue-timeout: it does not read, and holds up every other client's
+ * MADs. */
+static void drop_slow_client(struct mux *m, uint64_t now)
+{
+	struct client *c = &m->clients[m->held_for];
+	char why[96];
+
+	if (!m->holding || !c->full_since_ms || now - c->full_since_ms < m->queue_timeout_s * 1000)
+		return;
+	m->dropped_queue++;
+	snprintf(why, sizeof(why), "does not read: its queue has been full for %" PRIu64 " s (--queue-timeout); closed",
+		 m->queue_timeout_s);
+	client_close(m, c, why);
 }
 
 static void trace_mad(struct mux *m, const char *dir, const struct cmmux_msg *msg, uint32_t client,
@@ -534,6 +658,27 @@ static void trace_mad(struct mux *m, const char *dir, const struct cmmux_msg *ms
 	    (int)msg->umad_len, how);
 }
 
+/* A MAD with a GRH leaves from the port's GID at its gid_index, whatever
+ * its sgid says: that GID must be one the client registered. */
+static bool grh_gid_is_clients(struct mux *m, uint32_t id, const struct cmmux_msg *msg)
+{
+	static const uint8_t zero[16];
+	char text[INET6_ADDRSTRLEN];
+	uint8_t gid[16];
+	int r;
+
+	if (!msg->umad.grh_present)
+		return true;
+	r = port_gid(m, msg->umad.gid_index, gid);
+	if (r == 1 || (r == 0 && memcmp(gid, zero, 16) &&
+		       cmmux_owns_gid(m->router, id, cmmux_ifid(gid))))
+		return true;
+	say(m, LOG_WARNING, "client %u: a MAD sent from the port's GID index %u (%s), which it did not register: refused",
+	    id, msg->umad.gid_index, r == 0 && memcmp(gid, zero, 16) ?
+	    gid_text(gid, text, sizeof(text)) : "no GID there");
+	return false;
+}
+
 static enum cmmux_err handle_mad(struct mux *m, struct client *c, struct cmmux_msg *msg)
 {
 	uint32_t id = client_index(m, c);
@@ -551,6 +696,11 @@ static enum cmmux_err handle_mad(struct mux *m, struct client *c, struct cmmux_m
 		say(m, LOG_WARNING, "client %u: a MAD from GID %s, which it did not register: refused",
 		    id, gid_text(msg->sgid, gid, sizeof(gid)));
 		trace_mad(m, "out", msg, id, "refused: not its GID");
+		return CMMUX_EACCES;
+	}
+	if (!grh_gid_is_clients(m, id, msg)) {
+		m->mads_refused_gid++;
+		trace_mad(m, "out", msg, id, "refused: its GRH's GID is not the client's");
 		return CMMUX_EACCES;
 	}
 	switch (cmmux_learn(m->router, id, cmmux_ifid(msg->sgid), msg->mad, (size_t)msg->umad_len,
@@ -633,14 +783,23 @@ static void handle_request(struct mux *m, struct client *c)
 		m->err[err]++;
 	msg.msg_type = CMMUX_RESP;
 	msg.err_code = err;
-	client_push(m, c, &msg);
+	/* c is not read while its queue is full (client_read): room for this */
+	if (!client_queue(m, c, &msg) && c->fd >= 0) {
+		m->dropped_queue++;
+		client_close(m, c, "does not read its answers: its queue is full; closed");
+	}
 }
 
 /* Reads what c sent: whole messages are handled, a piece waits. */
 static void client_read(struct mux *m, struct client *c)
 {
 	for (;;) {
-		ssize_t r = recv(c->fd, c->in + c->in_len, CMMUX_MSG_SIZE - c->in_len, MSG_DONTWAIT);
+		ssize_t r;
+
+		/* its requests wait while it does not take what it has */
+		if (c->qcount == m->queue_max)
+			return;
+		r = recv(c->fd, c->in + c->in_len, CMMUX_MSG_SIZE - c->in_len, MSG_DONTWAIT);
 
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -678,9 +837,11 @@ static void drop_stalled_clients(struct mux *m, uint64_t now)
 	for (uint32_t i = 0; i < m->max_clients; i++) {
 		struct client *c = &m->clients[i];
 
-		if (c->fd >= 0 && c->in_len && now - c->in_since_ms >= m->message_timeout_s * 1000) {
+		/* one whose queue is full is not read: not its fault */
+		if (c->fd >= 0 && c->in_len && c->qcount < m->queue_max &&
+		    now - c->in_since_ms >= m->message_timeout_s * 1000) {
 			m->dropped_partial++;
-			say(m, LOG_WARNING, "client %u: %zu of %d bytes of a message, then nothing for %" PRIu64 " s (--message-timeout)",
+			say(m, LOG_WARNING, "client %u: %zu of %d bytes of a message %" PRIu64 " s after its first (--message-timeout)",
 			    i, c->in_len, CMMUX_MSG_SIZE, m->message_timeout_s);
 			client_close(m, c, "stalled inside a message; closed");
 		}
@@ -724,12 +885,13 @@ static void accept_clients(struct mux *m)
 }
 
 /* The MADs the port has, to the clients they belong to: a batch of at
- * most --queue, then the poll loop lets the clients write and read. */
+ * most --queue, then the poll loop lets the clients write and read; it
+ * stops at a MAD held for a client whose queue is full. */
 static int port_read(struct mux *m)
 {
 	char err[256];
 
-	for (uint64_t k = 0; k < m->queue_max; k++) {
+	for (uint64_t k = 0; k < m->queue_max && !m->holding; k++) {
 		struct cmmux_msg msg = { .msg_type = CMMUX_REQ, .op_code = CMMUX_OP_MAD };
 		struct cmmux_route rt;
 		int r = port_recv(m, &msg, err, sizeof(err));
@@ -752,11 +914,9 @@ static int port_read(struct mux *m)
 		}
 		/* the client learns which of its GIDs this is for */
 		memcpy(msg.sgid + 8, &rt.ifid, 8);
-		m->mads_routed++;
-		m->clients[rt.client].mads_to++;
 		trace_mad(m, "in", &msg, rt.client, rt.by_gid ? (rt.fallback ? "by GID (::ffff)" : "by GID") :
 			  "by comm id");
-		client_push(m, &m->clients[rt.client], &msg);
+		deliver_mad(m, &m->clients[rt.client], &msg);
 	}
 	return 0;
 }
@@ -815,6 +975,7 @@ static void write_stats(struct mux *m)
 	jw_key(&w, "mads_routed"); jw_u64(&w, m->mads_routed);
 	jw_key(&w, "mads_dropped"); jw_u64(&w, m->mads_dropped);
 	jw_key(&w, "send_completions"); jw_u64(&w, m->completions);
+	jw_key(&w, "port_waits"); jw_u64(&w, m->port_waits);
 	jw_object_end(&w);
 	jw_end(&w);
 	if (fclose(fp) != 0 || out_file_commit(&f) < 0) {
@@ -886,19 +1047,22 @@ static void console_command(struct mux *m, char *line)
 		cmmux_each_commid(m->router, print_commid, &now);
 	} else if (!strcmp(cmd, "stats")) {
 		printf("clients %u now, %" PRIu64 " in all, %" PRIu64 " refused, %" PRIu64
-		       " dropped (non-request %" PRIu64 ", queue full %" PRIu64 ")\n"
+		       " dropped (non-request %" PRIu64 ", queue full %" PRIu64 ", stalled in a message %"
+		       PRIu64 ")\n"
 		       "requests REG %" PRIu64 " UNREG %" PRIu64 " MAD %" PRIu64 " invalid %" PRIu64 "\n"
 		       "answers OK %" PRIu64 " EINVAL %" PRIu64 " EEXIST %" PRIu64 " EACCES %" PRIu64
 		       " ENOTFOUND %" PRIu64 "\n"
 		       "MADs sent %" PRIu64 " (failed %" PRIu64 "), received %" PRIu64 ": routed %" PRIu64
-		       ", dropped %" PRIu64 ", send completions %" PRIu64 "\n"
+		       ", dropped %" PRIu64 ", send completions %" PRIu64 "; the port waited for a client %"
+		       PRIu64 " times\n"
 		       "comm ids %u, expired %" PRIu64 "; GIDs %u\n",
 		       m->nclients, m->clients_total, m->clients_refused,
-		       m->dropped_nonrequest + m->dropped_queue, m->dropped_nonrequest, m->dropped_queue,
+		       m->dropped_nonrequest + m->dropped_queue + m->dropped_partial, m->dropped_nonrequest,
+		       m->dropped_queue, m->dropped_partial,
 		       m->req[0], m->req[1], m->req[2], m->req_invalid,
 		       m->err[0], m->err[1], m->err[2], m->err[3], m->err[4],
 		       m->mads_sent, m->mad_send_failed, m->mads_in, m->mads_routed, m->mads_dropped,
-		       m->completions, cmmux_commid_count(m->router), m->commids_expired,
+		       m->completions, m->port_waits, cmmux_commid_count(m->router), m->commids_expired,
 		       cmmux_gid_count(m->router));
 	} else if (!strcmp(cmd, "trace")) {
 		if (arg && !strcmp(arg, "on"))
@@ -992,14 +1156,17 @@ static void poll_once(struct mux *m, bool accepting, int timeout_ms)
 	m->pfd[PFD_WAKE] = (struct pollfd){ .fd = accepting ? m->session.wake_fd : -1, .events = POLLIN };
 	m->pfd[PFD_USR1] = (struct pollfd){ .fd = m->usr1_fd, .events = POLLIN };
 	m->pfd[PFD_LISTEN] = (struct pollfd){ .fd = accepting ? m->listen_fd : -1, .events = POLLIN };
-	m->pfd[PFD_PORT] = (struct pollfd){ .fd = accepting ? m->port.fd : -1, .events = POLLIN };
+	m->pfd[PFD_PORT] = (struct pollfd){
+		.fd = accepting && !m->holding ? m->port.fd : -1, .events = POLLIN,
+	};
 	m->pfd[PFD_CONSOLE] = (struct pollfd){ .fd = console_active ? STDIN_FILENO : -1, .events = POLLIN };
 	for (uint32_t i = 0; i < n; i++) {
 		struct client *c = &m->clients[i];
+		bool room = c->qcount < m->queue_max;
 
 		m->pfd[PFD_CLIENTS + i] = (struct pollfd){
 			.fd = c->fd,
-			.events = (short)((accepting ? POLLIN : 0) | (c->qcount ? POLLOUT : 0)),
+			.events = (short)((accepting && room ? POLLIN : 0) | (c->qcount ? POLLOUT : 0)),
 		};
 	}
 	if (poll(m->pfd, PFD_CLIENTS + n, timeout_ms) < 0 && errno != EINTR) {
@@ -1031,6 +1198,7 @@ static void poll_once(struct mux *m, bool accepting, int timeout_ms)
 		if (c->fd >= 0 && c->qcount)
 			client_flush(m, c);
 	}
+	place_held(m);
 }
 
 static bool output_pending(const struct mux *m)
@@ -1039,6 +1207,20 @@ static bool output_pending(const struct mux *m)
 		if (m->clients[i].fd >= 0 && m->clients[i].qcount)
 			return true;
 	return false;
+}
+
+/* When the loop must look again: the next tick, or sooner the deadline
+ * of the client a held MAD waits for. */
+static uint64_t wake_at(const struct mux *m, uint64_t t, uint64_t next_tick)
+{
+	uint64_t at = next_tick;
+
+	if (m->holding) {
+		uint64_t due = m->clients[m->held_for].full_since_ms + m->queue_timeout_s * 1000;
+
+		at = due < at ? due : at;
+	}
+	return at > t ? at : t;
 }
 
 static void serve(struct mux *m)
@@ -1061,7 +1243,8 @@ static void serve(struct mux *m)
 			drop_stalled_clients(m, t);
 			next_tick = t + TICK_MS;
 		}
-		poll_once(m, true, (int)(next_tick > t ? next_tick - t : 0));
+		drop_slow_client(m, t);
+		poll_once(m, true, (int)(wake_at(m, t, next_tick) - t));
 	}
 	console_stop();
 	/* what was answered goes out; nothing new is taken */
@@ -1074,7 +1257,8 @@ static void parse_args(struct mux *m, int argc, char **argv)
 {
 	enum { OPT_TRACE = 256, OPT_CONSOLE, OPT_SYSLOG, OPT_STATS, OPT_MAX_CLIENTS, OPT_MAX_GIDS,
 	       OPT_MAX_COMMIDS, OPT_TTL, OPT_QUEUE, OPT_TEST_PORT, OPT_PER_PID, OPT_GIDS_PER,
-	       OPT_COMMIDS_PER, OPT_MSG_TIMEOUT, OPT_SOCK_MODE, OPT_SOCK_GROUP };
+	       OPT_COMMIDS_PER, OPT_MSG_TIMEOUT, OPT_SOCK_MODE, OPT_SOCK_GROUP, OPT_QUEUE_TIMEOUT,
+	       OPT_TEST_GIDS };
 	static const struct option longopts[] = {
 		{ "device", required_argument, NULL, 'd' },
 		{ "socket", required_argument, NULL, 's' },
@@ -1089,10 +1273,12 @@ static void parse_args(struct mux *m, int argc, char **argv)
 		{ "commid-ttl", required_argument, NULL, OPT_TTL },
 		{ "queue", required_argument, NULL, OPT_QUEUE },
 		{ "test-port", required_argument, NULL, OPT_TEST_PORT },
+		{ "test-gids", required_argument, NULL, OPT_TEST_GIDS },
 		{ "max-clients-per-pid", required_argument, NULL, OPT_PER_PID },
 		{ "max-gids-per-client", required_argument, NULL, OPT_GIDS_PER },
 		{ "max-commids-per-client", required_argument, NULL, OPT_COMMIDS_PER },
 		{ "message-timeout", required_argument, NULL, OPT_MSG_TIMEOUT },
+		{ "queue-timeout", required_argument, NULL, OPT_QUEUE_TIMEOUT },
 		{ "socket-mode", required_argument, NULL, OPT_SOCK_MODE },
 		{ "socket-group", required_argument, NULL, OPT_SOCK_GROUP },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -1112,6 +1298,7 @@ static void parse_args(struct mux *m, int argc, char **argv)
 	m->gids_per_client = 64;
 	m->commids_per_client = 4096;
 	m->message_timeout_s = 10;
+	m->queue_timeout_s = 2;
 	m->socket_mode = 0660;
 	while ((c = getopt_long(argc, argv, "d:s:p:vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -1146,6 +1333,7 @@ static void parse_args(struct mux *m, int argc, char **argv)
 				die_usage("--queue %s: 1 to 65536", optarg);
 			break;
 		case OPT_TEST_PORT: m->test_port = optarg; break;
+		case OPT_TEST_GIDS: m->test_gids = optarg; break;
 		case OPT_PER_PID:
 			if (parse_uint(optarg, 1, 4096, &m->max_per_pid) < 0)
 				die_usage("--max-clients-per-pid %s: 1 to 4096", optarg);
@@ -1161,6 +1349,10 @@ static void parse_args(struct mux *m, int argc, char **argv)
 		case OPT_MSG_TIMEOUT:
 			if (parse_uint(optarg, 1, 3600, &m->message_timeout_s) < 0)
 				die_usage("--message-timeout %s: 1 to 3600 seconds", optarg);
+			break;
+		case OPT_QUEUE_TIMEOUT:
+			if (parse_uint(optarg, 1, 3600, &m->queue_timeout_s) < 0)
+				die_usage("--queue-timeout %s: 1 to 3600 seconds", optarg);
 			break;
 		case OPT_SOCK_MODE: {
 			char *end;
@@ -1183,6 +1375,8 @@ static void parse_args(struct mux *m, int argc, char **argv)
 		die_usage("-d DEV is required (the RDMA device, see /sys/class/infiniband)");
 	if (strchr(m->dev, '/'))
 		die_usage("-d %s: a device name, not a path", m->dev);
+	if (m->test_gids && !m->test_port)
+		die_usage("--test-gids goes with --test-port (a real port's GIDs are in sysfs)");
 	m->port_num = (unsigned int)port;
 	if ((size_t)snprintf(m->path, sizeof(m->path), "%s-%s-%u", m->prefix, m->dev, m->port_num) >=
 	    sizeof(m->path))

@@ -41,6 +41,10 @@ _migbox()
 		COMPREPLY=($(compgen -g -- "$cur"))
 		return
 		;;
+	--test-gids)
+		COMPREPLY=($(compgen -d -- "$cur"))
+		return
+		;;
 	-z|--compress)
 		COMPREPLY=($(compgen -W "none zlib zstd" -- "$cur"))
 		return

@@ -195,8 +195,8 @@ expired_once() {
 	expect a 5 'RESP REG 0'
 }
 
-@test "pvrdma-mux: a client that stops reading is dropped when its queue fills; the others are served meanwhile" {
-	mux_start --queue 4
+@test "pvrdma-mux: a client that stops reading is dropped --queue-timeout after its queue fills; the MADs behind are not lost" {
+	mux_start --queue 4 --queue-timeout 1
 	client a
 	client b
 	to a reg ::ffff:10.1.0.2
@@ -205,15 +205,43 @@ expired_once() {
 	expect b 1 'RESP REG 0'
 	to a stall
 	expect a 2 'STALLED'
-	# far more than a socket buffer and the queue hold
+	# far more than a socket buffer and the queue hold, then one for b
 	to fabric many 3000 ::ffff:10.1.0.9 10 00000001 0 ::ffff:10.1.0.2
-	wait_log "$T/mux.log" 'client 0 .*does not read: its queue is full; closed' 30
+	to fabric mad ::ffff:10.1.0.9 10 00000002 0 ::ffff:10.1.0.3
+	wait_log "$T/mux.log" 'client 0 .*does not read: its queue has been full for 1 s \(--queue-timeout\); closed' 30
+	expect b 2 'MAD 0010 ::ffff:10.1.0.3 256 00000000'
+	to b reg fe80::b
+	expect b 3 'RESP REG 0'
+	usr1_stats
+	[[ $(stat_of '.clients, .clients_dropped_queue_full, .port_waits') == $'1\n1\n1' ]]
+}
+
+# port_waiting: the figures say the port waited for a client once.
+port_waiting() {
+	usr1_stats && [[ $(stat_of .port_waits) == 1 ]]
+}
+
+@test "pvrdma-mux: while the port waits for a client that does not read, the others' requests are answered" {
+	mux_start --queue 4 --queue-timeout 3600
+	client a
+	client b
+	to a reg ::ffff:10.1.0.2
+	expect a 1 'RESP REG 0'
+	to b reg ::ffff:10.1.0.3
+	expect b 1 'RESP REG 0'
+	to a stall
+	expect a 2 'STALLED'
+	to fabric many 3000 ::ffff:10.1.0.9 10 00000001 0 ::ffff:10.1.0.2
+	to fabric mad ::ffff:10.1.0.9 10 00000002 0 ::ffff:10.1.0.3
+	wait_for 30 port_waiting
 	to b reg fe80::b
 	expect b 2 'RESP REG 0'
-	to fabric mad ::ffff:10.1.0.9 10 00000002 0 ::ffff:10.1.0.3
+	# a goes away: what waited for it is dropped, b's MAD comes
+	kill "${PEER_PIDS[1]}"
 	expect b 3 'MAD 0010 ::ffff:10.1.0.3 256 00000000'
+	wait_log "$T/mux.log" 'client 0 \(pid [0-9]+\) (disconnected|cannot be written to)'
 	usr1_stats
-	[[ $(stat_of .clients_dropped_queue_full) == 1 ]]
+	[[ $(stat_of '.clients, .clients_dropped_queue_full') == $'1\n0' ]]
 }
 
 @test "pvrdma-mux: a stale socket file is replaced, a live mux is not, a non-socket is refused" {
@@ -324,6 +352,29 @@ wait_pane() {
 	[[ $(stat_of '.clients, .clients_dropped_queue_full, .mads_routed') == $'1\n0\n100' ]]
 }
 
+# all_or_eof FILE N: FILE has N lines, or the connection it logs ended.
+all_or_eof() {
+	has_lines "$1" "$2" || grep -q '^EOF$' "$1"
+}
+
+@test "pvrdma-mux: a burst far beyond --queue and the socket's buffer reaches a client that reads promptly, which is kept" {
+	mux_start --queue 2
+	client a
+	to a reg ::ffff:10.1.0.2
+	expect a 1 'RESP REG 0'
+	# 3000 x 360 bytes: more than the client's socket holds, so the mux
+	# must wait for the client to read instead of judging it dead
+	to fabric many 3000 ::ffff:10.1.0.9 10 00000001 0 ::ffff:10.1.0.2
+	wait_log "$T/fabric.log" '^INJECTED 3000$' 60
+	wait_for 60 all_or_eof "$T/a.log" 3001
+	[[ $(grep -c '^MAD 0010 ::ffff:10.1.0.2 256 ' "$T/a.log") == 3000 ]]
+	! grep -q 'does not read' "$T/mux.log"
+	to a reg fe80::a
+	expect a 3002 'RESP REG 0'
+	usr1_stats
+	[[ $(stat_of '.clients, .clients_dropped_queue_full, .mads_routed, .mads_dropped') == $'1\n0\n3000\n0' ]]
+}
+
 @test "pvrdma-mux: one client cannot take every GID or comm id: per-client shares" {
 	mux_start --max-gids-per-client 2 --max-commids-per-client 1
 	client a
@@ -359,7 +410,7 @@ wait_pane() {
 	expect a 1 'RESP REG 0'
 	# 100 of the 360 bytes of a REG, then nothing
 	to b bytes "$(printf '%0200d' 0)"
-	wait_log "$T/mux.log" 'client 1: 100 of 360 bytes of a message, then nothing for 1 s \(--message-timeout\)' 10
+	wait_log "$T/mux.log" 'client 1: 100 of 360 bytes of a message 1 s after its first \(--message-timeout\)' 10
 	expect b 1 'EOF'
 	# a, idle meanwhile, is served
 	to a reg fe80::b
@@ -417,8 +468,46 @@ connections() {
 	[[ $(stat_of '.mads_sent, .mads_refused_not_its_gid, .mads_refused_comm_id_taken') == $'1\n2\n1' ]]
 }
 
+@test "pvrdma-mux: a MAD whose GRH leaves from a port GID (gid_index) the client did not register is refused" {
+	mkdir "$T/gids"
+	echo 0000:0000:0000:0000:0000:ffff:0a01:0002 >"$T/gids/0"
+	echo 0000:0000:0000:0000:0000:ffff:0a01:0003 >"$T/gids/1"
+	echo 0000:0000:0000:0000:0000:0000:0000:0000 >"$T/gids/2"
+	mux_start --test-gids "$T/gids"
+	client a
+	client b
+	to a reg ::ffff:10.1.0.2
+	expect a 1 'RESP REG 0'
+	to b reg ::ffff:10.1.0.3
+	expect b 1 'RESP REG 0'
+	# a's GID as its sgid and at the GRH's index 0: sent
+	to a madgrh 0 ::ffff:10.1.0.2 10 000000a1 0 ::ffff:10.1.0.9
+	expect a 2 'RESP MAD 0'
+	# a's GID as its sgid, but the GRH from index 1, b's GID
+	to a madgrh 1 ::ffff:10.1.0.2 10 000000a2 0 ::ffff:10.1.0.9
+	expect a 3 'RESP MAD 3'
+	wait_log "$T/mux.log" "client 0: a MAD sent from the port's GID index 1 \(::ffff:10\.1\.0\.3\), which it did not register: refused"
+	# an empty entry, and one the table does not have
+	to a madgrh 2 ::ffff:10.1.0.2 10 000000a3 0 ::ffff:10.1.0.9
+	expect a 4 'RESP MAD 3'
+	to a madgrh 9 ::ffff:10.1.0.2 10 000000a4 0 ::ffff:10.1.0.9
+	expect a 5 'RESP MAD 3'
+	wait_log "$T/mux.log" "client 0: a MAD sent from the port's GID index 9 \(no GID there\)"
+	[[ $(grep -c '^SENT' "$T/fabric.log") == 1 ]]
+	usr1_stats
+	[[ $(stat_of '.mads_sent, .mads_refused_not_its_gid') == $'1\n3' ]]
+	run mb pvrdma-mux -d rxe0 --test-gids "$T/gids"
+	assert_fails_with 2 '--test-gids goes with --test-port'
+}
+
 @test "pvrdma-mux: the socket is 0660 whatever the umask (000 here)" {
 	umask 000
+	mux_start
+	[[ $(stat -c %a "$SOCK") == 660 ]]
+}
+
+@test "pvrdma-mux: the socket is 0660 whatever the umask (077 here)" {
+	umask 077
 	mux_start
 	[[ $(stat -c %a "$SOCK") == 660 ]]
 }
@@ -431,4 +520,20 @@ connections() {
 	assert_fails_with 2 '--socket-mode 0999: octal permissions, 0 to 0777'
 	run mb pvrdma-mux -d rxe0 -s "$T/x" --test-port "$T/fab.sock" --socket-group no-such-group-here
 	assert_fails_with 1 '--socket-group no-such-group-here: no such group'
+}
+
+@test "pvrdma-mux: a socket path swapped for a symlink right after bind is refused; what the symlink names keeps its mode and group" {
+	cc -shared -fPIC -o "$T/swap.so" "$BATS_TEST_DIRNAME/lib/swap-after-bind.c" -ldl
+	peer_start fabric fabric "$T/fab.sock"
+	wait_log "$T/fabric.log" LISTENING
+	echo secret >"$T/target"
+	chmod 0600 "$T/target"
+	before=$(stat -c '%a %G' "$T/target")
+	# timeout: a mux that does not notice serves on
+	run env SWAP_PATH="$SOCK" SWAP_TARGET="$T/target" LD_PRELOAD="$T/swap.so" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		timeout 10 "$MIGBOX" pvrdma-mux -d rxe0 -s "$T/m" --test-port "$T/fab.sock" --socket-group daemon
+	[[ $(stat -c '%a %G' "$T/target") == "$before" ]]
+	assert_fails_with 1 "$SOCK is no longer the socket bound there (replaced meanwhile?): not serving on it"
+	[[ -L $SOCK ]]
 }

@@ -57,6 +57,11 @@ setup_file()
 	grep -qx 'sidr: udaddy: event: RDMA_CM_EVENT_UNREACHABLE, error: 2' "$OUT_B"
 }
 
+@test "a MAD whose GRH leaves from another guest's GID on the port (its gid_index, read from sysfs) is refused" {
+	grep -qx 'client: foreign err 3' "$OUT_A" || { cat "$OUT_A"; false; }
+	grep -Eq "^mux: pvrdma-mux: client 0: a MAD sent from the port's GID index [0-9]+ \(::ffff:192\.0\.2\.3\), which it did not register: refused$" "$OUT_A"
+}
+
 @test "the mux counted what it routed and sent (its --stats-json follows the schema), and SIGTERM ended it; both VMs succeeded" {
 	grep -q '"mads_routed":[1-9]' "$OUT_A" || { cat "$OUT_A"; false; }
 	grep -q '"mads_sent":[1-9]' "$OUT_A"

@@ -12,6 +12,9 @@
 #                              a CM MAD from GID (hex attr, comm ids), then
 #                              "RESP MAD ERR"; DGID goes where REQ (data+80)
 #                              and SIDR_REQ (data+44) carry it
+#     madgrh INDEX GID ATTR LOCAL REMOTE [DGID [LEN]]
+#                              the same with a GRH from the port's GID
+#                              INDEX, as QEMU sends it
 #     raw TYPE OP [GID]        a message with any msg_type/op_code
 #     pieces GID               a REG written in three pieces
 #     badlen GID N             a MAD request whose umad_len says N
@@ -54,17 +57,20 @@ sub cm_mad {
 }
 
 # struct ib_user_mad's 64 bytes: agent_id, status, timeout, retries, length,
-# then ib_mad_addr (qpn at 20, gid at 36).
+# then ib_mad_addr (qpn at 20, grh_present at 30, gid_index 31, hop_limit
+# 32, gid at 36); a GRH when a gid_index is given.
 sub umad_hdr {
-	my ($gid) = @_;
-	return pack('LLLLL', 0, 0, 0, 0, 0) . pack('N', 1) . ("\0" x 12) . $gid . ("\0" x 12);
+	my ($gid, $index) = @_;
+	my $grh = defined $index ? 1 : 0;
+	return pack('LLLLL', 0, 0, 0, 0, 0) . pack('N', 1) . pack('Nn', 0, 0)
+		. pack('C6', 0, 0, $grh, $index // 0, $grh ? 0xff : 0, 0) . $gid . ("\0" x 12);
 }
 
 sub msg {
-	my ($type, $op, $gid, $mad, $addr) = @_;
+	my ($type, $op, $gid, $mad, $addr, $index) = @_;
 	$mad //= '';
 	my $m = pack('LL', $type, $op) . $gid . pack('LL', 0, 0) . pack('l', length $mad)
-		. umad_hdr($addr // ("\0" x 16)) . $mad;
+		. umad_hdr($addr // ("\0" x 16), $index) . $mad;
 	return $m . ("\0" x (360 - length $m));
 }
 
@@ -134,10 +140,11 @@ if ($mode eq 'client') {
 			if ($c eq 'reg' || $c eq 'unreg') {
 				syswrite($s, msg(0, $c eq 'reg' ? 0 : 1, gid($a[0])));
 				$r = $read_msg->(1);
-			} elsif ($c eq 'mad') {
+			} elsif ($c eq 'mad' || $c eq 'madgrh') {
+				my $index = $c eq 'madgrh' ? shift @a : undef;
 				my ($g, $attr, $l, $rm, $dg, $len) = @a;
 				my $mad = cm_mad($attr, $l, $rm, $dg, $len);
-				syswrite($s, msg(0, 2, gid($g), $mad, gid($g)));
+				syswrite($s, msg(0, 2, gid($g), $mad, gid($g), $index));
 				$r = $read_msg->(1);
 			} elsif ($c eq 'raw') {
 				syswrite($s, msg($a[0], $a[1], gid($a[2] // '::')));

@@ -5,7 +5,9 @@
 #                                  unloaded) with mux-client as the QEMU
 #                                  side owning ::ffff:ADDR: it answers the
 #                                  REQs routed to it with a REJ, the
-#                                  SIDR_REQs with a SIDR_REP (rejected)
+#                                  SIDR_REQs with a SIDR_REP (rejected);
+#                                  first it tries a MAD from ADDR+2 (put on
+#                                  eth0 as another guest's GID)
 #        pvrdma-mad req ADDR PEER  rdma-send to PEER (its kernel's rdma_cm
 #                                  sends a real REQ) until it is REJECTED,
 #                                  then udaddy -s PEER (a real SIDR_REQ,
@@ -26,10 +28,10 @@ ip addr add "$addr/24" dev eth0 || fail "ip addr add $addr failed"
 rdma link add rxe0 type rxe netdev eth0 || fail "rdma link add on eth0 failed"
 wait_for 5 rxe_active || fail "rxe0 on eth0 is not ACTIVE"
 
-# the sysfs index of rxe0's GID ::ffff:ADDR
+# the sysfs index of rxe0's GID ::ffff:ADDR (default: this VM's address)
 gid_index() {
-	local hex want f
-	hex=$(echo "$addr" | awk -F. '{ printf "%02x%02x:%02x%02x", $1, $2, $3, $4 }')
+	local hex want f a=${1:-$addr}
+	hex=$(echo "$a" | awk -F. '{ printf "%02x%02x:%02x%02x", $1, $2, $3, $4 }')
 	want="0000:0000:0000:0000:0000:ffff:$hex"
 	for f in /sys/class/infiniband/rxe0/ports/1/gids/*; do
 		[ "$(cat "$f" 2>/dev/null)" = "$want" ] && { echo "${f##*/}"; return 0; }
@@ -50,10 +52,16 @@ mux)
 	grep -q '^ib_cm ' /proc/modules && fail "ib_cm still loaded"
 	wait_for 10 gid_index > /dev/null || fail "no GID ::ffff:$addr on rxe0"
 	idx=$(gid_index)
+	# another guest's GID on the same port (as libvirt would add it), for
+	# a GRH this client may not use
+	other=${addr%.*}.$((${addr##*.} + 2))
+	ip addr add "$other/24" dev eth0 || fail "ip addr add $other failed"
+	wait_for 10 gid_index "$other" > /dev/null || fail "no GID ::ffff:$other on rxe0"
+	foreign=$(gid_index "$other")
 	migbox pvrdma-mux -d rxe0 -s /tmp/mux --trace -v --stats-json /tmp/mux.json 2> /tmp/mux.log &
 	mux=$!
 	wait_for 10 test -S /tmp/mux-rxe0-1 || fail "no mux socket: $(tr '\n' '|' < /tmp/mux.log)"
-	mux-client /tmp/mux-rxe0-1 "::ffff:$addr" "$idx" 120 15 > /tmp/client.out 2>&1
+	mux-client /tmp/mux-rxe0-1 "::ffff:$addr" "$idx" 120 15 "$foreign" > /tmp/client.out 2>&1
 	rc=$?
 	sed 's/^/client: /' /tmp/client.out
 	# mux-client answered every REQ and SIDR_REQ until none came for 15 s:

@@ -5,8 +5,12 @@
  * (rejected). It stops LINGER seconds after the last answer (the initiator
  * retries while it is refused), or SECONDS after it started.
  *
- * usage: mux-client SOCKET GID SGID_INDEX [SECONDS [LINGER]]
- * Prints "REG err N", then for the first of each kind "REQ comm 0x... from
+ * With FOREIGN_INDEX, it first sends an RTU (comm ids 0, to itself) whose
+ * sgid is GID but whose GRH leaves from the port's GID FOREIGN_INDEX, not
+ * its own: the mux must refuse it (EACCES, 3).
+ *
+ * usage: mux-client SOCKET GID SGID_INDEX [SECONDS [LINGER [FOREIGN_INDEX]]]
+ * Prints "REG err N", "foreign err N" with FOREIGN_INDEX, then for the first of each kind "REQ comm 0x... from
  * GID, N bytes" and "REJ err N", or "SIDR_REQ id 0x... from GID, N bytes"
  * and "SIDR_REP err N"; at the end "REJ sent N" and "SIDR_REP sent N"; exit
  * 0 if something was answered and every answer went out with err 0. */
@@ -26,6 +30,7 @@
 #define ATTR_REJ	0x0012
 #define ATTR_SIDR_REQ	0x0017
 #define ATTR_SIDR_REP	0x0018
+#define ATTR_RTU	0x0014
 #define REJ_CONSUMER	28
 #define SIDR_REJECT	2
 #define QP1_QKEY	0x80010000u
@@ -108,6 +113,18 @@ static void make_sidr_rep(struct cmmux_msg *out, const struct cmmux_msg *req,
 	out->mad[28] = SIDR_REJECT;
 }
 
+/* An RTU with comm ids 0 (nobody's connection), from GID as its sgid but
+ * with its GRH from the port's GID index: the mux's answer. */
+static int send_foreign(int fd, const uint8_t gid[16], unsigned int index)
+{
+	struct cmmux_msg self, out;
+
+	memset(&self, 0, sizeof(self));
+	memcpy(self.umad.gid, gid, 16);		/* addressed to itself */
+	make_answer(&out, &self, ATTR_RTU, gid, index);
+	return request(fd, &out);
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -119,7 +136,7 @@ int main(int argc, char **argv)
 	unsigned int sgid_index;
 
 	if (argc < 4 || inet_pton(AF_INET6, argv[2], gid) != 1) {
-		fprintf(stderr, "usage: mux-client SOCKET GID SGID_INDEX [SECONDS [LINGER]]\n");
+		fprintf(stderr, "usage: mux-client SOCKET GID SGID_INDEX [SECONDS [LINGER [FOREIGN_INDEX]]]\n");
 		return 2;
 	}
 	sgid_index = (unsigned int)atoi(argv[3]);
@@ -140,6 +157,11 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (err)
 		return 1;
+	if (argc > 6) {
+		err = send_foreign(fd, gid, (unsigned int)atoi(argv[6]));
+		printf("foreign err %d\n", err);
+		fflush(stdout);
+	}
 	while (time(NULL) < end) {
 		uint16_t attr;
 		int first;
