@@ -50,7 +50,23 @@
 #include "stream.h"
 #include "transfer.h"
 
-const char multifd_recv_usage[] =
+static const struct opt recv_opts[] = {
+	XFER_ROW_CHANNELS,
+	XFER_ROW_COMPRESS("none, zlib or zstd: what the sender uses (default none)"),
+	XFER_ROW_UUID("uuid every channel must carry (default all zero, as QEMU without -uuid)"),
+	XFER_ROW_OUTPUT,
+	XFER_ROW_TIMEOUT("fail when the connections are not all in after SECONDS, or when no "
+			 "byte moves for SECONDS, saying whether the channels or the output "
+			 "stalled (default: wait forever, as QEMU)"),
+	XFER_ROW_PROGRESS,
+	XFER_ROW_STATS,
+	OPT_HELP,
+	OPT_END
+};
+
+const struct applet_help multifd_recv_help = {
+	.opts = recv_opts,
+	.text =
 "usage: multifd-recv [OPTIONS] [HOST]:PORT > STREAM\n"
 "\n"
 "Listens on HOST:PORT ([IPV6]:PORT; :PORT for every address; port 0 for any\n"
@@ -61,23 +77,8 @@ const char multifd_recv_usage[] =
 "channel's records with the multifd pages put in place, which QEMU loads\n"
 "with -incoming \"exec:cat STREAM\". The address it listens on goes to\n"
 "stderr (\"listening on ADDR:PORT\") and into --stats-json.\n"
-"\n"
-XFER_USAGE_CHANNELS
-"  -z, --compress METHOD\n"
-"                        none, zlib or zstd: what the sender uses (default\n"
-"                        none)\n"
-"      --uuid UUID       uuid every channel must carry (default all zero, as\n"
-"                        QEMU without -uuid)\n"
-"  -o, --output FILE     write to FILE, which appears only once complete and\n"
-"                        on disk (a symlink is followed)\n"
-"      --timeout SECONDS\n"
-"                        fail when the connections are not all in after\n"
-"                        SECONDS, or when no byte moves for SECONDS, saying\n"
-"                        whether the channels or the output stalled (default:\n"
-"                        wait forever, as QEMU)\n"
-XFER_USAGE_PROGRESS
-XFER_USAGE_STATS
-"  -h, --help            show this help\n"
+"\n",
+	.notes =
 "\n"
 "A connection that closes, stays silent for 10 s or sends foreign bytes\n"
 "before it says what it is (a port scan, a health check) is dropped with a\n"
@@ -91,7 +92,8 @@ XFER_USAGE_STATS
 "\n"
 XFER_USAGE_SIGNALS
 "\n"
-"Exit status: 0 a complete stream written, 1 failure, 2 usage error.\n";
+"Exit status: 0 a complete stream written, 1 failure, 2 usage error.\n",
+};
 
 #define ACCEPT_TICK_MS		250
 #define HANDSHAKE_MS		10000	/* to say what a connection is */
@@ -1133,33 +1135,15 @@ static void run(struct receiver *rx)
 	in_free(&in);
 }
 
-static int take_output(void *ctx, int c, const char *arg, char *err)
-{
-	struct receiver *rx = ctx;
-
-	if (c != 'o') {
-		snprintf(err, XFER_ERR_LEN, "bad option");
-		return -1;
-	}
-	rx->out_path = arg;
-	return 0;
-}
-
 static void parse_args(struct receiver *rx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		XFER_LONGOPTS_MULTIFD,
-		{ "output", required_argument, NULL, 'o' },
-		XFER_LONGOPTS_COMMON,
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
 
-	switch (xfer_getopt(&rx->x.opts, argc, argv, "c:z:o:h", longopts, take_output, rx, err)) {
+	switch (xfer_getopt(&rx->x.opts, argc, argv, recv_opts, NULL, NULL, err)) {
 	case 1: applet_help();
 	case -1: die_usage("%s", err);
 	}
+	rx->out_path = rx->x.opts.out_path;
 	if (argc - optind != 1)
 		die_usage("expected one [HOST]:PORT to listen on");
 	if (net_endpoint_parse(argv[optind], false, &rx->ep, err) < 0)

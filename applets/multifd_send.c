@@ -29,7 +29,24 @@
 #include "stream.h"
 #include "transfer.h"
 
-const char multifd_send_usage[] =
+static const struct opt send_opts[] = {
+	XFER_ROW_CHANNELS,
+	XFER_ROW_COMPRESS("none, zlib or zstd (default none)"),
+	XFER_ROW_LEVEL,
+	XFER_ROW_UUID("uuid in the init packets (default all zero, as QEMU without -uuid); "
+		      "a QEMU destination wants its -uuid"),
+	XFER_ROW_TIMEOUT("give up connecting after SECONDS (default 30) and fail when no byte "
+			 "moves for SECONDS, saying whether stdin or the receiver stalled "
+			 "(default: no limit)"),
+	XFER_ROW_PROGRESS,
+	XFER_ROW_STATS,
+	OPT_HELP,
+	OPT_END
+};
+
+const struct applet_help multifd_send_help = {
+	.opts = send_opts,
+	.text =
 "usage: multifd-send [OPTIONS] HOST:PORT < STREAM\n"
 "\n"
 "Reads a QEMU migration stream (QEVM version 3) on stdin and sends it to\n"
@@ -41,21 +58,8 @@ const char multifd_send_usage[] =
 "sends a SYNC packet before the main channel goes on. The receiver is\n"
 "multifd-recv or a QEMU destination with the multifd capability and the\n"
 "same channel count and compression.\n"
-"\n"
-XFER_USAGE_CHANNELS
-"  -z, --compress METHOD\n"
-"                        none, zlib or zstd (default none)\n"
-"  -l, --level N         compression level (default 1, as QEMU; zlib 0..9,\n"
-"                        zstd -50..20)\n"
-"      --uuid UUID       uuid in the init packets (default all zero, as QEMU\n"
-"                        without -uuid); a QEMU destination wants its -uuid\n"
-"      --timeout SECONDS\n"
-"                        give up connecting after SECONDS (default 30) and\n"
-"                        fail when no byte moves for SECONDS, saying whether\n"
-"                        stdin or the receiver stalled (default: no limit)\n"
-XFER_USAGE_PROGRESS
-XFER_USAGE_STATS
-"  -h, --help            show this help\n"
+"\n",
+	.notes =
 "\n"
 "A page that the stream sends twice between two end-of-section records\n"
 "(QEMU never does) gets an extra sync point first, so that its older copy\n"
@@ -67,7 +71,8 @@ XFER_USAGE_STATS
 XFER_USAGE_SIGNALS
 "\n"
 "Exit status: 0 sent and acknowledged by an orderly close, 1 failure (input,\n"
-"connection, receiver), 2 usage error.\n";
+"connection, receiver), 2 usage error.\n",
+};
 
 /* One packet's worth of pages, or a SYNC. */
 struct send_job {
@@ -771,16 +776,9 @@ static void run(struct sender *tx)
 
 static void parse_args(struct sender *tx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		XFER_LONGOPTS_MULTIFD,
-		{ "level", required_argument, NULL, 'l' },
-		XFER_LONGOPTS_COMMON,
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
 
-	switch (xfer_getopt(&tx->x.opts, argc, argv, "c:z:l:h", longopts, NULL, NULL, err)) {
+	switch (xfer_getopt(&tx->x.opts, argc, argv, send_opts, NULL, NULL, err)) {
 	case 1: applet_help();
 	case -1: die_usage("%s", err);
 	}

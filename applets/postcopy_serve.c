@@ -45,7 +45,31 @@
 #include "transfer.h"
 #include "uffd_probe.h"
 
-const char postcopy_serve_usage[] =
+enum { OPT_RESUME = 0x2000, OPT_PUSH_DELAY, OPT_PROBE };
+
+static const struct opt serve_opts[] = {
+	{ OPT_RESUME, "resume", NULL, "continue a postcopy migration that broke after the guest "
+	  "started (the destination is postcopy-paused): run migrate-recover tcp:HOST:PORT on "
+	  "it, then this; only the pages it still lacks are sent", NULL },
+	{ OPT_PUSH_DELAY, "push-delay", "MS", "push background pages only after MS milliseconds; "
+	  "requested pages go at once (shows demand paging)", NULL },
+	XFER_ROW_TIMEOUT("give up connecting after SECONDS (default 30) and fail when a piped "
+			 "stream stops coming, or the destination takes no byte and asks for "
+			 "nothing, for SECONDS (default: no limit)"),
+	XFER_ROW_PROGRESS_HELP("show pages requested, pushed and left, and the request "
+			       "latency, on stderr"),
+	XFER_ROW_STATS,
+	{ OPT_PROBE, "probe", NULL, "say whether this host can be a postcopy destination "
+	  "(userfaultfd: the syscall, /dev/userfaultfd, API features, unprivileged use, shmem "
+	  "and hugetlbfs registration, page sizes) and exit", NULL },
+	{ 'j', "json", NULL, "with --probe: as JSON", NULL },
+	OPT_HELP,
+	OPT_END
+};
+
+const struct applet_help postcopy_serve_help = {
+	.opts = serve_opts,
+	.text =
 "usage: postcopy-serve [OPTIONS] HOST:PORT < STREAM\n"
 "       postcopy-serve --probe [--json]\n"
 "\n"
@@ -61,27 +85,8 @@ const char postcopy_serve_usage[] =
 "past 8 times the RAM it claims plus 256 MiB); what cannot be served is\n"
 "refused by name: another target page size, vfio devices, compressed\n"
 "pages, no device state. A stream file must not change while it is served.\n"
-"\n"
-"      --resume          continue a postcopy migration that broke after the\n"
-"                        guest started (the destination is postcopy-paused):\n"
-"                        run migrate-recover tcp:HOST:PORT on it, then this;\n"
-"                        only the pages it still lacks are sent\n"
-"      --push-delay MS   push background pages only after MS milliseconds;\n"
-"                        requested pages go at once (shows demand paging)\n"
-"      --timeout SECONDS\n"
-"                        give up connecting after SECONDS (default 30) and\n"
-"                        fail when a piped stream stops coming, or the\n"
-"                        destination takes no byte and asks for nothing, for\n"
-"                        SECONDS (default: no limit)\n"
-"      --progress        show pages requested, pushed and left, and the\n"
-"                        request latency, on stderr\n"
-XFER_USAGE_STATS
-"      --probe           say whether this host can be a postcopy destination\n"
-"                        (userfaultfd: the syscall, /dev/userfaultfd, API\n"
-"                        features, unprivileged use, shmem and hugetlbfs\n"
-"                        registration, page sizes) and exit\n"
-"  -j, --json            with --probe: as JSON\n"
-"  -h, --help            show this help\n"
+"\n",
+	.notes =
 "\n"
 "If the connection breaks after the guest started, QEMU pauses the\n"
 "migration (postcopy-paused) and the guest waits for its missing pages:\n"
@@ -97,7 +102,8 @@ XFER_USAGE_SIGNALS
 "\n"
 "Exit status: 0 every page served and the destination said SHUT 0, 1\n"
 "failure, 2 usage error; with --probe, 0 when this host can be a\n"
-"destination, 1 when it cannot.\n";
+"destination, 1 when it cannot.\n",
+};
 
 #define SECTION_PAGES	64	/* background pages per section: a request waits at most one */
 #define LATENCY_MAX	(1u << 20)
@@ -1122,8 +1128,6 @@ static int probe(bool json)
 
 /* ---- set-up and the run ---- */
 
-enum { OPT_RESUME = 0x2000, OPT_PUSH_DELAY, OPT_PROBE };
-
 struct args {
 	struct server *s;
 	bool probe, json;
@@ -1162,19 +1166,10 @@ static int take_option(void *ctx, int c, const char *arg, char *err)
 /* Returns with the server set up, or exits (--probe, --help, usage). */
 static void parse_args(struct server *s, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "resume", no_argument, NULL, OPT_RESUME },
-		{ "push-delay", required_argument, NULL, OPT_PUSH_DELAY },
-		{ "probe", no_argument, NULL, OPT_PROBE },
-		{ "json", no_argument, NULL, 'j' },
-		XFER_LONGOPTS_COMMON,
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
 	struct args a = { .s = s };
 
-	switch (xfer_getopt(&s->x.opts, argc, argv, "hj", longopts, take_option, &a, err)) {
+	switch (xfer_getopt(&s->x.opts, argc, argv, serve_opts, take_option, &a, err)) {
 	case 1: applet_help();
 	case -1: die_usage("%s", err);
 	}

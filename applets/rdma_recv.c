@@ -34,7 +34,25 @@
 #include "stream.h"
 #include "transfer.h"
 
-const char rdma_recv_usage[] =
+enum { OPT_MAX_RAM = 0x2000 };
+
+static const struct opt recv_opts[] = {
+	XFER_ROW_OUTPUT,
+	{ OPT_MAX_RAM, "max-ram", "SIZE", "refuse a source whose RAM blocks total more than "
+	  "SIZE (e.g. 64G): all of it may end up pinned or filled (default: this machine's "
+	  "memory, MemTotal)", NULL },
+	XFER_ROW_TIMEOUT("fail when no source connects within SECONDS, or when no control "
+			 "message comes for SECONDS (RDMA WRITEs are invisible to a destination; "
+			 "default: wait forever)"),
+	XFER_ROW_PROGRESS,
+	XFER_ROW_STATS,
+	OPT_HELP,
+	OPT_END
+};
+
+const struct applet_help rdma_recv_help = {
+	.opts = recv_opts,
+	.text =
 "usage: rdma-recv [OPTIONS] HOST:PORT > STREAM\n"
 "\n"
 "Listens with rdma_cm on HOST:PORT (an IPv4 address of an RDMA device) for\n"
@@ -47,19 +65,8 @@ const char rdma_recv_usage[] =
 "Guest RAM lands by RDMA WRITE in memory mapped per RAM block: only the\n"
 "1 MiB chunks the source registers, writes to or fills are ever touched\n"
 "(all of it when the source asks for pin-all, which is honoured).\n"
-"\n"
-"  -o, --output FILE     write to FILE, which appears only once complete and\n"
-"                        on disk (a symlink is followed)\n"
-"      --max-ram SIZE    refuse a source whose RAM blocks total more than SIZE\n"
-"                        (e.g. 64G): all of it may end up pinned or filled\n"
-"                        (default: this machine's memory, MemTotal)\n"
-"      --timeout SECONDS\n"
-"                        fail when no source connects within SECONDS, or when\n"
-"                        no control message comes for SECONDS (RDMA WRITEs are\n"
-"                        invisible to a destination; default: wait forever)\n"
-XFER_USAGE_PROGRESS
-XFER_USAGE_STATS
-"  -h, --help            show this help\n"
+"\n",
+	.notes =
 "\n"
 "A source with another protocol version, or with more RAM than --max-ram,\n"
 "is refused. Malformed messages (a length past the buffer, an unknown type,\n"
@@ -70,7 +77,8 @@ XFER_USAGE_STATS
 "\n"
 XFER_USAGE_SIGNALS
 "\n"
-"Exit status: 0 a complete stream written, 1 failure, 2 usage error.\n";
+"Exit status: 0 a complete stream written, 1 failure, 2 usage error.\n",
+};
 
 #define RECV_MAP_FLAGS	(MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
 
@@ -713,16 +721,12 @@ static void stats_fields(void *ctx, struct json_writer *w)
 
 /* ---- set-up and the run ---- */
 
-enum { OPT_MAX_RAM = 0x2000 };
 
 static int take_own(void *ctx, int c, const char *arg, char *err)
 {
 	struct receiver *rx = ctx;
 
 	switch (c) {
-	case 'o':
-		rx->out_path = arg;
-		return 0;
 	case OPT_MAX_RAM:
 		if (parse_size(arg, &rx->max_ram) < 0 || !rx->max_ram) {
 			snprintf(err, XFER_ERR_LEN, "--max-ram %s: expected a size like 16G", arg);
@@ -748,19 +752,13 @@ static uint64_t machine_memory(void)
 
 static void parse_args(struct receiver *rx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "max-ram", required_argument, NULL, OPT_MAX_RAM },
-		XFER_LONGOPTS_COMMON,
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
 
-	switch (xfer_getopt(&rx->x.opts, argc, argv, "o:h", longopts, take_own, rx, err)) {
+	switch (xfer_getopt(&rx->x.opts, argc, argv, recv_opts, take_own, rx, err)) {
 	case 1: applet_help();
 	case -1: die_usage("%s", err);
 	}
+	rx->out_path = rx->x.opts.out_path;
 	if (argc - optind != 1)
 		die_usage("expected one HOST:PORT to listen on");
 	if (!rx->max_ram_given)

@@ -39,7 +39,25 @@
 #include "stream.h"
 #include "transfer.h"
 
-const char rdma_send_usage[] =
+enum { OPT_PIN_ALL = 0x2000 };
+
+static const struct opt send_opts[] = {
+	{ OPT_PIN_ALL, "pin-all", NULL, "ask the destination to pin all its RAM (QEMU's "
+	  "rdma-pin-all): no registration traffic; a destination that refuses is used "
+	  "dynamically", NULL },
+	XFER_ROW_TIMEOUT("give up connecting after SECONDS (default 30; a destination that "
+			 "refuses is tried until then), and fail when no byte moves for "
+			 "SECONDS, saying whether stdin or the destination stalled (default: "
+			 "no limit)"),
+	XFER_ROW_PROGRESS,
+	XFER_ROW_STATS,
+	OPT_HELP,
+	OPT_END
+};
+
+const struct applet_help rdma_send_help = {
+	.opts = send_opts,
+	.text =
 "usage: rdma-send [OPTIONS] HOST:PORT < STREAM\n"
 "\n"
 "Reads a QEMU migration stream (QEVM version 3) on stdin and sends it with\n"
@@ -49,18 +67,8 @@ const char rdma_send_usage[] =
 "sends them: 1 MiB chunks registered on demand, contiguous pages merged,\n"
 "chunks of one repeated byte as COMPRESS; everything else as QEMU_FILE\n"
 "messages.\n"
-"\n"
-"      --pin-all         ask the destination to pin all its RAM (QEMU's\n"
-"                        rdma-pin-all): no registration traffic; a\n"
-"                        destination that refuses is used dynamically\n"
-"      --timeout SECONDS\n"
-"                        give up connecting after SECONDS (default 30; a\n"
-"                        destination that refuses is tried until then), and\n"
-"                        fail when no byte moves for SECONDS, saying whether\n"
-"                        stdin or the destination stalled (default: no limit)\n"
-XFER_USAGE_PROGRESS
-XFER_USAGE_STATS
-"  -h, --help            show this help\n"
+"\n",
+	.notes =
 "\n"
 "After the last byte it waits for the destination to ask for more (READY)\n"
 "or to disconnect: either means it took everything. An ERROR from the\n"
@@ -70,7 +78,8 @@ XFER_USAGE_STATS
 "\n"
 XFER_USAGE_SIGNALS
 "\n"
-"Exit status: 0 sent and taken, 1 failure, 2 usage error.\n";
+"Exit status: 0 sent and taken, 1 failure, 2 usage error.\n",
+};
 
 #define MERGE_BUFFERS	32		/* of one chunk each */
 #define PAGE		4096u
@@ -545,7 +554,6 @@ static void stats_fields(void *ctx, struct json_writer *w)
 
 /* ---- set-up and the run ---- */
 
-enum { OPT_PIN_ALL = 0x2000 };
 
 static int take_pin_all(void *ctx, int c, const char *arg, char *err)
 {
@@ -562,15 +570,9 @@ static int take_pin_all(void *ctx, int c, const char *arg, char *err)
 
 static void parse_args(struct sender *tx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "pin-all", no_argument, NULL, OPT_PIN_ALL },
-		XFER_LONGOPTS_COMMON,
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
 
-	switch (xfer_getopt(&tx->x.opts, argc, argv, "h", longopts, take_pin_all, tx, err)) {
+	switch (xfer_getopt(&tx->x.opts, argc, argv, send_opts, take_pin_all, tx, err)) {
 	case 1: applet_help();
 	case -1: die_usage("%s", err);
 	}

@@ -26,7 +26,8 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 struct opt {
 	int key;		/* getopt's value: the short letter, or >= 0x100 */
 	const char *name;	/* the long name, without "--" */
-	const char *arg;	/* its argument's name, or NULL for a flag */
+	const char *arg;	/* its argument's name, or NULL for a flag; "[=NAME]":
+				 * an optional one, given as --name=VALUE */
 	const char *help;
 	const char *complete;	/* OPT_COMPLETE_FILE, words ("a b c"), or NULL */
 };
@@ -40,6 +41,7 @@ struct applet_help {
 	const char *text;		/* "usage: ..." up to the options */
 	const struct opt *opts;
 	const char *notes;		/* after the options; may be NULL */
+	unsigned int column;		/* where option help starts; 0: 24 */
 };
 
 static inline bool opt_has_short(const struct opt *o)
@@ -48,7 +50,7 @@ static inline bool opt_has_short(const struct opt *o)
 }
 
 /* The whole help: text, the option lines (two spaces, "-x, --name ARG",
- * the help from column 24, wrapped before column 79), notes. */
+ * the help from its column, wrapped before column 79), notes. */
 void applet_help_print(FILE *f, const struct applet_help *h);
 /* One line per option for the bash completion:
  * "-x --name ARGKIND", "-" where there is no short form, ARGKIND "-" for

@@ -58,17 +58,23 @@ int parse_size(const char *s, uint64_t *out)
 
 /* ---- the option table ---- */
 
-#define HELP_COLUMN	24	/* where an option's help starts */
-#define HELP_WIDTH	78	/* the last column a line may use */
+#define HELP_COLUMN	24	/* where an option's help starts, unless the applet says */
+#define HELP_WIDTH	77	/* the last column a line may use */
 #define OPTS_MAX	64
 
-/* "-x, --name ARG" or "    --name ARG" into buf. */
+static bool arg_optional(const struct opt *o)
+{
+	return o->arg && o->arg[0] == '[';
+}
+
+/* "-x, --name ARG", "    --name ARG" or "    --name[=ARG]" into buf. */
 static int opt_label(const struct opt *o, char *buf, size_t n)
 {
+	const char *sep = o->arg && !arg_optional(o) ? " " : "";
+
 	if (opt_has_short(o))
-		return snprintf(buf, n, "-%c, --%s%s%s", o->key, o->name, o->arg ? " " : "",
-				o->arg ? o->arg : "");
-	return snprintf(buf, n, "    --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		return snprintf(buf, n, "-%c, --%s%s%s", o->key, o->name, sep, o->arg ? o->arg : "");
+	return snprintf(buf, n, "    --%s%s%s", o->name, sep, o->arg ? o->arg : "");
 }
 
 /* The help text from column `col` on, wrapped at word boundaries. */
@@ -106,17 +112,19 @@ static void print_wrapped(FILE *f, const char *text, int col)
 
 void applet_help_print(FILE *f, const struct applet_help *h)
 {
+	int col = h->column ? (int)h->column : HELP_COLUMN;
+
 	fputs(h->text, f);
 	for (const struct opt *o = h->opts; o && o->name; o++) {
 		char label[128];
 		int n = opt_label(o, label, sizeof(label));
 
 		fprintf(f, "  %s", label);
-		if (2 + n + 2 > HELP_COLUMN)
-			fprintf(f, "\n%*s", HELP_COLUMN, "");
+		if (2 + n + 2 > col)
+			fprintf(f, "\n%*s", col, "");
 		else
-			fprintf(f, "%*s", HELP_COLUMN - 2 - n, "");
-		print_wrapped(f, o->help, HELP_COLUMN);
+			fprintf(f, "%*s", col - 2 - n, "");
+		print_wrapped(f, o->help, col);
 	}
 	if (h->notes)
 		fputs(h->notes, f);
@@ -156,11 +164,14 @@ int opts_parse(const struct opt *table, int argc, char **argv,
 			snprintf(err, OPT_ERR_LEN, "more than %d options declared", OPTS_MAX);
 			return -1;
 		}
-		longopts[n++] = (struct option){ o->name, o->arg ? required_argument : no_argument,
+		longopts[n++] = (struct option){ o->name, !o->arg ? no_argument :
+						 arg_optional(o) ? optional_argument : required_argument,
 						 NULL, o->key };
 		if (opt_has_short(o)) {
 			*s++ = (char)o->key;
 			if (o->arg)
+				*s++ = ':';
+			if (arg_optional(o))
 				*s++ = ':';
 		}
 	}

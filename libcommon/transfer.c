@@ -66,6 +66,9 @@ int xfer_opt(struct xfer_opts *o, int c, const char *arg, char err[XFER_ERR_LEN]
 	case XOPT_STATS_JSON:
 		o->stats_path = arg;
 		return 1;
+	case 'o':
+		o->out_path = arg;
+		return 1;
 	default:
 		return 0;
 	}
@@ -91,28 +94,37 @@ int xfer_opts_finish(struct xfer_opts *o, char err[XFER_ERR_LEN])
 	return 0;
 }
 
-int xfer_getopt(struct xfer_opts *o, int argc, char **argv, const char *shortopts,
-		const struct option *longopts,
-		int (*own)(void *ctx, int c, const char *arg, char *err), void *ctx,
+struct getopt_ctx {
+	struct xfer_opts *o;
+	int (*own)(void *ctx, int key, const char *arg, char *err);
+	void *ctx;
+};
+
+static int take(void *arg, int key, const char *val, char err[OPT_ERR_LEN])
+{
+	struct getopt_ctx *g = arg;
+	int rc = xfer_opt(g->o, key, val, err);
+
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	if (!g->own) {
+		snprintf(err, OPT_ERR_LEN, "bad option");
+		return -1;
+	}
+	return g->own(g->ctx, key, val, err);
+}
+
+int xfer_getopt(struct xfer_opts *o, int argc, char **argv, const struct opt *table,
+		int (*own)(void *ctx, int key, const char *arg, char *err), void *ctx,
 		char err[XFER_ERR_LEN])
 {
-	int c, rc;
+	struct getopt_ctx g = { o, own, ctx };
+	int rc;
 
 	xfer_opts_init(o);
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		rc = xfer_opt(o, c, optarg, err);
-		if (rc < 0)
-			return -1;
-		if (rc)
-			continue;
-		if (c == 'h')
-			return 1;
-		if (c == '?' || !own || own(ctx, c, optarg, err) < 0) {
-			if (c == '?' || !own)
-				snprintf(err, XFER_ERR_LEN, "bad option");
-			return -1;
-		}
-	}
+	rc = opts_parse(table, argc, argv, take, &g, err);
+	if (rc)
+		return rc;
 	return xfer_opts_finish(o, err);
 }
 
