@@ -40,12 +40,15 @@
 
 #include "applets.h"
 #include "bytes.h"
+#include "clock.h"
 #include "io.h"
+#include "iobuf.h"
 #include "json.h"
 #include "log.h"
 #include "multifd.h"
 #include "net.h"
 #include "opts.h"
+#include "outfile.h"
 #include "outq.h"
 #include "stream.h"
 #include "transfer.h"
@@ -323,7 +326,7 @@ static int receive_pages(struct recv_channel *ch)
 	const struct compress_method *m = rx->x.opts.method;
 	struct mfd_packet *pkt = &ch->pkt;
 	struct recv_slot *slot = &ch->slot[ch->next_slot];
-	char err[MULTIFD_ERR_LEN];
+	char err[ERR_LEN];
 	const struct ram_block *b;
 	void *payload;
 
@@ -357,7 +360,7 @@ static int receive_packet(struct recv_channel *ch)
 	struct receiver *rx = ch->rx;
 	struct mfd_packet *pkt = &ch->pkt;
 	uint64_t last_num = pkt->packet_num;
-	char err[MULTIFD_ERR_LEN];
+	char err[ERR_LEN];
 	int rc;
 
 	rc = channel_read(ch, ch->header, sizeof(ch->header), "header");
@@ -427,7 +430,7 @@ static int start_channel(struct receiver *rx, struct pending_conn *pc)
 {
 	struct mfd_init init;
 	struct recv_channel *ch;
-	char err[MULTIFD_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (mfd_init_decode(pc->buf, &init, rx->x.opts.uuid, rx->x.opts.channels, err) < 0) {
 		rx_fail(rx, "channel %u from %s refused: %s", init.id, pc->peer, err);
@@ -952,7 +955,7 @@ static const struct monitor_ops rx_monitor_ops = {
 static int setup(struct receiver *rx)
 {
 	struct session *s = &rx->x.session;
-	char err[COMPRESS_ERR_LEN];
+	char err[ERR_LEN];
 
 	rx->listen_fd = rx->main_fd = rx->stage_fd = -1;
 	rx->first_closed = -1;
@@ -1063,7 +1066,7 @@ static void report_failure(struct receiver *rx)
 
 static int start_listening(struct receiver *rx)
 {
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 
 	rx->listen_fd = net_listen(&rx->ep, err);
 	if (rx->listen_fd < 0) {
@@ -1137,7 +1140,7 @@ static void run(struct receiver *rx)
 
 static void parse_args(struct receiver *rx, int argc, char **argv)
 {
-	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
+	char err[ERR_LEN > ERR_LEN ? ERR_LEN : ERR_LEN];
 
 	switch (xfer_getopt(&rx->x.opts, argc, argv, recv_opts, NULL, NULL, err)) {
 	case 1: applet_help();
@@ -1169,7 +1172,7 @@ static void complete_output(struct receiver *rx)
 int multifd_recv_main(int argc, char **argv)
 {
 	struct receiver rx = { .listen_fd = -1, .main_fd = -1, .stage_fd = -1 };
-	char err[XFER_ERR_LEN];
+	char err[ERR_LEN];
 	int status;
 
 	parse_args(&rx, argc, argv);

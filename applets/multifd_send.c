@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "applets.h"
-#include "io.h"
+#include "iobuf.h"
 #include "json.h"
 #include "log.h"
 #include "multifd.h"
@@ -171,7 +171,7 @@ static int send_packet(struct send_channel *ch, const struct send_job *job)
 		.packet_num = job->packet_num,
 	};
 	struct iovec iov[2] = { { ch->header, sizeof(ch->header) } };
-	char err[COMPRESS_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (job->npages) {
 		if (tx->x.opts.method->send_prepare(ch->cctx, job->pages,
@@ -392,18 +392,6 @@ static int touch_page(struct sender *tx, const struct ram_block *b, uint64_t add
 }
 
 /* Pages sit at any offset of the input buffer: load through memcpy. */
-static bool page_is_zero(const unsigned char *p)
-{
-	uint64_t w[8];
-
-	for (size_t i = 0; i < MULTIFD_PAGE_SIZE; i += sizeof(w)) {
-		memcpy(w, p + i, sizeof(w));
-		if (w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7])
-			return false;
-	}
-	return true;
-}
-
 static int queue_page(struct sender *tx, const struct ram_block *b, uint64_t addr,
 		      const unsigned char *data)
 {
@@ -439,7 +427,7 @@ static int send_ram_item(struct sender *tx, struct stream_reader *r,
 	case SI_RAM_PAGE:
 		if (touch_page(tx, it->block, it->addr) < 0)
 			return -1;
-		if (page_is_zero(it->data)) {
+		if (page_is_zero(it->data, MULTIFD_PAGE_SIZE)) {
 			atomic_fetch_add_explicit(&tx->zero_pages, 1, memory_order_relaxed);
 			return stream_write_zero(&tx->w, it->block, it->addr, 0);
 		}
@@ -531,7 +519,7 @@ static const struct monitor_ops tx_monitor_ops = {
 static int connect_channel(struct sender *tx, unsigned int i, uint64_t deadline)
 {
 	struct send_channel *ch = &tx->ch[i];
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 	int fd, e;
 
 	/* The main channel is in: a refusal now means that the receiver
@@ -561,7 +549,7 @@ static int connect_channel(struct sender *tx, unsigned int i, uint64_t deadline)
 static int start_channels(struct sender *tx)
 {
 	uint64_t deadline = xfer_deadline(&tx->x, XFER_CONNECT_DEFAULT_S);
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 
 	tx->main_fd = net_connect(&tx->ep, deadline, tx->x.session.wake_fd, true, err);
 	if (tx->main_fd < 0) {
@@ -589,7 +577,7 @@ static int start_channels(struct sender *tx)
 static int setup(struct sender *tx)
 {
 	struct session *s = &tx->x.session;
-	char err[COMPRESS_ERR_LEN];
+	char err[ERR_LEN];
 
 	tx->main_fd = -1;
 	pthread_cond_init(&tx->main_wake, NULL);
@@ -776,7 +764,7 @@ static void run(struct sender *tx)
 
 static void parse_args(struct sender *tx, int argc, char **argv)
 {
-	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
+	char err[ERR_LEN > ERR_LEN ? ERR_LEN : ERR_LEN];
 
 	switch (xfer_getopt(&tx->x.opts, argc, argv, send_opts, NULL, NULL, err)) {
 	case 1: applet_help();
@@ -793,7 +781,7 @@ static void parse_args(struct sender *tx, int argc, char **argv)
 int multifd_send_main(int argc, char **argv)
 {
 	struct sender tx = { .main_fd = -1 };
-	char err[XFER_ERR_LEN];
+	char err[ERR_LEN];
 	int status;
 
 	parse_args(&tx, argc, argv);

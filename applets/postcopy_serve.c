@@ -35,7 +35,9 @@
 
 #include "applets.h"
 #include "bytes.h"
+#include "clock.h"
 #include "io.h"
+#include "iobuf.h"
 #include "json.h"
 #include "log.h"
 #include "net.h"
@@ -399,7 +401,7 @@ static void *rp_thread(void *arg)
 {
 	struct server *s = arg;
 	unsigned char hdr[PC_RP_HEADER_SIZE], body[PC_RP_MAX_LEN];
-	char err[PC_ERR_LEN];
+	char err[ERR_LEN];
 
 	for (;;) {
 		struct pc_rp_msg m;
@@ -775,7 +777,7 @@ static ssize_t spool_read(void *ctx, void *p, size_t n)
  * its first bad byte, one that claims too much RAM or goes on past its
  * claim is refused, and --timeout (the monitor) and signals wake the
  * read. The walk is the reader's own, so its errors are those of a file. */
-static int spool_walk(struct server *s, int fd, char err[PC_ERR_LEN])
+static int spool_walk(struct server *s, int fd, char err[ERR_LEN])
 {
 	struct spool sp = { .fd = fd };
 	struct in_buf in;
@@ -786,7 +788,7 @@ static int spool_walk(struct server *s, int fd, char err[PC_ERR_LEN])
 
 	io_end_init(&sp.in, STDIN_FILENO, s->x.session.wake_fd, false);
 	if (in_init(&in, -1, 4u << 20) < 0 || !(r = stream_reader_new(&in))) {
-		snprintf(err, PC_ERR_LEN, "out of memory");
+		snprintf(err, ERR_LEN, "out of memory");
 		goto out;
 	}
 	in_set_source(&in, spool_read, &sp);
@@ -802,18 +804,18 @@ static int spool_walk(struct server *s, int fd, char err[PC_ERR_LEN])
 			limit = ram * SPOOL_RAM_TIMES + SPOOL_SLACK;
 		}
 		if (in_offset(&in) > limit) {
-			snprintf(err, PC_ERR_LEN, "offset %" PRIu64 ": the stream goes on past %u times the RAM it claims plus %llu MiB: not spooled further",
+			snprintf(err, ERR_LEN, "offset %" PRIu64 ": the stream goes on past %u times the RAM it claims plus %llu MiB: not spooled further",
 				 in_offset(&in), SPOOL_RAM_TIMES, SPOOL_SLACK >> 20);
 			goto out;
 		}
 	}
 	if (n < 0) {
 		if (sp.err)
-			snprintf(err, PC_ERR_LEN, "spooling to $TMPDIR: %s", strerror(sp.err));
+			snprintf(err, ERR_LEN, "spooling to $TMPDIR: %s", strerror(sp.err));
 		else if (session_failed(&s->x.session))
-			snprintf(err, PC_ERR_LEN, "spooling stopped at offset %" PRIu64, in_offset(&in));
+			snprintf(err, ERR_LEN, "spooling stopped at offset %" PRIu64, in_offset(&in));
 		else
-			snprintf(err, PC_ERR_LEN, "%s", stream_error(r));
+			snprintf(err, ERR_LEN, "%s", stream_error(r));
 		goto out;
 	}
 	ret = 0;
@@ -826,7 +828,7 @@ out:
 
 /* A regular file is mapped in place; anything else is spooled to an
  * unnamed file in $TMPDIR first. */
-static int open_stream(struct server *s, char err[PC_ERR_LEN])
+static int open_stream(struct server *s, char err[ERR_LEN])
 {
 	struct stat st;
 	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -837,7 +839,7 @@ static int open_stream(struct server *s, char err[PC_ERR_LEN])
 	}
 	s->in_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (s->in_fd < 0) {
-		snprintf(err, PC_ERR_LEN, "cannot spool stdin to %s: %s", dir, strerror(errno));
+		snprintf(err, ERR_LEN, "cannot spool stdin to %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	return spool_walk(s, s->in_fd, err);
@@ -945,7 +947,7 @@ static int alloc_tables(struct server *s)
 static int index_stream(struct server *s)
 {
 	struct prefault pf = { 0 };
-	char err[PC_ERR_LEN] = "";
+	char err[ERR_LEN] = "";
 	int ret;
 
 	if (open_stream(s, err) < 0 || in_init_mapped(&s->in, s->in_fd) < 0 ||
@@ -1145,7 +1147,7 @@ static int take_option(void *ctx, int c, const char *arg, char *err)
 		uint64_t ms;
 
 		if (parse_uint(arg, 0, 3600000, &ms) < 0) {
-			snprintf(err, XFER_ERR_LEN, "--push-delay: expected milliseconds, 0..3600000, not '%s'", arg);
+			snprintf(err, ERR_LEN, "--push-delay: expected milliseconds, 0..3600000, not '%s'", arg);
 			return -1;
 		}
 		a->s->push_delay_ms = (unsigned int)ms;
@@ -1158,7 +1160,7 @@ static int take_option(void *ctx, int c, const char *arg, char *err)
 		a->json = true;
 		return 0;
 	default:
-		snprintf(err, XFER_ERR_LEN, "bad option");
+		snprintf(err, ERR_LEN, "bad option");
 		return -1;
 	}
 }
@@ -1166,7 +1168,7 @@ static int take_option(void *ctx, int c, const char *arg, char *err)
 /* Returns with the server set up, or exits (--probe, --help, usage). */
 static void parse_args(struct server *s, int argc, char **argv)
 {
-	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
+	char err[ERR_LEN > ERR_LEN ? ERR_LEN : ERR_LEN];
 	struct args a = { .s = s };
 
 	switch (xfer_getopt(&s->x.opts, argc, argv, serve_opts, take_option, &a, err)) {
@@ -1190,7 +1192,7 @@ static void parse_args(struct server *s, int argc, char **argv)
 
 static int connect_destination(struct server *s)
 {
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 	int wake = s->x.session.wake_fd;
 
 	/* connecting has its own deadline */
@@ -1327,7 +1329,7 @@ static const char *failure_hint(struct server *s)
 int postcopy_serve_main(int argc, char **argv)
 {
 	struct server s = { .fd = -1, .in_fd = -1, .last_block = -1, .phase = PH_INDEX };
-	char err[XFER_ERR_LEN];
+	char err[ERR_LEN];
 	int status;
 
 	parse_args(&s, argc, argv);

@@ -32,11 +32,12 @@
 #include <readline/readline.h>
 
 #include "applets.h"
+#include "clock.h"
 #include "cm_mux.h"
-#include "io.h"
 #include "json.h"
 #include "log.h"
 #include "opts.h"
+#include "outfile.h"
 #include "progress.h"
 #include "session.h"
 
@@ -1077,7 +1078,7 @@ static void serve(struct mux *m)
 		poll_once(m, false, (int)(end - now_ms()));
 }
 
-static int take_option(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN])
+static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
 {
 	struct mux *m = ctx;
 
@@ -1151,7 +1152,7 @@ static int take_option(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN
 
 static void parse_args(struct mux *m, int argc, char **argv)
 {
-	char err[OPT_ERR_LEN];
+	char err[ERR_LEN];
 
 	m->prefix = "/var/run/rdmacm-mux";
 	m->max_clients = 256;

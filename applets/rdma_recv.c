@@ -25,11 +25,12 @@
 #include <unistd.h>
 
 #include "applets.h"
-#include "io.h"
+#include "iobuf.h"
 #include "json.h"
 #include "log.h"
 #include "net.h"
 #include "opts.h"
+#include "outfile.h"
 #include "rdma_link.h"
 #include "stream.h"
 #include "transfer.h"
@@ -313,7 +314,7 @@ static int register_chunks(struct receiver *rx, const struct rdma_register *req,
 {
 	struct dest_block *b;
 	uint64_t first, last;
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (rdma_register_check(req, rx->announced, rx->nannounced, &first, &last, err) < 0) {
 		rx_fail(rx, "from %s: %s", rx->peer, err);
@@ -395,7 +396,7 @@ static int apply_compress(struct receiver *rx, const unsigned char *payload)
 {
 	struct rdma_compress c;
 	struct dest_block *b;
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 	uint64_t off, left;
 
 	rdma_compress_decode(payload, &c);
@@ -505,13 +506,6 @@ static ssize_t next_bytes(void *ctx, void *p, size_t n)
 
 /* ---- the output ---- */
 
-static bool page_is_zero(const unsigned char *p)
-{
-	static const unsigned char zero[4096];
-
-	return !memcmp(p, zero, sizeof(zero));
-}
-
 struct emit_ctx {
 	struct receiver *rx;
 	uint32_t idx;
@@ -520,7 +514,7 @@ struct emit_ctx {
 static int emit_page(struct receiver *rx, const struct ram_block *rb, unsigned char *page,
 		     uint64_t addr)
 {
-	if (page_is_zero(page)) {
+	if (page_is_zero(page, 4096)) {
 		stream_write_zero(&rx->w, rb, addr, 0);
 		rx->zero_pages_out++;
 	} else {
@@ -729,13 +723,13 @@ static int take_own(void *ctx, int c, const char *arg, char *err)
 	switch (c) {
 	case OPT_MAX_RAM:
 		if (parse_size(arg, &rx->max_ram) < 0 || !rx->max_ram) {
-			snprintf(err, XFER_ERR_LEN, "--max-ram %s: expected a size like 16G", arg);
+			snprintf(err, ERR_LEN, "--max-ram %s: expected a size like 16G", arg);
 			return -1;
 		}
 		rx->max_ram_given = true;
 		return 0;
 	default:
-		snprintf(err, XFER_ERR_LEN, "bad option");
+		snprintf(err, ERR_LEN, "bad option");
 		return -1;
 	}
 }
@@ -752,7 +746,7 @@ static uint64_t machine_memory(void)
 
 static void parse_args(struct receiver *rx, int argc, char **argv)
 {
-	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
+	char err[ERR_LEN > ERR_LEN ? ERR_LEN : ERR_LEN];
 
 	switch (xfer_getopt(&rx->x.opts, argc, argv, recv_opts, take_own, rx, err)) {
 	case 1: applet_help();
@@ -799,7 +793,7 @@ static void run(struct receiver *rx)
 int rdma_recv_main(int argc, char **argv)
 {
 	struct receiver rx = { .out_path = NULL };
-	char err[XFER_ERR_LEN];
+	char err[ERR_LEN];
 	int status;
 
 	parse_args(&rx, argc, argv);

@@ -29,7 +29,9 @@
 
 #include "applets.h"
 #include "bytes.h"
+#include "clock.h"
 #include "io.h"
+#include "iobuf.h"
 #include "json.h"
 #include "log.h"
 #include "net.h"
@@ -203,7 +205,7 @@ static int exchange_blocks(struct sender *tx)
 	const unsigned char *payload;
 	struct rdma_control h;
 	uint32_t n;
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (exchange(tx, RDMA_CONTROL_RAM_BLOCKS_REQUEST, 1, 0, RDMA_CONTROL_RAM_BLOCKS_RESULT,
 		     &h, &payload) < 0)
@@ -257,7 +259,7 @@ static int chunk_rkey(struct sender *tx, uint32_t idx, uint64_t offset, uint32_t
 	struct rdma_register_result res;
 	struct rdma_control h;
 	const unsigned char *payload;
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (tx->pin_all) {
 		*rkey = rb->dest.remote_rkey;
@@ -346,14 +348,6 @@ static int start_merge(struct sender *tx, uint32_t block, uint64_t offset)
 	return 0;
 }
 
-static bool all_bytes(const unsigned char *p, size_t n, unsigned char b)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != b)
-			return false;
-	return true;
-}
-
 static int send_page(struct sender *tx, const struct stream_item *it)
 {
 	struct merge *m = &tx->m;
@@ -380,7 +374,7 @@ static int send_page(struct sender *tx, const struct stream_item *it)
 	if (m->one_byte) {
 		if (!m->len)
 			m->byte = dst[0];
-		m->one_byte = all_bytes(dst, PAGE, m->byte);
+		m->one_byte = page_is_all(dst, PAGE, m->byte);
 	}
 	m->len += PAGE;
 	return 0;
@@ -561,7 +555,7 @@ static int take_pin_all(void *ctx, int c, const char *arg, char *err)
 
 	(void)arg;
 	if (c != OPT_PIN_ALL) {
-		snprintf(err, XFER_ERR_LEN, "bad option");
+		snprintf(err, ERR_LEN, "bad option");
 		return -1;
 	}
 	tx->want_pin_all = true;
@@ -570,7 +564,7 @@ static int take_pin_all(void *ctx, int c, const char *arg, char *err)
 
 static void parse_args(struct sender *tx, int argc, char **argv)
 {
-	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
+	char err[ERR_LEN > ERR_LEN ? ERR_LEN : ERR_LEN];
 
 	switch (xfer_getopt(&tx->x.opts, argc, argv, send_opts, take_pin_all, tx, err)) {
 	case 1: applet_help();
@@ -690,7 +684,7 @@ static void cleanup(struct sender *tx)
 int rdma_send_main(int argc, char **argv)
 {
 	struct sender tx = { .want_pin_all = false };
-	char err[XFER_ERR_LEN];
+	char err[ERR_LEN];
 	int status;
 
 	parse_args(&tx, argc, argv);

@@ -16,7 +16,7 @@
 
 #include "applets.h"
 #include "digest.h"
-#include "io.h"
+#include "iobuf.h"
 #include "json.h"
 #include "log.h"
 #include "opts.h"
@@ -739,7 +739,7 @@ struct dump_args {
 	bool map_tuned;
 };
 
-static int take_option(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN])
+static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
 {
 	struct dump_args *a = ctx;
 	struct dump *d = a->d;
@@ -755,13 +755,13 @@ static int take_option(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN
 	case 'm': d->map.on = true; break;
 	case OPT_WIDTH:
 		if (parse_uint(arg, 1, MAP_WIDTH_MAX, &n) < 0)
-			return snprintf(err, OPT_ERR_LEN, "--width takes 1..%u, not '%s'", MAP_WIDTH_MAX, arg), -1;
+			return err_set(err, "--width takes 1..%u, not '%s'", MAP_WIDTH_MAX, arg);
 		d->map.width = (unsigned int)n;
 		a->map_tuned = true;
 		break;
 	case OPT_ROWS:
 		if (parse_uint(arg, 1, MAP_ROWS_MAX, &n) < 0)
-			return snprintf(err, OPT_ERR_LEN, "--rows takes 1..%u, not '%s'", MAP_ROWS_MAX, arg), -1;
+			return err_set(err, "--rows takes 1..%u, not '%s'", MAP_ROWS_MAX, arg);
 		d->map.rows = (unsigned int)n;
 		a->map_tuned = true;
 		break;
@@ -769,7 +769,7 @@ static int take_option(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN
 		if (!arg)
 			d->map.color = COLOR_ALWAYS;
 		else if (color_when_parse(arg, &d->map.color) < 0)
-			return snprintf(err, OPT_ERR_LEN, "--color takes auto, always or never, not '%s'", arg), -1;
+			return err_set(err, "--color takes auto, always or never, not '%s'", arg);
 		a->map_tuned = true;
 		break;
 	case OPT_IMAGE_DIGEST:
@@ -781,7 +781,7 @@ static int take_option(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN
 static void parse_args(struct dump *d, int argc, char **argv)
 {
 	struct dump_args a = { .d = d };
-	char err[OPT_ERR_LEN];
+	char err[ERR_LEN];
 
 	d->map.rows = 1;
 	switch (opts_parse(dump_opts, argc, argv, take_option, &a, err)) {

@@ -8,9 +8,10 @@
 #include <uuid/uuid.h>
 
 #include "applets.h"
-#include "io.h"
+#include "iobuf.h"
 #include "log.h"
 #include "opts.h"
+#include "outfile.h"
 #include "progress.h"
 #include "ram.h"
 #include "session.h"
@@ -485,7 +486,7 @@ struct gen_args {
 	const char *output;
 };
 
-static int take_option(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN])
+static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
 {
 	struct gen_args *a = ctx;
 	struct gen *g = a->g;
@@ -500,12 +501,12 @@ static int take_option(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN
 	case OPT_NO_VMDESC: g->vmdesc = false; break;
 	case OPT_MACHINE:
 		if (!*arg || strlen(arg) > 255)
-			return snprintf(err, OPT_ERR_LEN, "--machine wants a name of 1..255 bytes"), -1;
+			return err_set(err, "--machine wants a name of 1..255 bytes");
 		g->machine = arg;
 		break;
 	case OPT_UUID:
 		if (uuid_parse(arg, g->uuid) < 0)
-			return snprintf(err, OPT_ERR_LEN, "--uuid: '%s' is not a UUID", arg), -1;
+			return err_set(err, "--uuid: '%s' is not a UUID", arg);
 		g->has_uuid = true;
 		break;
 	case OPT_RAW: g->raw = true; break;
@@ -520,7 +521,7 @@ static const char *parse_args(struct gen *g, int argc, char **argv)
 {
 	struct gen_args a = { .g = g };
 	const char *output;
-	char err[OPT_ERR_LEN];
+	char err[ERR_LEN];
 
 	parse_mix(g, "zero=30,random=30,text=40,repeat=0");
 	switch (opts_parse(gen_opts, argc, argv, take_option, &a, err)) {

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "applets.h"
-#include "io.h"
+#include "iobuf.h"
 #include "json.h"
 #include "log.h"
 #include "opts.h"
@@ -225,7 +225,7 @@ struct dump_args {
 	bool rounds_set;
 };
 
-static int take_option(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN])
+static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
 {
 	struct dump_args *a = ctx;
 	struct dump_opts *o = a->o;
@@ -237,7 +237,7 @@ static int take_option(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN
 	case 'p': o->precopy = true; break;
 	case 'r':
 		if (parse_uint(arg, 1, 1000000, &v) < 0)
-			return snprintf(err, OPT_ERR_LEN, "--rounds wants a positive number"), -1;
+			return err_set(err, "--rounds wants a positive number");
 		o->rounds = (unsigned)v;
 		a->rounds_set = true;
 		break;
@@ -249,7 +249,7 @@ static int take_option(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN
 static void parse_args(struct dump_opts *o, int argc, char **argv)
 {
 	struct dump_args a = { .o = o };
-	char err[OPT_ERR_LEN];
+	char err[ERR_LEN];
 
 	o->rounds = 3;
 	switch (opts_parse(dump_table, argc, argv, take_option, &a, err)) {

@@ -13,6 +13,7 @@
 
 #include "applets.h"
 #include "io.h"
+#include "iobuf.h"
 #include "log.h"
 #include "opts.h"
 #include "session.h"
@@ -302,7 +303,7 @@ static int load_device(struct load *ld)
 	return 0;
 }
 
-static int take_option(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN])
+static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
 {
 	struct load *ld = ctx;
 
@@ -311,7 +312,7 @@ static int take_option(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN
 	case 'n': ld->run = false; break;
 	case 'm':
 		if (parse_size(arg, &ld->max_state) < 0 || !ld->max_state || ld->max_state > SIZE_MAX / 2)
-			return snprintf(err, OPT_ERR_LEN, "--max-state %s: expected a size like 64M or 2G", arg), -1;
+			return err_set(err, "--max-state %s: expected a size like 64M or 2G", arg);
 		break;
 	}
 	return 0;
@@ -319,7 +320,7 @@ static int take_option(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN
 
 static void parse_args(struct load *ld, int argc, char **argv)
 {
-	char err[OPT_ERR_LEN];
+	char err[ERR_LEN];
 
 	switch (opts_parse(load_opts, argc, argv, take_option, ld, err)) {
 	case 1: applet_help();

@@ -12,13 +12,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "error.h"
+
 /* "4096", "0x1000", "64K", "64M", "1G", "1T" (binary units). -1 if the
  * text is not such a size or overflows. */
 int parse_size(const char *s, uint64_t *out);
 /* A decimal or 0x number in [min, max]; -1 otherwise. */
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
-#define OPT_ERR_LEN	256
 
 /* How the completion offers an option's argument. */
 #define OPT_COMPLETE_FILE	"@file"
@@ -62,8 +63,8 @@ void applet_help_complete(FILE *f, const struct applet_help *h);
  * (a usage error). Returns 0 when done (optind is at the operands), 1
  * for --help, -1 with err filled. */
 int opts_parse(const struct opt *table, int argc, char **argv,
-	       int (*take)(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN]),
-	       void *ctx, char err[OPT_ERR_LEN]);
+	       int (*take)(void *ctx, int key, const char *arg, char err[ERR_LEN]),
+	       void *ctx, char err[ERR_LEN]);
 
 
 #endif

@@ -16,10 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "ram.h"
 #include "stream.h"
 
-#define PC_ERR_LEN		256
 #define PC_PAGE_SIZE		4096u
 /* the most RAM pages the index holds (1 TiB; a 2 GiB table) */
 #define PC_MAX_PAGES	(1ull << 28)
@@ -52,10 +52,10 @@ const char *pc_rp_name(uint16_t type);
 /* The header of a message: type known, len as the type wants (at most
  * PC_RP_MAX_LEN). -1 with err otherwise. */
 int pc_rp_header(const unsigned char in[PC_RP_HEADER_SIZE], struct pc_rp_msg *m,
-		 char err[PC_ERR_LEN]);
+		 char err[ERR_LEN]);
 /* Its body of m->len bytes: names printable and non-empty, REQ lengths
  * whole pages. -1 with err otherwise. */
-int pc_rp_body(const unsigned char *in, struct pc_rp_msg *m, char err[PC_ERR_LEN]);
+int pc_rp_body(const unsigned char *in, struct pc_rp_msg *m, char err[ERR_LEN]);
 
 /* What a stream file holds, for serving it. */
 struct pc_block {
@@ -83,13 +83,13 @@ struct pc_index {
 
 /* The RAM a block list claims is within what can be served (PC_MAX_PAGES);
  * -1 with err otherwise. */
-int pc_ram_check(const struct ram_list *l, char err[PC_ERR_LEN]);
+int pc_ram_check(const struct ram_list *l, char err[ERR_LEN]);
 /* Walks a stream (an in_buf over the whole mapped file starting at base,
  * see in_init_mapped) and indexes it; refuses by name what a postcopy
  * source cannot serve. -1 with err (naming the offset) otherwise. The index
  * points into the reader and the file: keep both. */
 int pc_index_build(struct pc_index *ix, struct stream_reader *r, const unsigned char *base,
-		   char err[PC_ERR_LEN]);
+		   char err[ERR_LEN]);
 void pc_index_free(struct pc_index *ix);
 
 /* POSTCOPY_RAM_DISCARD of one whole block: the payload into out (at most

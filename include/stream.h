@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io.h"
+#include "iobuf.h"
 #include "ram.h"
 
 #define QEMU_VM_FILE_MAGIC		0x5145564dU	/* "QEVM" */

@@ -14,12 +14,12 @@
 #include <stdint.h>
 
 #include "compress.h"
+#include "error.h"
 #include "monitor.h"
 #include "opts.h"
 #include "progress.h"
 #include "session.h"
 
-#define XFER_ERR_LEN		256
 #define XFER_CHANNELS_MAX	255u
 #define XFER_CONNECT_DEFAULT_S	30	/* connecting, when --timeout is not given */
 
@@ -74,9 +74,9 @@ struct xfer_opts {
 void xfer_opts_init(struct xfer_opts *o);
 /* One getopt result: 1 if it was a shared option, 0 if not, -1 with err
  * filled when its argument is wrong (a usage error). */
-int xfer_opt(struct xfer_opts *o, int c, const char *arg, char err[XFER_ERR_LEN]);
+int xfer_opt(struct xfer_opts *o, int c, const char *arg, char err[ERR_LEN]);
 /* Checks what depends on several options (-l against -z); -1 with err. */
-int xfer_opts_finish(struct xfer_opts *o, char err[XFER_ERR_LEN]);
+int xfer_opts_finish(struct xfer_opts *o, char err[ERR_LEN]);
 /* The whole option parsing of a transfer applet over its table: the
  * shared rows go to xfer_opt, the applet's own to own(ctx, key, arg, err)
  * (0 taken, -1 with err filled), which may be NULL. Then
@@ -84,7 +84,7 @@ int xfer_opts_finish(struct xfer_opts *o, char err[XFER_ERR_LEN]);
  * usage error). */
 int xfer_getopt(struct xfer_opts *o, int argc, char **argv, const struct opt *table,
 		int (*own)(void *ctx, int key, const char *arg, char *err), void *ctx,
-		char err[XFER_ERR_LEN]);
+		char err[ERR_LEN]);
 
 /* One transfer. */
 struct xfer {
@@ -127,7 +127,7 @@ struct json_writer;
  * then what fields() adds, written to path as an output file (complete or
  * absent). -1 with err filled. */
 int xfer_stats_write(struct xfer *x, void (*fields)(void *ctx, struct json_writer *w),
-		     void *ctx, char err[XFER_ERR_LEN]);
+		     void *ctx, char err[ERR_LEN]);
 /* The per-channel figures: totals, the compression ratio and one object
  * per channel ("per_channel"); peers[i] (may be NULL) names channel i's
  * peer. */

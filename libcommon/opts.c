@@ -151,8 +151,8 @@ void applet_help_complete(FILE *f, const struct applet_help *h)
 }
 
 int opts_parse(const struct opt *table, int argc, char **argv,
-	       int (*take)(void *ctx, int key, const char *arg, char err[OPT_ERR_LEN]),
-	       void *ctx, char err[OPT_ERR_LEN])
+	       int (*take)(void *ctx, int key, const char *arg, char err[ERR_LEN]),
+	       void *ctx, char err[ERR_LEN])
 {
 	struct option longopts[OPTS_MAX + 1];
 	char shortopts[2 * OPTS_MAX + 2], *s = shortopts;
@@ -161,7 +161,7 @@ int opts_parse(const struct opt *table, int argc, char **argv,
 
 	for (const struct opt *o = table; o->name; o++) {
 		if (n == OPTS_MAX) {
-			snprintf(err, OPT_ERR_LEN, "more than %d options declared", OPTS_MAX);
+			snprintf(err, ERR_LEN, "more than %d options declared", OPTS_MAX);
 			return -1;
 		}
 		longopts[n++] = (struct option){ o->name, !o->arg ? no_argument :
@@ -180,7 +180,7 @@ int opts_parse(const struct opt *table, int argc, char **argv,
 	/* getopt says what is wrong with an option on stderr itself */
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		if (c == '?') {
-			snprintf(err, OPT_ERR_LEN, "bad option");
+			snprintf(err, ERR_LEN, "bad option");
 			return -1;
 		}
 		if (c == 'h')

@@ -7,19 +7,8 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "error.h"
 #include "postcopy.h"
-
-static int pc_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int pc_err(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, PC_ERR_LEN, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 const char *pc_rp_name(uint16_t type)
 {
@@ -32,7 +21,7 @@ const char *pc_rp_name(uint16_t type)
 }
 
 int pc_rp_header(const unsigned char in[PC_RP_HEADER_SIZE], struct pc_rp_msg *m,
-		 char err[PC_ERR_LEN])
+		 char err[ERR_LEN])
 {
 	memset(m, 0, sizeof(*m));
 	m->type = get_be16(in);
@@ -42,42 +31,42 @@ int pc_rp_header(const unsigned char in[PC_RP_HEADER_SIZE], struct pc_rp_msg *m,
 	case PC_RP_PONG:
 	case PC_RP_RESUME_ACK:
 		if (m->len != 4)
-			return pc_err(err, "return-path %s of %u bytes, expected 4", pc_rp_name(m->type), m->len);
+			return err_set(err, "return-path %s of %u bytes, expected 4", pc_rp_name(m->type), m->len);
 		return 0;
 	case PC_RP_REQ_PAGES:
 		if (m->len != 12)
-			return pc_err(err, "return-path REQ_PAGES of %u bytes, expected 12", m->len);
+			return err_set(err, "return-path REQ_PAGES of %u bytes, expected 12", m->len);
 		return 0;
 	case PC_RP_REQ_PAGES_ID:
 		if (m->len < 14 || m->len > 13 + 255)
-			return pc_err(err, "return-path REQ_PAGES_ID of %u bytes, expected 14..268", m->len);
+			return err_set(err, "return-path REQ_PAGES_ID of %u bytes, expected 14..268", m->len);
 		return 0;
 	case PC_RP_RECV_BITMAP:
 		if (m->len < 2 || m->len > 1 + 255)
-			return pc_err(err, "return-path RECV_BITMAP of %u bytes, expected 2..256", m->len);
+			return err_set(err, "return-path RECV_BITMAP of %u bytes, expected 2..256", m->len);
 		return 0;
 	default:
-		return pc_err(err, "return-path message of unknown type %u (length %u)", m->type, m->len);
+		return err_set(err, "return-path message of unknown type %u (length %u)", m->type, m->len);
 	}
 }
 
 /* u8 n | name[n], exactly filling len bytes */
-static int take_name(const unsigned char *in, size_t len, struct pc_rp_msg *m, char err[PC_ERR_LEN])
+static int take_name(const unsigned char *in, size_t len, struct pc_rp_msg *m, char err[ERR_LEN])
 {
 	uint8_t n = in[0];
 
 	if (!n || (size_t)n + 1 != len)
-		return pc_err(err, "return-path %s: block name of %u bytes in %zu", pc_rp_name(m->type), n, len);
+		return err_set(err, "return-path %s: block name of %u bytes in %zu", pc_rp_name(m->type), n, len);
 	for (size_t i = 0; i < n; i++)
 		if (in[1 + i] < 0x20 || in[1 + i] > 0x7e)
-			return pc_err(err, "return-path %s: block name is not printable text", pc_rp_name(m->type));
+			return err_set(err, "return-path %s: block name is not printable text", pc_rp_name(m->type));
 	memcpy(m->name, in + 1, n);
 	m->name[n] = 0;
 	m->name_len = n;
 	return 0;
 }
 
-int pc_rp_body(const unsigned char *in, struct pc_rp_msg *m, char err[PC_ERR_LEN])
+int pc_rp_body(const unsigned char *in, struct pc_rp_msg *m, char err[ERR_LEN])
 {
 	switch (m->type) {
 	case PC_RP_SHUT:
@@ -91,7 +80,7 @@ int pc_rp_body(const unsigned char *in, struct pc_rp_msg *m, char err[PC_ERR_LEN
 		m->start = get_be64(in);
 		m->length = get_be32(in + 8);
 		if (m->start % PC_PAGE_SIZE || !m->length || m->length % PC_PAGE_SIZE)
-			return pc_err(err, "return-path %s for %u bytes at 0x%llx: not whole %u-byte pages",
+			return err_set(err, "return-path %s for %u bytes at 0x%llx: not whole %u-byte pages",
 				      pc_rp_name(m->type), m->length, (unsigned long long)m->start, PC_PAGE_SIZE);
 		if (m->type == PC_RP_REQ_PAGES_ID)
 			return take_name(in + 12, (size_t)m->len - 12, m, err);
@@ -121,7 +110,7 @@ void pc_advise_encode(unsigned char out[16])
 
 /* ---- the index ---- */
 
-int pc_ram_check(const struct ram_list *l, char err[PC_ERR_LEN])
+int pc_ram_check(const struct ram_list *l, char err[ERR_LEN])
 {
 	uint64_t pages = 0;
 
@@ -129,14 +118,14 @@ int pc_ram_check(const struct ram_list *l, char err[PC_ERR_LEN])
 	for (uint32_t i = 0; i < l->count; i++)
 		pages += l->blocks[i].length / PC_PAGE_SIZE;
 	if (pages > PC_MAX_PAGES)
-		return pc_err(err, "the stream's RAM blocks claim %llu pages; postcopy-serve serves "
+		return err_set(err, "the stream's RAM blocks claim %llu pages; postcopy-serve serves "
 			      "at most %llu (%llu GiB of RAM)", (unsigned long long)pages,
 			      (unsigned long long)PC_MAX_PAGES,
 			      (unsigned long long)(PC_MAX_PAGES * PC_PAGE_SIZE >> 30));
 	return 0;
 }
 
-static int index_blocks(struct pc_index *ix, struct stream_reader *r, char err[PC_ERR_LEN])
+static int index_blocks(struct pc_index *ix, struct stream_reader *r, char err[ERR_LEN])
 {
 	const struct ram_list *l = stream_ram(r);
 
@@ -144,7 +133,7 @@ static int index_blocks(struct pc_index *ix, struct stream_reader *r, char err[P
 		return -1;
 	ix->blocks = calloc(l->count, sizeof(*ix->blocks));
 	if (!ix->blocks)
-		return pc_err(err, "out of memory for %u blocks", l->count);
+		return err_set(err, "out of memory for %u blocks", l->count);
 	ix->nblocks = l->count;
 	for (uint32_t i = 0; i < l->count; i++) {
 		struct pc_block *b = &ix->blocks[i];
@@ -156,7 +145,7 @@ static int index_blocks(struct pc_index *ix, struct stream_reader *r, char err[P
 		 * lazily, so a claim costs nothing until pages are indexed */
 		b->page = calloc(b->pages, sizeof(*b->page));
 		if (!b->page)
-			return pc_err(err, "out of memory indexing RAM block '%s' (%llu pages)",
+			return err_set(err, "out of memory indexing RAM block '%s' (%llu pages)",
 				      b->rb->name, (unsigned long long)b->pages);
 	}
 	return 0;
@@ -182,19 +171,19 @@ static int index_page(struct pc_index *ix, const struct stream_item *it, const u
 }
 
 /* What a postcopy source of this stream cannot be, by name. */
-static int refuse_item(const struct stream_item *it, char err[PC_ERR_LEN])
+static int refuse_item(const struct stream_item *it, char err[ERR_LEN])
 {
 	if (it->type == SI_SECTION && it->section->kind == SECTION_KIND_VFIO)
-		return pc_err(err, "offset %llu: vfio device '%s' is iterable: postcopy-serve serves RAM and non-iterable device state only",
+		return err_set(err, "offset %llu: vfio device '%s' is iterable: postcopy-serve serves RAM and non-iterable device state only",
 			      (unsigned long long)it->offset, it->section->idstr);
 	if (it->type == SI_COMMAND && it->cmd == MIG_CMD_PACKAGED)
-		return pc_err(err, "offset %llu: a PACKAGED command: this stream came from a postcopy migration itself, not a saved one",
+		return err_set(err, "offset %llu: a PACKAGED command: this stream came from a postcopy migration itself, not a saved one",
 			      (unsigned long long)it->offset);
 	return 0;
 }
 
 static int index_item(struct pc_index *ix, struct stream_reader *r, const struct stream_item *it,
-		      const unsigned char *base, char err[PC_ERR_LEN])
+		      const unsigned char *base, char err[ERR_LEN])
 {
 	if (refuse_item(it, err) < 0)
 		return -1;
@@ -214,7 +203,7 @@ static int index_item(struct pc_index *ix, struct stream_reader *r, const struct
 		return 0;
 	case SI_RAM_MEM_SIZE:
 		if (stream_page_size(r) != PC_PAGE_SIZE)
-			return pc_err(err, "offset %llu: target page size %u: postcopy-serve serves %u-byte pages only",
+			return err_set(err, "offset %llu: target page size %u: postcopy-serve serves %u-byte pages only",
 				      (unsigned long long)it->offset, stream_page_size(r), PC_PAGE_SIZE);
 		return index_blocks(ix, r, err);
 	case SI_RAM_PAGE:
@@ -230,7 +219,7 @@ static int index_item(struct pc_index *ix, struct stream_reader *r, const struct
 }
 
 int pc_index_build(struct pc_index *ix, struct stream_reader *r, const unsigned char *base,
-		   char err[PC_ERR_LEN])
+		   char err[ERR_LEN])
 {
 	struct stream_item it;
 	int ret;
@@ -240,24 +229,24 @@ int pc_index_build(struct pc_index *ix, struct stream_reader *r, const unsigned 
 		/* the device state is sent whole, verbatim: nothing of RAM
 		 * may lie inside it */
 		if (ix->devices && it.section && it.section->kind == SECTION_KIND_RAM)
-			return pc_err(err, "offset %llu: RAM after device state: postcopy-serve sends the device state in one piece",
+			return err_set(err, "offset %llu: RAM after device state: postcopy-serve sends the device state in one piece",
 				      (unsigned long long)it.offset);
 		if (it.type != SI_HEADER && index_item(ix, r, &it, base, err) < 0)
 			return -1;
 	}
 	if (ret < 0)
-		return pc_err(err, "%s", stream_error(r));
+		return err_set(err, "%s", stream_error(r));
 	if (!ix->config)
-		return pc_err(err, "no configuration section: QEMU 7.2 wants one first");
+		return err_set(err, "no configuration section: QEMU 7.2 wants one first");
 	if (!ix->nblocks)
-		return pc_err(err, "no RAM block list (MEM_SIZE): nothing to serve");
+		return err_set(err, "no RAM block list (MEM_SIZE): nothing to serve");
 	if (!ix->devices)
-		return pc_err(err, "no device state (FULL sections): a destination could not run");
+		return err_set(err, "no device state (FULL sections): a destination could not run");
 	if (ix->devices_end < ix->devices_start)
-		return pc_err(err, "offset %llu: the device state has no section footer: where it ends is unknown",
+		return err_set(err, "offset %llu: the device state has no section footer: where it ends is unknown",
 			      (unsigned long long)ix->devices_start);
 	if (ix->devices_end - ix->devices_start > PC_PACKAGE_MAX - 64)
-		return pc_err(err, "device state of %llu bytes: more than QEMU's 16 MiB package",
+		return err_set(err, "device state of %llu bytes: more than QEMU's 16 MiB package",
 			      (unsigned long long)(ix->devices_end - ix->devices_start));
 	return 0;
 }

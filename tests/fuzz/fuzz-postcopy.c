@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "io.h"
+#include "iobuf.h"
 #include "postcopy.h"
 #include "stream.h"
 
@@ -46,7 +46,7 @@ static void check_rp_msg(const struct pc_rp_msg *m)
 
 static void fuzz_return_path(const uint8_t *data, size_t size)
 {
-	char err[PC_ERR_LEN];
+	char err[ERR_LEN];
 
 	while (size >= PC_RP_HEADER_SIZE) {
 		struct pc_rp_msg m;
@@ -118,7 +118,7 @@ static void fuzz_index(const uint8_t *data, size_t size)
 	struct stream_reader *r;
 	struct pc_index ix;
 	struct in_buf in;
-	char err[PC_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (fd < 0) {
 		fd = memfd_create("fuzz-postcopy", 0);
