@@ -42,8 +42,9 @@
 #include "log.h"
 #include "net.h"
 #include "opts.h"
-#include "postcopy.h"
+#include "postcopy_wire.h"
 #include "stream.h"
+#include "stream_index.h"
 #include "transfer.h"
 #include "uffd_probe.h"
 
@@ -138,7 +139,7 @@ struct server {
 	int in_fd;			/* the stream: a file, or the spool */
 	struct in_buf in;		/* mapped */
 	struct stream_reader *r;
-	struct pc_index ix;
+	struct stream_index ix;
 
 	int fd;				/* the connection */
 	char peer[NET_NAME_LEN];
@@ -216,13 +217,13 @@ static bool pages_sent(struct server *s, uint32_t b, uint64_t p, uint64_t n)
 /* One page record from the index: PAGE with the file's bytes, or ZERO. */
 static void put_page(struct server *s, uint32_t b, uint64_t p)
 {
-	const struct pc_block *pb = &s->ix.blocks[b];
+	const struct stream_index_block *pb = &s->ix.blocks[b];
 	uint64_t e = pb->page[p];
 
-	if (!e || (e & PC_ZERO))
-		stream_write_zero(&s->w, pb->rb, p * PC_PAGE_SIZE, (uint8_t)(e & 0xff));
+	if (!e || (e & STREAM_INDEX_ZERO))
+		stream_write_zero(&s->w, pb->rb, p * STREAM_INDEX_PAGE_SIZE, (uint8_t)(e & 0xff));
 	else
-		stream_write_page(&s->w, pb->rb, p * PC_PAGE_SIZE, s->in.buf + e);
+		stream_write_page(&s->w, pb->rb, p * STREAM_INDEX_PAGE_SIZE, s->in.buf + e);
 	mark_sent(s, b, p);
 }
 
@@ -254,7 +255,7 @@ static int close_section(struct server *s)
 static int queue_request_locked(struct server *s, const struct pc_rp_msg *m)
 {
 	struct session *ss = &s->x.session;
-	uint64_t page = m->start / PC_PAGE_SIZE, pages = m->length / PC_PAGE_SIZE;
+	uint64_t page = m->start / STREAM_INDEX_PAGE_SIZE, pages = m->length / STREAM_INDEX_PAGE_SIZE;
 	uint32_t b;
 
 	if (s->phase != PH_PAGES && s->phase != PH_RESUME)
@@ -323,7 +324,7 @@ static int read_bitmap(struct server *s, const char *name)
 		return -1;
 	}
 	pthread_mutex_unlock(&s->x.session.lock);
-	pages = rb->length / PC_PAGE_SIZE;
+	pages = rb->length / STREAM_INDEX_PAGE_SIZE;
 	want = ((pages + 7) / 8 + 7) / 8 * 8;
 	if (rp_read(s, b8, 8) < 0)
 		return srv_fail(s, "reading the bitmap of '%s': the return path ended", name), -1;
@@ -797,7 +798,7 @@ static int spool_walk(struct server *s, int fd, char err[ERR_LEN])
 		if (it.type == SI_RAM_MEM_SIZE) {
 			uint64_t ram = 0;
 
-			if (pc_ram_check(stream_ram(r), err) < 0)
+			if (stream_index_ram_check(stream_ram(r), err) < 0)
 				goto out;
 			for (uint32_t i = 0; i < stream_ram(r)->count; i++)
 				ram += stream_ram(r)->blocks[i].length;
@@ -923,7 +924,7 @@ static int guarded(struct server *s, int (*fn)(struct server *, void *), void *a
 
 static int build_index(struct server *s, void *err)
 {
-	return pc_index_build(&s->ix, s->r, s->in.buf, err);
+	return stream_index_build(&s->ix, s->r, s->in.buf, err);
 }
 
 /* The tables the serving needs, once the index says how big. */
@@ -968,6 +969,12 @@ static int index_stream(struct server *s)
 	if (ret < 0) {
 		if (!srv_failed(s))
 			srv_fail(s, "stdin: %s", err);
+		return -1;
+	}
+	/* the package holds LISTEN, the device state, PING and RUN */
+	if (s->ix.devices_end - s->ix.devices_start > PC_PACKAGE_MAX - 64) {
+		srv_fail(s, "stdin: device state of %llu bytes: more than QEMU's 16 MiB package",
+			 (unsigned long long)(s->ix.devices_end - s->ix.devices_start));
 		return -1;
 	}
 	if (alloc_tables(s) < 0) {
@@ -1217,7 +1224,7 @@ static int connect_destination(struct server *s)
 	}
 	out_set_wake(&s->out, wake);
 	in_set_wake(&s->rp_in, wake);
-	stream_writer_init(&s->w, &s->out, PC_PAGE_SIZE);
+	stream_writer_init(&s->w, &s->out, STREAM_INDEX_PAGE_SIZE);
 	return 0;
 }
 
@@ -1288,7 +1295,7 @@ static void cleanup(struct server *s)
 	free(s->batch);
 	free(s->bitmap_in);
 	free(s->latency_ns);
-	pc_index_free(&s->ix);
+	stream_index_free(&s->ix);
 	stream_reader_free(s->r);
 	in_free(&s->in);
 	if (s->in_fd > STDIN_FILENO)
