@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "applets.h"
 #include "bytes.h"
 #include "clock.h"
@@ -98,9 +99,6 @@ XFER_USAGE_SIGNALS
 "Exit status: 0 a complete stream written, 1 failure, 2 usage error.\n",
 };
 
-#define ACCEPT_TICK_MS		250
-#define HANDSHAKE_MS		10000	/* to say what a connection is */
-#define PENDING_MAX		32	/* connections that have not said it yet */
 #define STAGE_MAX		(1ull << 30)
 #define OUTQ_ARENA		(8u << 20)
 #define OUTQ_ENTRIES		16384u
@@ -143,11 +141,9 @@ struct receiver {
 
 	/* Under x.session.lock. */
 	pthread_cond_t cond;		/* any change of the state below */
-	int listen_fd, main_fd;
+	int main_fd;
 	char main_peer[NET_NAME_LEN];
-	pthread_t acceptor;
-	bool acceptor_started;
-	bool all_in;			/* main and every channel connected */
+	struct acceptor acc;		/* the main channel and every multifd channel */
 	struct recv_channel *ch;
 
 	/* The output, under the lock. */
@@ -415,110 +411,98 @@ static void *recv_channel_thread(void *arg)
 
 /* ---- accepting and telling the connections apart ---- */
 
-struct pending_conn {
-	int fd;
-	size_t got;
-	uint64_t deadline;		/* to have said what it is */
-	unsigned char buf[MULTIFD_INIT_SIZE];
-	char peer[NET_NAME_LEN];
-};
-
-/* identify() results */
-enum { CONN_WAIT, CONN_TAKEN, CONN_DROP, CONN_FAIL };
-
-static int start_channel(struct receiver *rx, struct pending_conn *pc)
+/* A multifd channel: its init packet checked, its thread started. */
+static enum accept_verdict start_channel(struct receiver *rx, struct accept_conn *c)
 {
 	struct mfd_init init;
 	struct recv_channel *ch;
 	char err[ERR_LEN];
 
-	if (mfd_init_decode(pc->buf, &init, rx->x.opts.uuid, rx->x.opts.channels, err) < 0) {
-		rx_fail(rx, "channel %u from %s refused: %s", init.id, pc->peer, err);
-		return CONN_FAIL;
+	if (mfd_init_decode(c->buf, &init, rx->x.opts.uuid, rx->x.opts.channels, err) < 0) {
+		rx_fail(rx, "channel %u from %s refused: %s", init.id, c->peer, err);
+		return ACCEPT_FAIL;
 	}
 	ch = &rx->ch[init.id];
 	if (ch->fd >= 0) {
 		rx_fail(rx, "channel %u from %s refused: channel %u is already connected from %s",
-			init.id, pc->peer, init.id, ch->peer);
-		return CONN_FAIL;
+			init.id, c->peer, init.id, ch->peer);
+		return ACCEPT_FAIL;
 	}
-	if (net_set_nonblocking(pc->fd, false) < 0) {
+	if (net_set_nonblocking(c->fd, false) < 0) {
 		rx_fail(rx, "channel %u: %s", init.id, strerror(errno));
-		return CONN_FAIL;
+		return ACCEPT_FAIL;
 	}
 	pthread_mutex_lock(&rx->x.session.lock);
-	ch->fd = pc->fd;
+	ch->fd = c->fd;
 	/* Only the reading side: a FIN would look like an orderly end to the
 	 * sender, which must see the reset that close_connections() sends. */
 	if (session_watch_fd_locked(&rx->x.session, ch->fd, SHUT_RD) < 0)
 		session_fail_locked(&rx->x.session, "channel %u: %s", init.id, SESSION_WATCH_FULL_FDS);
 	pthread_mutex_unlock(&rx->x.session.lock);
-	pc->fd = -1;
+	c->fd = -1;
 	if (rx_failed(rx))
-		return CONN_FAIL;
-	snprintf(ch->peer, sizeof(ch->peer), "%s", pc->peer);
+		return ACCEPT_FAIL;
+	snprintf(ch->peer, sizeof(ch->peer), "%s", c->peer);
 	atomic_store_explicit(&ch->cnt.bytes, MULTIFD_INIT_SIZE, memory_order_relaxed);
 	if (pthread_create(&ch->thread, NULL, recv_channel_thread, ch)) {
 		rx_fail(rx, "channel %u: cannot start its thread", init.id);
-		return CONN_FAIL;
+		return ACCEPT_FAIL;
 	}
 	ch->started = true;
-	return CONN_TAKEN;
+	return ACCEPT_TAKE;
 }
 
-static int take_main(struct receiver *rx, struct pending_conn *pc)
+static enum accept_verdict take_main(struct receiver *rx, struct accept_conn *c)
 {
 	if (rx->main_fd >= 0) {
 		rx_fail(rx, "connection from %s refused: a second main channel (the first came from %s)",
-			pc->peer, rx->main_peer);
-		return CONN_FAIL;
+			c->peer, rx->main_peer);
+		return ACCEPT_FAIL;
 	}
-	if (net_set_nonblocking(pc->fd, false) < 0) {
+	if (net_set_nonblocking(c->fd, false) < 0) {
 		rx_fail(rx, "main channel: %s", strerror(errno));
-		return CONN_FAIL;
+		return ACCEPT_FAIL;
 	}
 	pthread_mutex_lock(&rx->x.session.lock);
-	rx->main_fd = pc->fd;
+	rx->main_fd = c->fd;
 	if (session_watch_fd_locked(&rx->x.session, rx->main_fd, SHUT_RD) < 0)
 		session_fail_locked(&rx->x.session, "main channel: %s", SESSION_WATCH_FULL_FDS);
 	pthread_mutex_unlock(&rx->x.session.lock);
-	snprintf(rx->main_peer, sizeof(rx->main_peer), "%s", pc->peer);
-	pc->fd = -1;
-	return rx_failed(rx) ? CONN_FAIL : CONN_TAKEN;
+	snprintf(rx->main_peer, sizeof(rx->main_peer), "%s", c->peer);
+	c->fd = -1;
+	return rx_failed(rx) ? ACCEPT_FAIL : ACCEPT_TAKE;
 }
 
-/* Reads what is there of a connection's first bytes and identifies it
- * once enough came. A connection that closes or sends foreign bytes is
- * dropped (logged); a real channel with a bad init fails the transfer. */
-static int identify(struct receiver *rx, struct pending_conn *pc)
+/* What a connection is from its first bytes: "QEVM" the main channel, the
+ * multifd magic a channel (once its whole init packet came), anything
+ * else not ours. */
+static enum accept_verdict judge_conn(void *ctx, struct accept_conn *c, char why[ERR_LEN])
 {
-	size_t want = pc->got < 4 ? 4 : MULTIFD_INIT_SIZE;
-	ssize_t r = read(pc->fd, pc->buf + pc->got, want - pc->got);
+	struct receiver *rx = ctx;
 
-	if (r < 0 && (errno == EAGAIN || errno == EINTR))
-		return CONN_WAIT;
-	if (r <= 0) {
-		msg("connection from %s %s after %zu bytes, before it said what it is: dropped",
-		    pc->peer, r ? strerror(errno) : "closed", pc->got);
-		return CONN_DROP;
+	if (get_be32(c->buf) == QEMU_VM_FILE_MAGIC)
+		return take_main(rx, c);
+	if (get_be32(c->buf) != MULTIFD_MAGIC) {
+		snprintf(why, ERR_LEN, "first bytes %02x %02x %02x %02x, expected \"QEVM\" (a main channel) or 0x%08x (a multifd channel)",
+			 c->buf[0], c->buf[1], c->buf[2], c->buf[3], MULTIFD_MAGIC);
+		return ACCEPT_DROP;
 	}
-	pc->got += (size_t)r;
-	if (pc->got < 4)
-		return CONN_WAIT;
-	if (get_be32(pc->buf) == QEMU_VM_FILE_MAGIC)
-		return take_main(rx, pc);
-	if (get_be32(pc->buf) != MULTIFD_MAGIC) {
-		msg("connection from %s: first bytes %02x %02x %02x %02x, expected \"QEVM\" (a main channel) or 0x%08x (a multifd channel): dropped",
-		    pc->peer, pc->buf[0], pc->buf[1], pc->buf[2], pc->buf[3], MULTIFD_MAGIC);
-		return CONN_DROP;
+	if (c->got < MULTIFD_INIT_SIZE) {
+		c->want = MULTIFD_INIT_SIZE;
+		return ACCEPT_WAIT;
 	}
-	if (pc->got < MULTIFD_INIT_SIZE)
-		return CONN_WAIT;
-	return start_channel(rx, pc);
+	return start_channel(rx, c);
 }
 
-static void describe_missing(struct receiver *rx, char *buf, size_t n)
+static void conn_dropped(void *ctx, const char *peer, const char *what)
 {
+	(void)ctx;
+	msg("connection from %s%s", peer, what);
+}
+
+static void describe_missing(void *ctx, char *buf, size_t n)
+{
+	struct receiver *rx = ctx;
 	size_t len = 0;
 	unsigned int have = 0;
 
@@ -537,138 +521,12 @@ static void describe_missing(struct receiver *rx, char *buf, size_t n)
 	}
 }
 
-static void drop_conn(struct pending_conn *pc)
-{
-	net_abort_on_close(pc->fd);
-	close(pc->fd);
-	pc->fd = -1;
-}
-
-/* Takes a new connection into the table; a full table gives up its
- * oldest. */
-static void accept_one(struct receiver *rx, struct pending_conn *pend, unsigned int *npend)
-{
-	int fd = accept4(rx->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	struct pending_conn *pc;
-
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			rx_fail(rx, "accept: %s", strerror(errno));
-		return;
-	}
-	net_tune(fd);
-	if (*npend == PENDING_MAX) {
-		msg("connection from %s: %u connections have not said what they are: the oldest dropped",
-		    pend[0].peer, PENDING_MAX);
-		drop_conn(&pend[0]);
-		memmove(pend, pend + 1, (PENDING_MAX - 1) * sizeof(*pend));
-		(*npend)--;
-	}
-	pc = &pend[(*npend)++];
-	*pc = (struct pending_conn){ .fd = fd, .deadline = now_ns() + HANDSHAKE_MS * 1000000ull };
-	net_peer_name(fd, pc->peer, sizeof(pc->peer));
-}
-
-/* Identifies the readable connections and expires the silent ones;
- * returns how many became channels, or -1 when the transfer failed. */
-static int serve_pending(struct receiver *rx, struct pending_conn *pend, unsigned int *npend,
-			 const struct pollfd *pfd)
-{
-	uint64_t now = now_ns();
-	int taken = 0;
-
-	for (unsigned int i = 0; i < *npend; i++) {
-		int rc = CONN_WAIT;
-
-		if (pfd[i].revents)
-			rc = identify(rx, &pend[i]);
-		else if (now >= pend[i].deadline)
-			msg("connection from %s said nothing for %u s: dropped", pend[i].peer,
-			    HANDSHAKE_MS / 1000);
-		if (rc == CONN_FAIL)
-			return -1;
-		if (rc == CONN_TAKEN)
-			taken++;
-		if (rc == CONN_DROP || (rc == CONN_WAIT && now >= pend[i].deadline))
-			drop_conn(&pend[i]);
-	}
-	for (unsigned int i = 0; i < *npend;) {
-		if (pend[i].fd < 0)
-			memmove(&pend[i], &pend[i + 1], (--*npend - i) * sizeof(*pend));
-		else
-			i++;
-	}
-	return taken;
-}
-
-/* Accepts until the main channel and every multifd channel are in (or
- * --timeout), then stops listening: later connections are refused by the
- * kernel, as QEMU's are. */
-static void *acceptor_thread(void *arg)
-{
-	struct receiver *rx = arg;
-	unsigned int needed = rx->x.opts.channels + 1, npend = 0;
-	struct pending_conn pend[PENDING_MAX];
-	struct pollfd pfd[PENDING_MAX + 2];
-	uint64_t deadline = rx->x.opts.timeout_s ? now_ns() + rx->x.opts.timeout_s * 1000000000ull : 0;
-
-	while (needed && !rx_failed(rx)) {
-		bool listen_ready;
-		char have[256];
-		int rc;
-
-		for (unsigned int i = 0; i < npend; i++)
-			pfd[i] = (struct pollfd){ .fd = pend[i].fd, .events = POLLIN };
-		pfd[npend] = (struct pollfd){ .fd = rx->listen_fd, .events = POLLIN };
-		pfd[npend + 1] = (struct pollfd){ .fd = rx->x.session.wake_fd, .events = POLLIN };
-		rc = poll(pfd, npend + 2, ACCEPT_TICK_MS);
-		if (rc < 0 && errno != EINTR) {
-			rx_fail(rx, "poll: %s", strerror(errno));
-			break;
-		}
-		if (deadline && now_ns() >= deadline) {
-			describe_missing(rx, have, sizeof(have));
-			rx_fail(rx, "timed out after %u s waiting for the connections (--timeout): %s",
-				rx->x.opts.timeout_s, have);
-			break;
-		}
-		if (rc < 0 || pfd[npend + 1].revents)
-			continue;
-		listen_ready = pfd[npend].revents & POLLIN;
-		rc = serve_pending(rx, pend, &npend, pfd);
-		if (rc < 0)
-			break;
-		needed -= (unsigned int)rc;
-		if (needed && listen_ready)
-			accept_one(rx, pend, &npend);
-	}
-	for (unsigned int i = 0; i < npend; i++) {
-		if (!needed)
-			msg("connection from %s dropped: every channel is in", pend[i].peer);
-		drop_conn(&pend[i]);
-	}
-	pthread_mutex_lock(&rx->x.session.lock);
-	close(rx->listen_fd);
-	rx->listen_fd = -1;
-	rx->all_in = !needed && !rx_failed(rx);
-	pthread_cond_broadcast(&rx->cond);
-	pthread_mutex_unlock(&rx->x.session.lock);
-	return NULL;
-}
-
-/* Waits until the acceptor has every connection, or the transfer failed. */
-static int wait_all_in(struct receiver *rx)
-{
-	struct session *s = &rx->x.session;
-	int ret = 0;
-
-	pthread_mutex_lock(&s->lock);
-	while (!rx->all_in && !ret)
-		if (session_wait(s, &rx->cond))
-			ret = -1;
-	pthread_mutex_unlock(&s->lock);
-	return ret;
-}
+static const struct acceptor_ops rx_acceptor_ops = {
+	.judge = judge_conn,
+	.dropped = conn_dropped,
+	.missing = describe_missing,
+	.first_bytes = 4,
+};
 
 /* ---- the main channel ---- */
 
@@ -957,7 +815,7 @@ static int setup(struct receiver *rx)
 	struct session *s = &rx->x.session;
 	char err[ERR_LEN];
 
-	rx->listen_fd = rx->main_fd = rx->stage_fd = -1;
+	rx->main_fd = rx->stage_fd = -1;
 	rx->first_closed = -1;
 	pthread_cond_init(&rx->cond, NULL);
 	if (session_watch_cond(s, &rx->cond) < 0) {
@@ -1027,9 +885,6 @@ static void close_connections(struct receiver *rx)
 		close(*fd);
 		*fd = -1;
 	}
-	if (rx->listen_fd >= 0)
-		close(rx->listen_fd);
-	rx->listen_fd = -1;
 }
 
 static void cleanup(struct receiver *rx)
@@ -1067,22 +922,21 @@ static void report_failure(struct receiver *rx)
 static int start_listening(struct receiver *rx)
 {
 	char err[ERR_LEN];
+	int fd = net_listen(&rx->ep, err);
 
-	rx->listen_fd = net_listen(&rx->ep, err);
-	if (rx->listen_fd < 0) {
+	if (fd < 0) {
 		rx_fail(rx, "%s", err);
 		return -1;
 	}
-	net_set_nonblocking(rx->listen_fd, true);
-	net_local_name(rx->listen_fd, rx->x.endpoint, sizeof(rx->x.endpoint));
+	net_set_nonblocking(fd, true);
+	net_local_name(fd, rx->x.endpoint, sizeof(rx->x.endpoint));
 	msg("listening on %s", rx->x.endpoint);
-	if (pthread_create(&rx->acceptor, NULL, acceptor_thread, rx)) {
-		close(rx->listen_fd);
-		rx->listen_fd = -1;
-		rx_fail(rx, "cannot start the acceptor thread");
+	/* as QEMU: the main channel and every multifd channel, then no more */
+	if (acceptor_start(&rx->acc, &rx->x.session, fd, rx->x.opts.channels + 1,
+			   rx->x.opts.timeout_s, &rx_acceptor_ops, rx, err) < 0) {
+		rx_fail(rx, "%s", err);
 		return -1;
 	}
-	rx->acceptor_started = true;
 	return 0;
 }
 
@@ -1113,7 +967,7 @@ static void run(struct receiver *rx)
 
 	if (start_listening(rx) < 0)
 		return;
-	if (wait_all_in(rx) == 0) {
+	if (acceptor_wait(&rx->acc) == 0) {
 		if (in_init(&in, rx->main_fd, 4u << 20) < 0 ||
 		    in_prefill(&in, "QEVM", 4) < 0 || !(r = stream_reader_new(&in))) {
 			rx_fail(rx, "out of memory");
@@ -1122,9 +976,7 @@ static void run(struct receiver *rx)
 			pump(rx, r, &in);
 		}
 	}
-	if (rx->acceptor_started)
-		pthread_join(rx->acceptor, NULL);
-	rx->acceptor_started = false;
+	acceptor_stop(&rx->acc);
 	xfer_monitor_stop(&rx->x);
 	for (unsigned int i = 0; i < rx->x.opts.channels; i++)
 		if (rx->ch[i].started)
@@ -1171,7 +1023,7 @@ static void complete_output(struct receiver *rx)
 
 int multifd_recv_main(int argc, char **argv)
 {
-	struct receiver rx = { .listen_fd = -1, .main_fd = -1, .stage_fd = -1 };
+	struct receiver rx = { .main_fd = -1, .stage_fd = -1 };
 	char err[ERR_LEN];
 	int status;
 
