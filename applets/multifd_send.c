@@ -28,6 +28,7 @@
 #include "opts.h"
 #include "stream.h"
 #include "transfer.h"
+#include "xfer_run.h"
 
 static const struct opt send_opts[] = {
 	XFER_ROW_CHANNELS,
@@ -123,8 +124,7 @@ struct sender {
 	uint64_t sync_points, extra_sync_points;
 
 	/* Read by the monitor. */
-	_Atomic uint64_t input_bytes, main_bytes, zero_pages;
-	atomic_bool reading_input;
+	_Atomic uint64_t main_bytes, zero_pages;
 };
 
 /* The first failure of the transfer wins; it wakes every thread. */
@@ -482,37 +482,16 @@ static uint64_t moved_bytes(struct sender *tx, char *extra, size_t n)
 				   extra, n);
 }
 
-static uint64_t monitor_moved(void *ctx, char *extra, size_t n)
+static uint64_t moved(void *ctx, char *extra, size_t n)
 {
 	return moved_bytes(ctx, extra, n);
 }
 
-static void monitor_idle(void *ctx, unsigned int timeout_s)
+static void stalled(void *ctx, unsigned int timeout_s)
 {
-	struct sender *tx = ctx;
-
-	if (atomic_load(&tx->reading_input))
-		tx_fail(tx, "stdin gave no byte for %u s (--timeout), at stream offset %" PRIu64,
-			timeout_s, (uint64_t)tx->input_bytes);
-	else
-		tx_fail(tx, "no byte moved for %u s (--timeout): the receiver stopped taking data",
-			timeout_s);
+	tx_fail((struct sender *)ctx, "no byte moved for %u s (--timeout): the receiver stopped taking data",
+		timeout_s);
 }
-
-/* reading stdin counts as activity too: a slow producer is not a hang */
-static uint64_t monitor_activity(void *ctx)
-{
-	struct sender *tx = ctx;
-
-	return moved_bytes(tx, NULL, 0) +
-	       atomic_load_explicit(&tx->input_bytes, memory_order_relaxed);
-}
-
-static const struct monitor_ops tx_monitor_ops = {
-	.moved = monitor_moved,
-	.idle = monitor_idle,
-	.activity = monitor_activity,
-};
 
 /* ---- set-up, tear-down, report ---- */
 
@@ -574,12 +553,12 @@ static int start_channels(struct sender *tx)
 	return 0;
 }
 
-static int setup(struct sender *tx)
+static int setup(void *ctx)
 {
+	struct sender *tx = ctx;
 	struct session *s = &tx->x.session;
 	char err[ERR_LEN];
 
-	tx->main_fd = -1;
 	pthread_cond_init(&tx->main_wake, NULL);
 	if (session_watch_cond(s, &tx->main_wake) < 0) {
 		tx_fail(tx, "%s", SESSION_WATCH_FULL_CONDS);
@@ -653,6 +632,19 @@ static void wait_receiver_close(struct sender *tx)
 	}
 }
 
+/* After the stream: the channels' threads end, then the receiver's
+ * orderly close of every connection is success. */
+static void stop(void *ctx)
+{
+	struct sender *tx = ctx;
+
+	if (!tx->ch)
+		return;
+	stop_threads(tx);
+	if (!tx_failed(tx) && tx->main_fd >= 0)
+		wait_receiver_close(tx);
+}
+
 static void stats_fields(void *ctx, struct json_writer *w)
 {
 	struct sender *tx = ctx;
@@ -663,7 +655,7 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "channels"); jw_u64(w, tx->x.opts.channels);
 	jw_key(w, "compression"); jw_string(w, tx->x.opts.method->name);
 	jw_key(w, "level"); jw_i64(w, tx->x.opts.level);
-	jw_key(w, "input_bytes"); jw_u64(w, tx->input_bytes);
+	jw_key(w, "input_bytes"); jw_u64(w, tx->x.input_bytes);
 	jw_key(w, "ram_total"); jw_u64(w, tx->ram_total);
 	jw_key(w, "sync_points"); jw_u64(w, tx->sync_points);
 	jw_key(w, "extra_sync_points"); jw_u64(w, tx->extra_sync_points);
@@ -672,8 +664,10 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	chan_counters_json(w, cnt, NULL, tx->x.opts.channels, MULTIFD_PAGE_SIZE);
 }
 
-static void cleanup(struct sender *tx)
+static void cleanup(void *ctx)
 {
+	struct sender *tx = ctx;
+
 	for (unsigned int i = 0; tx->ch && i < tx->x.opts.channels; i++) {
 		struct send_channel *ch = &tx->ch[i];
 
@@ -701,104 +695,74 @@ static void cleanup(struct sender *tx)
 
 /* Parses stdin and sends it; the end of the stream only once it is all
  * valid. */
-static void pump(struct sender *tx, struct stream_reader *r, struct in_buf *in)
+/* ---- the run ---- */
+
+static int open_channels(void *ctx, struct in_buf **in)
 {
-	struct stream_item it;
-	int ret;
+	(void)in;	/* stdin */
+	return start_channels(ctx);
+}
 
-	for (;;) {
-		atomic_store(&tx->reading_input, true);
-		ret = stream_next(r, &it);
-		atomic_store(&tx->reading_input, false);
-		if (ret <= 0)
-			break;
-		if (send_item(tx, r, &it) < 0 || tx->main_out.err)
-			break;
-		atomic_store_explicit(&tx->input_bytes, in_offset(in), memory_order_relaxed);
-		atomic_store_explicit(&tx->main_bytes, out_offset(&tx->main_out), memory_order_relaxed);
-	}
-	if (ret < 0 && !tx_failed(tx)) {
-		tx_fail(tx, "stdin: %s", stream_error(r));
-	} else if (ret == 0) {
-		size_t vmlen;
-		const char *vm = stream_vmdesc(r, &vmlen);
+static int item(void *ctx, struct stream_reader *r, const struct stream_item *it)
+{
+	struct sender *tx = ctx;
 
-		stream_write_eof(&tx->w);
-		if (vm)
-			stream_write_vmdesc(&tx->w, vm, vmlen);
-		flush_main(tx);
+	if (send_item(tx, r, it) < 0)
+		return -1;
+	atomic_store_explicit(&tx->main_bytes, out_offset(&tx->main_out), memory_order_relaxed);
+	if (tx->main_out.err) {
+		tx_fail(tx, "main channel: send failed: %s", strerror(tx->main_out.err));
+		return -1;
 	}
+	return 0;
+}
+
+static int end(void *ctx, struct stream_reader *r)
+{
+	struct sender *tx = ctx;
+	size_t vmlen;
+	const char *vm = stream_vmdesc(r, &vmlen);
+
+	stream_write_eof(&tx->w);
+	if (vm)
+		stream_write_vmdesc(&tx->w, vm, vmlen);
+	flush_main(tx);
 	if (tx->main_out.err)
 		tx_fail(tx, "main channel: send failed: %s", strerror(tx->main_out.err));
+	return tx_failed(tx) ? -1 : 0;
 }
 
-static void run(struct sender *tx)
+static void operands(void *ctx, int argc, char **argv)
 {
-	struct stream_reader *r = NULL;
-	struct in_buf in;
+	struct sender *tx = ctx;
+	char err[ERR_LEN];
 
-	if (in_init(&in, STDIN_FILENO, 4u << 20) < 0) {
-		tx_fail(tx, "out of memory");
-		return;
-	}
-	in_set_wake(&in, tx->x.session.wake_fd);
-	r = stream_reader_new(&in);
-	if (!r)
-		tx_fail(tx, "out of memory");
-	else if (start_channels(tx) == 0) {
-		xfer_monitor_start(&tx->x, &tx_monitor_ops, tx);
-		pump(tx, r, &in);
-	}
-	atomic_store_explicit(&tx->input_bytes, in_offset(&in), memory_order_relaxed);
-	stop_threads(tx);
-	if (!tx_failed(tx))
-		wait_receiver_close(tx);
-	if (tx->x.opts.progress) {
-		char extra[2048];
-
-		progress_done(&tx->x.pg, moved_bytes(tx, extra, sizeof(extra)), extra);
-	}
-	stream_reader_free(r);
-	in_free(&in);
-}
-
-static void parse_args(struct sender *tx, int argc, char **argv)
-{
-	char err[ERR_LEN > ERR_LEN ? ERR_LEN : ERR_LEN];
-
-	switch (xfer_getopt(&tx->x.opts, argc, argv, send_opts, NULL, NULL, err)) {
-	case 1: applet_help();
-	case -1: die_usage("%s", err);
-	}
 	if (argc - optind != 1)
 		die_usage("expected one HOST:PORT");
 	if (net_endpoint_parse(argv[optind], true, &tx->ep, err) < 0)
 		die_usage("%s", err);
-	if (isatty(STDIN_FILENO))
-		die_usage("the stream comes on stdin, which is a terminal");
+	net_endpoint_name(&tx->ep, tx->x.endpoint, sizeof(tx->x.endpoint));
 }
+
+static const struct xfer_ops send_ops = {
+	.applet = "multifd-send",
+	.role = XFER_SENDER,
+	.opts = send_opts,
+	.operands = operands,
+	.setup = setup,
+	.open = open_channels,
+	.item = item,
+	.end = end,
+	.stop = stop,
+	.moved = moved,
+	.stalled = stalled,
+	.stats = stats_fields,
+	.cleanup = cleanup,
+};
 
 int multifd_send_main(int argc, char **argv)
 {
 	struct sender tx = { .main_fd = -1 };
-	char err[ERR_LEN];
-	int status;
 
-	parse_args(&tx, argc, argv);
-	if (xfer_begin(&tx.x, "multifd-send") < 0)
-		die_errno("cannot set up");
-	net_endpoint_name(&tx.ep, tx.x.endpoint, sizeof(tx.x.endpoint));
-	if (setup(&tx) < 0)
-		tx_fail(&tx, "out of memory");
-	else
-		run(&tx);
-	if (tx.x.opts.stats_path && xfer_stats_write(&tx.x, stats_fields, &tx, err) < 0)
-		msg("--stats-json: %s", err);
-	status = tx_failed(&tx) ? EXIT_FAIL : EXIT_OK;
-	if (status)
-		msg("%s", tx.x.session.error);
-	else
-		session_complete(&tx.x.session);
-	cleanup(&tx);
-	return session_end(&tx.x.session, status);
+	return xfer_main(&tx.x, &send_ops, &tx, argc, argv);
 }

@@ -17,6 +17,8 @@
 #include "error.h"
 #include "monitor.h"
 #include "opts.h"
+#include "outfile.h"
+#include "outq.h"
 #include "progress.h"
 #include "session.h"
 
@@ -95,6 +97,15 @@ struct xfer {
 	uint64_t start_ns;
 	const char *applet;
 	char endpoint[96];		/* the address listened on or connected to */
+	const struct xfer_ops *ops;	/* set by xfer_main (xfer_run.h) */
+	void *ctx;
+	/* A receiver's output: -o FILE or stdout, through the queue. */
+	struct out_file of;
+	struct outq q;
+	bool output_open;
+	/* What the pump read, for --timeout and the messages. */
+	_Atomic uint64_t input_bytes;
+	atomic_bool reading_input;
 };
 
 /* Sets up the session (first: before any thread); -1 with errno. */
