@@ -53,6 +53,7 @@
 #include "outq.h"
 #include "stream.h"
 #include "transfer.h"
+#include "xfer_run.h"
 
 static const struct opt recv_opts[] = {
 	XFER_ROW_CHANNELS,
@@ -137,18 +138,17 @@ struct recv_channel {
 struct receiver {
 	struct xfer x;
 	struct net_endpoint ep;
-	const char *out_path;
 
 	/* Under x.session.lock. */
 	pthread_cond_t cond;		/* any change of the state below */
 	int main_fd;
 	char main_peer[NET_NAME_LEN];
+	char source[NET_NAME_LEN + 32];	/* its name in messages */
+	struct in_buf main_in;		/* what it says */
 	struct acceptor acc;		/* the main channel and every multifd channel */
 	struct recv_channel *ch;
 
 	/* The output, under the lock. */
-	struct out_file of;
-	struct outq q;
 	struct out_buf scratch;		/* main's records, before they are queued */
 	struct stream_writer w;		/* its last block decides CONTINUE */
 	const struct ram_list *ram;	/* once blocks_known */
@@ -186,7 +186,7 @@ static bool rx_failed(struct receiver *rx)
 /* Queues what main's writer put in the scratch buffer. */
 static void queue_scratch_locked(struct receiver *rx)
 {
-	outq_copy(&rx->q, rx->scratch.buf, rx->scratch.len);
+	outq_copy(&rx->x.q, rx->scratch.buf, rx->scratch.len);
 	rx->scratch.len = 0;
 }
 
@@ -205,7 +205,7 @@ static void close_own_part_locked(struct receiver *rx)
 static int emit_locked(struct receiver *rx, const struct stream_item *it,
 		       const struct ram_list *ram, size_t need)
 {
-	if (outq_reserve(&rx->q, need + 64, 2) < 0)
+	if (outq_reserve(&rx->x.q, need + 64, 2) < 0)
 		return -1;
 	close_own_part_locked(rx);
 	stream_write_item(&rx->w, it, ram);
@@ -275,7 +275,7 @@ static int queue_pages(struct recv_channel *ch, struct recv_slot *slot, const st
 	while (rx->eos_written < ch->syncs)
 		if (session_wait(s, &rx->cond))
 			goto out;
-	if (outq_reserve(&rx->q, 32, 2 * pkt->normal_pages + 1) < 0)
+	if (outq_reserve(&rx->x.q, 32, 2 * pkt->normal_pages + 1) < 0)
 		goto out;
 	if (!rx->ram_open && !rx->own_part_open) {
 		stream_write_section(&rx->w, QEMU_VM_SECTION_PART, rx->ram_section);
@@ -287,8 +287,8 @@ static int queue_pages(struct recv_channel *ch, struct recv_slot *slot, const st
 		size_t n = stream_page_header(&rx->w, b, pkt->offset[i], RAM_SAVE_FLAG_PAGE,
 					      slot->header[i]);
 
-		outq_ref(&rx->q, slot->header[i], n);
-		slot->written_at = outq_ref(&rx->q, slot->pages + (size_t)i * MULTIFD_PAGE_SIZE,
+		outq_ref(&rx->x.q, slot->header[i], n);
+		slot->written_at = outq_ref(&rx->x.q, slot->pages + (size_t)i * MULTIFD_PAGE_SIZE,
 					    MULTIFD_PAGE_SIZE);
 	}
 	ch->pages_since_sync += pkt->normal_pages;
@@ -311,7 +311,7 @@ static int wait_for_slot(struct recv_channel *ch, struct recv_slot *slot)
 		if (session_wait(s, &rx->cond))
 			ret = -1;
 	if (!ret)
-		ret = outq_wait_written(&rx->q, slot->written_at);
+		ret = outq_wait_written(&rx->x.q, slot->written_at);
 	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
@@ -596,11 +596,11 @@ static int stage_commit(struct receiver *rx)
 		return -1;
 	}
 	pthread_mutex_lock(&s->lock);
-	if (outq_reserve(&rx->q, 64, 2) == 0) {
+	if (outq_reserve(&rx->x.q, 64, 2) == 0) {
 		close_own_part_locked(rx);
 		queue_scratch_locked(rx);
-		end = outq_ref(&rx->q, map, size);
-		ret = outq_wait_written(&rx->q, end);
+		end = outq_ref(&rx->x.q, map, size);
+		ret = outq_wait_written(&rx->x.q, end);
 	}
 	pthread_mutex_unlock(&s->lock);
 	munmap(map, size);
@@ -746,7 +746,7 @@ static int finish(struct receiver *rx, struct stream_reader *r)
 	pthread_mutex_lock(&s->lock);
 	ret = check_channels_locked(rx);
 	if (!ret)
-		ret = outq_reserve(&rx->q, 64, 2);
+		ret = outq_reserve(&rx->x.q, 64, 2);
 	if (!ret) {
 		uint64_t end;
 
@@ -757,8 +757,8 @@ static int finish(struct receiver *rx, struct stream_reader *r)
 			out_be32(&rx->scratch, (uint32_t)vmlen);
 		}
 		queue_scratch_locked(rx);
-		end = outq_ref(&rx->q, vm, vm ? vmlen : 0);
-		ret = outq_wait_written(&rx->q, end);
+		end = outq_ref(&rx->x.q, vm, vm ? vmlen : 0);
+		ret = outq_wait_written(&rx->x.q, end);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return ret;
@@ -778,40 +778,21 @@ static uint64_t moved_bytes(struct receiver *rx, char *extra, size_t n)
 				   extra, n);
 }
 
-static uint64_t monitor_moved(void *ctx, char *extra, size_t n)
+static uint64_t moved(void *ctx, char *extra, size_t n)
 {
 	return moved_bytes(ctx, extra, n);
 }
 
-/* Bytes in and bytes out: a stalled output stops both. */
-static uint64_t monitor_activity(void *ctx)
+static void stalled(void *ctx, unsigned int timeout_s)
 {
-	struct receiver *rx = ctx;
-
-	return moved_bytes(rx, NULL, 0) + outq_written(&rx->q);
+	rx_fail((struct receiver *)ctx, "no byte came on any channel for %u s (--timeout)", timeout_s);
 }
-
-static void monitor_idle(void *ctx, unsigned int timeout_s)
-{
-	struct receiver *rx = ctx;
-
-	if (atomic_load(&rx->q.writing))
-		rx_fail(rx, "the output (%s) took no byte for %u s (--timeout): whoever reads it stopped",
-			rx->q.name, timeout_s);
-	else
-		rx_fail(rx, "no byte came on any channel for %u s (--timeout)", timeout_s);
-}
-
-static const struct monitor_ops rx_monitor_ops = {
-	.moved = monitor_moved,
-	.idle = monitor_idle,
-	.activity = monitor_activity,
-};
 
 /* ---- set-up, tear-down, report ---- */
 
-static int setup(struct receiver *rx)
+static int setup(void *ctx)
 {
+	struct receiver *rx = ctx;
 	struct session *s = &rx->x.session;
 	char err[ERR_LEN];
 
@@ -862,7 +843,7 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "ram_total"); jw_u64(w, rx->ram_total);
 	jw_key(w, "sync_points"); jw_u64(w, rx->eos_written);
 	jw_key(w, "own_part_sections"); jw_u64(w, rx->own_parts);
-	jw_key(w, "output_bytes"); jw_u64(w, outq_written(&rx->q));
+	jw_key(w, "output_bytes"); jw_u64(w, outq_written(&rx->x.q));
 	jw_key(w, "zero_pages"); jw_u64(w, rx->zero_pages);
 	jw_key(w, "main_bytes"); jw_u64(w, rx->main_bytes);
 	chan_counters_json(w, cnt, peers, rx->x.opts.channels, MULTIFD_PAGE_SIZE);
@@ -887,8 +868,10 @@ static void close_connections(struct receiver *rx)
 	}
 }
 
-static void cleanup(struct receiver *rx)
+static void cleanup(void *ctx)
 {
+	struct receiver *rx = ctx;
+
 	close_connections(rx);
 	for (unsigned int i = 0; rx->ch && i < rx->x.opts.channels; i++) {
 		if (rx->ch[i].dctx)
@@ -897,6 +880,7 @@ static void cleanup(struct receiver *rx)
 		free(rx->ch[i].slot[1].pages);
 	}
 	free(rx->ch);
+	in_free(&rx->main_in);
 	out_discard(&rx->scratch);
 	if (rx->stage_fd >= 0) {
 		out_discard(&rx->stage);
@@ -906,8 +890,10 @@ static void cleanup(struct receiver *rx)
 
 /* A main channel failing after a channel closed early is most likely the
  * channel's fault: name it. */
-static void report_failure(struct receiver *rx)
+static void report_failure(void *ctx)
 {
+	struct receiver *rx = ctx;
+
 	int id = rx->first_closed;
 	const char *error = rx->x.session.error;
 
@@ -940,113 +926,91 @@ static int start_listening(struct receiver *rx)
 	return 0;
 }
 
-/* Reads the main channel to its end. */
-static void pump(struct receiver *rx, struct stream_reader *r, struct in_buf *in)
-{
-	struct stream_item it;
-	int ret;
+/* ---- the run ---- */
 
-	while ((ret = stream_next(r, &it)) > 0) {
-		if (main_item(rx, r, &it) < 0)
-			break;
-		atomic_store_explicit(&rx->main_bytes, in_offset(in), memory_order_relaxed);
+/* Listens, accepts every connection, and reads the main channel. */
+static int open_main(void *ctx, struct in_buf **in)
+{
+	struct receiver *rx = ctx;
+
+	if (start_listening(rx) < 0 || acceptor_wait(&rx->acc) < 0)
+		return -1;
+	if (in_init(&rx->main_in, rx->main_fd, 4u << 20) < 0 || in_prefill(&rx->main_in, "QEVM", 4) < 0) {
+		rx_fail(rx, "out of memory");
+		return -1;
 	}
-	atomic_store_explicit(&rx->main_bytes, in_offset(in), memory_order_relaxed);
-	if (ret < 0 && !rx_failed(rx))
-		rx_fail(rx, "main channel from %s: %s", rx->main_peer, stream_error(r));
-	else if (ret == 0)
-		finish(rx, r);
+	*in = &rx->main_in;
+	return 0;
 }
 
-/* The reader owns the block list the channels look pages up in: it goes
- * only after every thread has ended. */
-static void run(struct receiver *rx)
+static int item(void *ctx, struct stream_reader *r, const struct stream_item *it)
 {
-	struct stream_reader *r = NULL;
-	struct in_buf in = { .buf = NULL };
+	struct receiver *rx = ctx;
+	int ret = main_item(rx, r, it);
 
-	if (start_listening(rx) < 0)
-		return;
-	if (acceptor_wait(&rx->acc) == 0) {
-		if (in_init(&in, rx->main_fd, 4u << 20) < 0 ||
-		    in_prefill(&in, "QEVM", 4) < 0 || !(r = stream_reader_new(&in))) {
-			rx_fail(rx, "out of memory");
-		} else {
-			xfer_monitor_start(&rx->x, &rx_monitor_ops, rx);
-			pump(rx, r, &in);
-		}
-	}
+	atomic_store_explicit(&rx->main_bytes, in_offset(&rx->main_in), memory_order_relaxed);
+	return ret;
+}
+
+static int end(void *ctx, struct stream_reader *r)
+{
+	return finish(ctx, r);
+}
+
+static const char *source(void *ctx)
+{
+	struct receiver *rx = ctx;
+
+	snprintf(rx->source, sizeof(rx->source), "main channel from %s", rx->main_peer);
+	return rx->source;
+}
+
+/* The channels' threads end after the main channel: the block list
+ * they look pages up in goes only after them (cleanup). */
+static void stop(void *ctx)
+{
+	struct receiver *rx = ctx;
+
+	atomic_store_explicit(&rx->main_bytes, in_offset(&rx->main_in), memory_order_relaxed);
 	acceptor_stop(&rx->acc);
 	xfer_monitor_stop(&rx->x);
-	for (unsigned int i = 0; i < rx->x.opts.channels; i++)
+	for (unsigned int i = 0; rx->ch && i < rx->x.opts.channels; i++)
 		if (rx->ch[i].started)
 			pthread_join(rx->ch[i].thread, NULL);
-	if (rx->x.opts.progress) {
-		char extra[2048];
-
-		progress_done(&rx->x.pg, moved_bytes(rx, extra, sizeof(extra)), extra);
-	}
-	stream_reader_free(r);
-	in_free(&in);
 }
 
-static void parse_args(struct receiver *rx, int argc, char **argv)
+static void operands(void *ctx, int argc, char **argv)
 {
-	char err[ERR_LEN > ERR_LEN ? ERR_LEN : ERR_LEN];
+	struct receiver *rx = ctx;
+	char err[ERR_LEN];
 
-	switch (xfer_getopt(&rx->x.opts, argc, argv, recv_opts, NULL, NULL, err)) {
-	case 1: applet_help();
-	case -1: die_usage("%s", err);
-	}
-	rx->out_path = rx->x.opts.out_path;
 	if (argc - optind != 1)
 		die_usage("expected one [HOST]:PORT to listen on");
 	if (net_endpoint_parse(argv[optind], false, &rx->ep, err) < 0)
 		die_usage("%s", err);
-	if ((!rx->out_path || !strcmp(rx->out_path, "-")) && isatty(STDOUT_FILENO))
-		die_usage("the stream goes to stdout, which is a terminal (use -o FILE)");
 }
 
-/* The output appears only now, complete and on disk; then the connections
- * close, and the sender takes their orderly close as our success. */
-static void complete_output(struct receiver *rx)
-{
-	if (rx_failed(rx)) {
-		out_file_abort(&rx->of);
-		return;
-	}
-	if (out_file_commit(&rx->of) < 0)
-		rx_fail(rx, "cannot complete %s: %s", rx->out_path, strerror(errno));
-	else
-		session_complete(&rx->x.session);
-}
+static const struct xfer_ops recv_ops = {
+	.applet = "multifd-recv",
+	.role = XFER_RECEIVER,
+	.opts = recv_opts,
+	.operands = operands,
+	.setup = setup,
+	.open = open_main,
+	.item = item,
+	.end = end,
+	.source = source,
+	.stop = stop,
+	.moved = moved,
+	.stalled = stalled,
+	.stats = stats_fields,
+	.report = report_failure,
+	.cleanup = cleanup,
+};
 
 int multifd_recv_main(int argc, char **argv)
 {
 	struct receiver rx = { .main_fd = -1, .stage_fd = -1 };
-	char err[ERR_LEN];
-	int status;
 
-	parse_args(&rx, argc, argv);
-	if (xfer_begin(&rx.x, "multifd-recv") < 0)
-		die_errno("cannot set up");
-	if (out_file_open(&rx.of, rx.out_path) < 0)
-		die_errno("cannot create %s", rx.out_path);
-	if (setup(&rx) < 0)
-		rx_fail(&rx, "out of memory");
-	else if (outq_start(&rx.q, &rx.x.session, rx.of.fd, rx.out_path ? rx.out_path : "stdout",
-			    OUTQ_ARENA, OUTQ_ENTRIES) < 0)
-		rx_fail(&rx, "cannot start the output: %s",
-			errno == ENOSPC ? SESSION_WATCH_FULL_CONDS : strerror(errno));
-	else
-		run(&rx);
-	outq_stop(&rx.q);
-	complete_output(&rx);
-	if (rx.x.opts.stats_path && xfer_stats_write(&rx.x, stats_fields, &rx, err) < 0)
-		msg("--stats-json: %s", err);
-	status = rx_failed(&rx) ? EXIT_FAIL : EXIT_OK;
-	if (status)
-		report_failure(&rx);
-	cleanup(&rx);
-	return session_end(&rx.x.session, status);
+	return xfer_main(&rx.x, &recv_ops, &rx, argc, argv);
 }

@@ -130,19 +130,16 @@ static const struct monitor_ops mon_ops = {
 /* ---- the pump ---- */
 
 /* Every item of the stream to the transport, then its end. A stream that
- * ends inside a RAM section is refused, whoever carries it. */
-static void pump(struct xfer *x, struct in_buf *in)
+ * ends inside a RAM section is refused, whoever carries it. The reader
+ * (its block list) stays for threads that look blocks up: the caller
+ * frees it after stop(). */
+static void pump(struct xfer *x, struct in_buf *in, struct stream_reader *r)
 {
 	const struct xfer_ops *ops = x->ops;
-	struct stream_reader *r = stream_reader_new(in);
 	struct stream_item it;
 	bool in_ram = false;
 	int ret = 0;
 
-	if (!r) {
-		session_fail(&x->session, "out of memory");
-		return;
-	}
 	for (;;) {
 		atomic_store(&x->reading_input, true);
 		ret = stream_next(r, &it);
@@ -166,13 +163,13 @@ static void pump(struct xfer *x, struct in_buf *in)
 			     ops->role == XFER_SENDER ? "stdin" : ops->source(x->ctx));
 	else if (ret == 0 && !xfailed(x))
 		ops->end(x->ctx, r);
-	stream_reader_free(r);
 }
 
 static void run(struct xfer *x)
 {
 	const struct xfer_ops *ops = x->ops;
 	struct in_buf stdin_buf = { .buf = NULL }, *in = NULL;
+	struct stream_reader *r = NULL;
 
 	if (ops->role == XFER_SERVER) {
 		xfer_monitor_start(x, &mon_ops, x);
@@ -185,8 +182,12 @@ static void run(struct xfer *x)
 			in = &stdin_buf;
 		}
 		if (!xfailed(x) && ops->open(x->ctx, &in) == 0 && !xfailed(x)) {
-			xfer_monitor_start(x, &mon_ops, x);
-			pump(x, in);
+			if (!(r = stream_reader_new(in))) {
+				session_fail(&x->session, "out of memory");
+			} else {
+				xfer_monitor_start(x, &mon_ops, x);
+				pump(x, in, r);
+			}
 		}
 	}
 	if (ops->stop)
@@ -197,6 +198,7 @@ static void run(struct xfer *x)
 
 		progress_done(&x->pg, ops->moved(x->ctx, extra, sizeof(extra)), extra);
 	}
+	stream_reader_free(r);
 	in_free(&stdin_buf);
 }
 
