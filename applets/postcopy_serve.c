@@ -1175,7 +1175,7 @@ static int take_option(void *ctx, int c, const char *arg, char *err)
 /* Returns with the server set up, or exits (--probe, --help, usage). */
 static void parse_args(struct server *s, int argc, char **argv)
 {
-	char err[ERR_LEN > ERR_LEN ? ERR_LEN : ERR_LEN];
+	char err[ERR_LEN];
 	struct args a = { .s = s };
 
 	switch (xfer_getopt(&s->x.opts, argc, argv, serve_opts, take_option, &a, err)) {

@@ -22,6 +22,8 @@
 #include "progress.h"
 #include "session.h"
 
+struct stream_reader;
+
 #define XFER_CHANNELS_MAX	255u
 #define XFER_CONNECT_DEFAULT_S	30	/* connecting, when --timeout is not given */
 
@@ -103,6 +105,9 @@ struct xfer {
 	struct out_file of;
 	struct outq q;
 	bool output_open;
+	/* The stream the driver pumps (its block list), from open() until
+	 * after stop(); NULL otherwise. */
+	struct stream_reader *reader;
 	/* What the pump read, for --timeout and the messages. */
 	_Atomic uint64_t input_bytes;
 	atomic_bool reading_input;

@@ -185,6 +185,7 @@ static void run(struct xfer *x)
 			if (!(r = stream_reader_new(in))) {
 				session_fail(&x->session, "out of memory");
 			} else {
+				x->reader = r;
 				xfer_monitor_start(x, &mon_ops, x);
 				pump(x, in, r);
 			}
@@ -198,6 +199,7 @@ static void run(struct xfer *x)
 
 		progress_done(&x->pg, ops->moved(x->ctx, extra, sizeof(extra)), extra);
 	}
+	x->reader = NULL;
 	stream_reader_free(r);
 	in_free(&stdin_buf);
 }
