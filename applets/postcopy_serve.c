@@ -46,6 +46,7 @@
 #include "stream.h"
 #include "stream_index.h"
 #include "transfer.h"
+#include "xfer_run.h"
 #include "uffd_probe.h"
 
 enum { OPT_RESUME = 0x2000, OPT_PUSH_DELAY, OPT_PROBE };
@@ -133,6 +134,7 @@ struct request {
 struct server {
 	struct xfer x;
 	struct net_endpoint ep;
+	bool probe, probe_json;		/* --probe [--json] */
 	bool resume;
 	unsigned int push_delay_ms;
 
@@ -156,6 +158,7 @@ struct server {
 
 	/* Shared with the return-path thread, under x.session.lock. */
 	pthread_cond_t cond;
+	bool cond_init;
 	enum srv_phase phase;
 	bool *bitmap_in;		/* per block: its RECV_BITMAP came */
 	struct request *queue;		/* a ring of QUEUE_MAX */
@@ -1033,12 +1036,6 @@ static void monitor_idle(void *ctx, unsigned int timeout_s)
 		srv_fail(s, "the destination took no byte and sent nothing for %u s (--timeout)", timeout_s);
 }
 
-static const struct monitor_ops srv_monitor_ops = {
-	.moved = monitor_moved,
-	.activity = monitor_activity,
-	.idle = monitor_idle,
-};
-
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -1137,18 +1134,13 @@ static int probe(bool json)
 
 /* ---- set-up and the run ---- */
 
-struct args {
-	struct server *s;
-	bool probe, json;
-};
-
 static int take_option(void *ctx, int c, const char *arg, char *err)
 {
-	struct args *a = ctx;
+	struct server *s = ctx;
 
 	switch (c) {
 	case OPT_RESUME:
-		a->s->resume = true;
+		s->resume = true;
 		return 0;
 	case OPT_PUSH_DELAY: {
 		uint64_t ms;
@@ -1157,14 +1149,14 @@ static int take_option(void *ctx, int c, const char *arg, char *err)
 			snprintf(err, ERR_LEN, "--push-delay: expected milliseconds, 0..3600000, not '%s'", arg);
 			return -1;
 		}
-		a->s->push_delay_ms = (unsigned int)ms;
+		s->push_delay_ms = (unsigned int)ms;
 		return 0;
 	}
 	case OPT_PROBE:
-		a->probe = true;
+		s->probe = true;
 		return 0;
 	case 'j':
-		a->json = true;
+		s->probe_json = true;
 		return 0;
 	default:
 		snprintf(err, ERR_LEN, "bad option");
@@ -1172,29 +1164,24 @@ static int take_option(void *ctx, int c, const char *arg, char *err)
 	}
 }
 
-/* Returns with the server set up, or exits (--probe, --help, usage). */
-static void parse_args(struct server *s, int argc, char **argv)
+/* The operands, or --probe's answer (which exits). */
+static void operands(void *ctx, int argc, char **argv)
 {
+	struct server *s = ctx;
 	char err[ERR_LEN];
-	struct args a = { .s = s };
 
-	switch (xfer_getopt(&s->x.opts, argc, argv, serve_opts, take_option, &a, err)) {
-	case 1: applet_help();
-	case -1: die_usage("%s", err);
-	}
-	if (a.probe) {
+	if (s->probe) {
 		if (argc != optind)
 			die_usage("--probe takes no HOST:PORT");
-		exit(probe(a.json));
+		exit(probe(s->probe_json));
 	}
-	if (a.json)
+	if (s->probe_json)
 		die_usage("--json goes with --probe (the transfer's figures: --stats-json FILE)");
 	if (argc - optind != 1)
 		die_usage("expected one HOST:PORT");
 	if (net_endpoint_parse(argv[optind], true, &s->ep, err) < 0)
 		die_usage("%s", err);
-	if (isatty(STDIN_FILENO))
-		die_usage("the stream comes on stdin, which is a terminal");
+	net_endpoint_name(&s->ep, s->x.endpoint, sizeof(s->x.endpoint));
 }
 
 static int connect_destination(struct server *s)
@@ -1253,27 +1240,38 @@ static void serve(struct server *s)
 		     s->resume ? ", the rest was there" : "");
 }
 
-static void run(struct server *s)
+/* The whole work, the monitor running: a piped stream that stops coming
+ * obeys --timeout. */
+static void serve_stream(void *ctx)
 {
+	struct server *s = ctx;
 	uint64_t t0 = now_ns();
 
-	/* from the start: a piped stream that stops coming obeys --timeout */
-	xfer_monitor_start(&s->x, &srv_monitor_ops, s);
-	if (index_stream(s) == 0) {
-		s->index_ns = now_ns() - t0;
-		if (connect_destination(s) == 0 && !srv_failed(s))
-			serve(s);
-	}
-	xfer_monitor_stop(&s->x);
-	if (s->x.opts.progress) {
-		char extra[256];
-
-		progress_done(&s->x.pg, monitor_moved(s, extra, sizeof(extra)), extra);
-	}
+	if (index_stream(s) < 0)
+		return;
+	s->index_ns = now_ns() - t0;
+	if (connect_destination(s) == 0 && !srv_failed(s))
+		serve(s);
 }
 
-static void cleanup(struct server *s)
+static int setup(void *ctx)
 {
+	struct server *s = ctx;
+
+	catch_sigbus();
+	pthread_cond_init(&s->cond, NULL);
+	s->cond_init = true;
+	if (session_watch_cond(&s->x.session, &s->cond) < 0) {
+		srv_fail(s, "%s", SESSION_WATCH_FULL_CONDS);
+		return -1;
+	}
+	return 0;
+}
+
+static void cleanup(void *ctx)
+{
+	struct server *s = ctx;
+
 	if (s->fd >= 0) {
 		/* ends the return-path thread if it still reads */
 		shutdown(s->fd, SHUT_RDWR);
@@ -1300,12 +1298,18 @@ static void cleanup(struct server *s)
 	in_free(&s->in);
 	if (s->in_fd > STDIN_FILENO)
 		close(s->in_fd);
+	if (s->cond_init) {
+		session_unwatch_cond(&s->x.session, &s->cond);
+		pthread_cond_destroy(&s->cond);
+	}
 }
 
 /* What a failure most likely means, from how far the destination got:
  * QEMU explains itself only in its own log. */
-static const char *failure_hint(struct server *s)
+static const char *failure_hint(void *ctx)
 {
+	struct server *s = ctx;
+
 	uint32_t pong;
 	bool shut;
 
@@ -1333,34 +1337,25 @@ static const char *failure_hint(struct server *s)
 	}
 }
 
+static const struct xfer_ops serve_ops = {
+	.applet = "postcopy-serve",
+	.role = XFER_SERVER,
+	.opts = serve_opts,
+	.option = take_option,
+	.operands = operands,
+	.setup = setup,
+	.serve = serve_stream,
+	.moved = monitor_moved,
+	.activity = monitor_activity,
+	.stalled = monitor_idle,
+	.stats = stats_fields,
+	.hint = failure_hint,
+	.cleanup = cleanup,
+};
+
 int postcopy_serve_main(int argc, char **argv)
 {
 	struct server s = { .fd = -1, .in_fd = -1, .last_block = -1, .phase = PH_INDEX };
-	char err[ERR_LEN];
-	int status;
 
-	parse_args(&s, argc, argv);
-	catch_sigbus();
-	if (xfer_begin(&s.x, "postcopy-serve") < 0)
-		die_errno("cannot set up");
-	net_endpoint_name(&s.ep, s.x.endpoint, sizeof(s.x.endpoint));
-	pthread_cond_init(&s.cond, NULL);
-	if (session_watch_cond(&s.x.session, &s.cond) < 0)
-		srv_fail(&s, "%s", SESSION_WATCH_FULL_CONDS);
-	else
-		run(&s);
-	if (s.x.opts.stats_path && xfer_stats_write(&s.x, stats_fields, &s, err) < 0)
-		msg("--stats-json: %s", err);
-	status = srv_failed(&s) ? EXIT_FAIL : EXIT_OK;
-	if (status) {
-		const char *hint = failure_hint(&s);
-
-		msg("%s", s.x.session.error);
-		if (hint)
-			msg("%s", hint);
-	} else
-		session_complete(&s.x.session);
-	cleanup(&s);
-	pthread_cond_destroy(&s.cond);
-	return session_end(&s.x.session, status);
+	return xfer_main(&s.x, &serve_ops, &s, argc, argv);
 }
