@@ -720,12 +720,8 @@ static int item(void *ctx, struct stream_reader *r, const struct stream_item *it
 static int end(void *ctx, struct stream_reader *r)
 {
 	struct sender *tx = ctx;
-	size_t vmlen;
-	const char *vm = stream_vmdesc(r, &vmlen);
 
-	stream_write_eof(&tx->w);
-	if (vm)
-		stream_write_vmdesc(&tx->w, vm, vmlen);
+	stream_write_end(&tx->w, r);
 	flush_main(tx);
 	if (tx->main_out.err)
 		tx_fail(tx, "main channel: send failed: %s", strerror(tx->main_out.err));

@@ -647,16 +647,12 @@ static int item(void *ctx, struct stream_reader *r, const struct stream_item *it
 static int end(void *ctx, struct stream_reader *r)
 {
 	struct receiver *rx = ctx;
-	size_t vmlen;
-	const char *vm = stream_vmdesc(r, &vmlen);
 
 	if (rx->nblocks && !rx->ram_emitted) {
 		rx_fail(rx, "the stream from %s ended without a RAM END section", rx->peer);
 		return -1;
 	}
-	stream_write_eof(&rx->w);
-	if (vm)
-		stream_write_vmdesc(&rx->w, vm, vmlen);
+	stream_write_end(&rx->w, r);
 	if (out_flush(&rx->out) < 0 && !rx_failed(rx))
 		rx_fail(rx, "writing %s: %s", rx->x.q.name, strerror(rx->out.err));
 	return rx_failed(rx) ? -1 : 0;

@@ -472,16 +472,12 @@ static int item(void *ctx, struct stream_reader *r, const struct stream_item *it
 static int end(void *ctx, struct stream_reader *r)
 {
 	struct sender *tx = ctx;
-	size_t vmlen;
-	const char *vm = stream_vmdesc(r, &vmlen);
 
 	if (tx->in_ram_body) {
 		tx_fail(tx, "stdin: the stream ends inside a RAM section");
 		return -1;
 	}
-	stream_write_eof(&tx->w);
-	if (vm)
-		stream_write_vmdesc(&tx->w, vm, vmlen);
+	stream_write_end(&tx->w, r);
 	if (flush_file(tx) < 0)
 		return -1;
 	wait_taken(tx);
