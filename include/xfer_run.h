@@ -15,7 +15,10 @@
  *   XFER_SERVER    neither: serve() does the work (postcopy-serve)
  *
  * Every op may fail the session (session_fail) and return -1; the driver
- * then unwinds: stop(), output aborted, stats, the message, cleanup(). */
+ * then unwinds: stop(), output aborted, stats, the message, cleanup().
+ *
+ * It is the applets' shared main, so unlike the rest of libcommon it
+ * prints (the failure, --help) and exits (usage errors). */
 #ifndef MIGBOX_XFER_RUN_H
 #define MIGBOX_XFER_RUN_H
 
