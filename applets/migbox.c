@@ -15,10 +15,10 @@ struct applet {
 	const char *name;
 	const char *summary;
 	int (*main)(int argc, char **argv);	/* NULL: not built yet */
-	const char *usage;
+	const struct applet_help *help;
 };
 
-#define APPLET_ENTRY(id, name, summary) { name, summary, id##_main, id##_usage },
+#define APPLET_ENTRY(id, name, summary) { name, summary, id##_main, &id##_help },
 #define PLANNED_ENTRY(name, summary) { name, summary, NULL, NULL },
 static const struct applet applets[] = {
 	APPLET_TABLE(APPLET_ENTRY, PLANNED_ENTRY)
@@ -30,6 +30,7 @@ static const char migbox_usage[] =
 "       migbox --list [--all]\n"
 "       migbox --install [-s] DIR\n"
 "       migbox --man [APPLET]\n"
+"       migbox --options APPLET\n"
 "\n"
 "QEMU live-migration transports and helpers as one binary. Each applet\n"
 "reads or writes QEMU's own migration stream (QEVM version 3) on stdin or\n"
@@ -40,6 +41,7 @@ static const char migbox_usage[] =
 "  --install [-s] DIR\n"
 "                    make a hard link (-s: symbolic link) per applet in DIR\n"
 "  --man [APPLET]    print the man page of migbox or of APPLET (roff)\n"
+"  --options APPLET  APPLET's options, one a line, for the bash completion\n"
 "  --help            this text; APPLET --help for an applet's\n"
 "  --version         print the version\n"
 "\n"
@@ -50,11 +52,12 @@ static const char migbox_usage[] =
 #define MIGBOX_VERSION "0.1"
 #endif
 
-static const char *usage_text = "";
+static const struct applet_help migbox_help = { .text = migbox_usage };
+static const struct applet_help *current_help = &migbox_help;
 
 void applet_help(void)
 {
-	fputs(usage_text, stdout);
+	applet_help_print(stdout, current_help);
 	exit(stdout_finish("the usage text"));
 }
 
@@ -79,7 +82,7 @@ static int run_applet(const struct applet *a, int argc, char **argv)
 		msg("not built yet (planned for a later release of migbox)");
 		return EXIT_USAGE;
 	}
-	usage_text = a->usage;
+	current_help = a->help;
 	if (argc > 1 && !strcmp(argv[1], "--help"))
 		applet_help();
 	if (argc > 1 && !strcmp(argv[1], "--version"))
@@ -147,15 +150,24 @@ static void roff_line(const char *s, size_t n)
 	fputc('\n', stdout);
 }
 
-/* A man page made from the usage text: "usage:" lines are the synopsis,
+/* A man page made from the help text: "usage:" lines are the synopsis,
  * lines indented with "  -" are options, the rest is description. */
-static void print_man(const char *name, const char *summary, const char *usage)
+static void print_man(const char *name, const char *summary, const struct applet_help *help)
 {
-	const char *p = usage;
+	char *usage = NULL;
+	size_t usage_len = 0;
+	FILE *f = open_memstream(&usage, &usage_len);
+	const char *p;
 	bool in_opts = false;
 	char upper[64];
 	size_t i;
 
+	if (!f)
+		die_errno("the man page");
+	applet_help_print(f, help);
+	if (fclose(f) != 0)
+		die_errno("the man page");
+	p = usage;
 	for (i = 0; name[i] && i < sizeof(upper) - 1; i++)
 		upper[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
 	upper[i] = 0;
@@ -225,6 +237,7 @@ static void print_man(const char *name, const char *summary, const char *usage)
 	       "connections), then dies of that signal: a shell sees 128 + its number.\n"
 	       "SIGPIPE is ignored: a closed pipe is a write error, exit 1.\n");
 	printf(".SH SEE ALSO\n.BR migbox (1)\n");
+	free(usage);
 }
 
 static int man_page(int argc, char **argv)
@@ -232,7 +245,7 @@ static int man_page(int argc, char **argv)
 	const struct applet *a;
 
 	if (argc < 3) {
-		print_man("migbox", "QEMU live-migration transports and helpers", migbox_usage);
+		print_man("migbox", "QEMU live-migration transports and helpers", &migbox_help);
 		return stdout_finish("the man page");
 	}
 	a = applet_find(argv[2]);
@@ -240,8 +253,22 @@ static int man_page(int argc, char **argv)
 		die_usage("no applet named '%s'", argv[2]);
 	if (!a->main)
 		die_usage("%s is not built yet", a->name);
-	print_man(a->name, a->summary, a->usage);
+	print_man(a->name, a->summary, a->help);
 	return stdout_finish("the man page");
+}
+
+/* For the bash completion: the applet's options from its table. */
+static int options_of(int argc, char **argv)
+{
+	const struct applet *a;
+
+	if (argc != 3)
+		die_usage("--options takes one APPLET");
+	a = applet_find(argv[2]);
+	if (!a || !a->main)
+		die_usage("no built applet named '%s'", argv[2]);
+	applet_help_complete(stdout, a->help);
+	return stdout_finish("the options");
 }
 
 int main(int argc, char **argv)
@@ -255,7 +282,6 @@ int main(int argc, char **argv)
 		return run_applet(a, argc, argv);
 
 	log_set_prog("migbox");
-	usage_text = migbox_usage;
 	if (argc < 2)
 		die_usage("no applet given");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
@@ -268,6 +294,8 @@ int main(int argc, char **argv)
 		return install_links(argc, argv);
 	if (!strcmp(argv[1], "--man"))
 		return man_page(argc, argv);
+	if (!strcmp(argv[1], "--options"))
+		return options_of(argc, argv);
 	a = applet_find(argv[1]);
 	if (!a)
 		die_usage("unknown applet '%s' (see migbox --list)", argv[1]);

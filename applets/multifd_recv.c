@@ -38,19 +38,40 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "applets.h"
 #include "bytes.h"
+#include "clock.h"
 #include "io.h"
+#include "iobuf.h"
 #include "json.h"
 #include "log.h"
 #include "multifd.h"
 #include "net.h"
 #include "opts.h"
+#include "outfile.h"
 #include "outq.h"
 #include "stream.h"
 #include "transfer.h"
+#include "xfer_run.h"
 
-const char multifd_recv_usage[] =
+static const struct opt recv_opts[] = {
+	XFER_ROW_CHANNELS,
+	XFER_ROW_COMPRESS("none, zlib or zstd: what the sender uses (default none)"),
+	XFER_ROW_UUID("uuid every channel must carry (default all zero, as QEMU without -uuid)"),
+	XFER_ROW_OUTPUT,
+	XFER_ROW_TIMEOUT("fail when the connections are not all in after SECONDS, or when no "
+			 "byte moves for SECONDS, saying whether the channels or the output "
+			 "stalled (default: wait forever, as QEMU)"),
+	XFER_ROW_PROGRESS,
+	XFER_ROW_STATS,
+	OPT_HELP,
+	OPT_END
+};
+
+const struct applet_help multifd_recv_help = {
+	.opts = recv_opts,
+	.text =
 "usage: multifd-recv [OPTIONS] [HOST]:PORT > STREAM\n"
 "\n"
 "Listens on HOST:PORT ([IPV6]:PORT; :PORT for every address; port 0 for any\n"
@@ -61,23 +82,8 @@ const char multifd_recv_usage[] =
 "channel's records with the multifd pages put in place, which QEMU loads\n"
 "with -incoming \"exec:cat STREAM\". The address it listens on goes to\n"
 "stderr (\"listening on ADDR:PORT\") and into --stats-json.\n"
-"\n"
-XFER_USAGE_CHANNELS
-"  -z, --compress METHOD\n"
-"                        none, zlib or zstd: what the sender uses (default\n"
-"                        none)\n"
-"      --uuid UUID       uuid every channel must carry (default all zero, as\n"
-"                        QEMU without -uuid)\n"
-"  -o, --output FILE     write to FILE, which appears only once complete and\n"
-"                        on disk (a symlink is followed)\n"
-"      --timeout SECONDS\n"
-"                        fail when the connections are not all in after\n"
-"                        SECONDS, or when no byte moves for SECONDS, saying\n"
-"                        whether the channels or the output stalled (default:\n"
-"                        wait forever, as QEMU)\n"
-XFER_USAGE_PROGRESS
-XFER_USAGE_STATS
-"  -h, --help            show this help\n"
+"\n",
+	.notes =
 "\n"
 "A connection that closes, stays silent for 10 s or sends foreign bytes\n"
 "before it says what it is (a port scan, a health check) is dropped with a\n"
@@ -91,11 +97,9 @@ XFER_USAGE_STATS
 "\n"
 XFER_USAGE_SIGNALS
 "\n"
-"Exit status: 0 a complete stream written, 1 failure, 2 usage error.\n";
+"Exit status: 0 a complete stream written, 1 failure, 2 usage error.\n",
+};
 
-#define ACCEPT_TICK_MS		250
-#define HANDSHAKE_MS		10000	/* to say what a connection is */
-#define PENDING_MAX		32	/* connections that have not said it yet */
 #define STAGE_MAX		(1ull << 30)
 #define OUTQ_ARENA		(8u << 20)
 #define OUTQ_ENTRIES		16384u
@@ -134,20 +138,17 @@ struct recv_channel {
 struct receiver {
 	struct xfer x;
 	struct net_endpoint ep;
-	const char *out_path;
 
 	/* Under x.session.lock. */
 	pthread_cond_t cond;		/* any change of the state below */
-	int listen_fd, main_fd;
+	int main_fd;
 	char main_peer[NET_NAME_LEN];
-	pthread_t acceptor;
-	bool acceptor_started;
-	bool all_in;			/* main and every channel connected */
+	char source[NET_NAME_LEN + 32];	/* its name in messages */
+	struct in_buf main_in;		/* what it says */
+	struct acceptor acc;		/* the main channel and every multifd channel */
 	struct recv_channel *ch;
 
 	/* The output, under the lock. */
-	struct out_file of;
-	struct outq q;
 	struct out_buf scratch;		/* main's records, before they are queued */
 	struct stream_writer w;		/* its last block decides CONTINUE */
 	const struct ram_list *ram;	/* once blocks_known */
@@ -185,7 +186,7 @@ static bool rx_failed(struct receiver *rx)
 /* Queues what main's writer put in the scratch buffer. */
 static void queue_scratch_locked(struct receiver *rx)
 {
-	outq_copy(&rx->q, rx->scratch.buf, rx->scratch.len);
+	outq_copy(&rx->x.q, rx->scratch.buf, rx->scratch.len);
 	rx->scratch.len = 0;
 }
 
@@ -204,7 +205,7 @@ static void close_own_part_locked(struct receiver *rx)
 static int emit_locked(struct receiver *rx, const struct stream_item *it,
 		       const struct ram_list *ram, size_t need)
 {
-	if (outq_reserve(&rx->q, need + 64, 2) < 0)
+	if (outq_reserve(&rx->x.q, need + 64, 2) < 0)
 		return -1;
 	close_own_part_locked(rx);
 	stream_write_item(&rx->w, it, ram);
@@ -274,7 +275,7 @@ static int queue_pages(struct recv_channel *ch, struct recv_slot *slot, const st
 	while (rx->eos_written < ch->syncs)
 		if (session_wait(s, &rx->cond))
 			goto out;
-	if (outq_reserve(&rx->q, 32, 2 * pkt->normal_pages + 1) < 0)
+	if (outq_reserve(&rx->x.q, 32, 2 * pkt->normal_pages + 1) < 0)
 		goto out;
 	if (!rx->ram_open && !rx->own_part_open) {
 		stream_write_section(&rx->w, QEMU_VM_SECTION_PART, rx->ram_section);
@@ -286,8 +287,8 @@ static int queue_pages(struct recv_channel *ch, struct recv_slot *slot, const st
 		size_t n = stream_page_header(&rx->w, b, pkt->offset[i], RAM_SAVE_FLAG_PAGE,
 					      slot->header[i]);
 
-		outq_ref(&rx->q, slot->header[i], n);
-		slot->written_at = outq_ref(&rx->q, slot->pages + (size_t)i * MULTIFD_PAGE_SIZE,
+		outq_ref(&rx->x.q, slot->header[i], n);
+		slot->written_at = outq_ref(&rx->x.q, slot->pages + (size_t)i * MULTIFD_PAGE_SIZE,
 					    MULTIFD_PAGE_SIZE);
 	}
 	ch->pages_since_sync += pkt->normal_pages;
@@ -310,7 +311,7 @@ static int wait_for_slot(struct recv_channel *ch, struct recv_slot *slot)
 		if (session_wait(s, &rx->cond))
 			ret = -1;
 	if (!ret)
-		ret = outq_wait_written(&rx->q, slot->written_at);
+		ret = outq_wait_written(&rx->x.q, slot->written_at);
 	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
@@ -321,7 +322,7 @@ static int receive_pages(struct recv_channel *ch)
 	const struct compress_method *m = rx->x.opts.method;
 	struct mfd_packet *pkt = &ch->pkt;
 	struct recv_slot *slot = &ch->slot[ch->next_slot];
-	char err[MULTIFD_ERR_LEN];
+	char err[ERR_LEN];
 	const struct ram_block *b;
 	void *payload;
 
@@ -355,7 +356,7 @@ static int receive_packet(struct recv_channel *ch)
 	struct receiver *rx = ch->rx;
 	struct mfd_packet *pkt = &ch->pkt;
 	uint64_t last_num = pkt->packet_num;
-	char err[MULTIFD_ERR_LEN];
+	char err[ERR_LEN];
 	int rc;
 
 	rc = channel_read(ch, ch->header, sizeof(ch->header), "header");
@@ -410,110 +411,98 @@ static void *recv_channel_thread(void *arg)
 
 /* ---- accepting and telling the connections apart ---- */
 
-struct pending_conn {
-	int fd;
-	size_t got;
-	uint64_t deadline;		/* to have said what it is */
-	unsigned char buf[MULTIFD_INIT_SIZE];
-	char peer[NET_NAME_LEN];
-};
-
-/* identify() results */
-enum { CONN_WAIT, CONN_TAKEN, CONN_DROP, CONN_FAIL };
-
-static int start_channel(struct receiver *rx, struct pending_conn *pc)
+/* A multifd channel: its init packet checked, its thread started. */
+static enum accept_verdict start_channel(struct receiver *rx, struct accept_conn *c)
 {
 	struct mfd_init init;
 	struct recv_channel *ch;
-	char err[MULTIFD_ERR_LEN];
+	char err[ERR_LEN];
 
-	if (mfd_init_decode(pc->buf, &init, rx->x.opts.uuid, rx->x.opts.channels, err) < 0) {
-		rx_fail(rx, "channel %u from %s refused: %s", init.id, pc->peer, err);
-		return CONN_FAIL;
+	if (mfd_init_decode(c->buf, &init, rx->x.opts.uuid, rx->x.opts.channels, err) < 0) {
+		rx_fail(rx, "channel %u from %s refused: %s", init.id, c->peer, err);
+		return ACCEPT_FAIL;
 	}
 	ch = &rx->ch[init.id];
 	if (ch->fd >= 0) {
 		rx_fail(rx, "channel %u from %s refused: channel %u is already connected from %s",
-			init.id, pc->peer, init.id, ch->peer);
-		return CONN_FAIL;
+			init.id, c->peer, init.id, ch->peer);
+		return ACCEPT_FAIL;
 	}
-	if (net_set_nonblocking(pc->fd, false) < 0) {
+	if (net_set_nonblocking(c->fd, false) < 0) {
 		rx_fail(rx, "channel %u: %s", init.id, strerror(errno));
-		return CONN_FAIL;
+		return ACCEPT_FAIL;
 	}
 	pthread_mutex_lock(&rx->x.session.lock);
-	ch->fd = pc->fd;
+	ch->fd = c->fd;
 	/* Only the reading side: a FIN would look like an orderly end to the
 	 * sender, which must see the reset that close_connections() sends. */
 	if (session_watch_fd_locked(&rx->x.session, ch->fd, SHUT_RD) < 0)
 		session_fail_locked(&rx->x.session, "channel %u: %s", init.id, SESSION_WATCH_FULL_FDS);
 	pthread_mutex_unlock(&rx->x.session.lock);
-	pc->fd = -1;
+	c->fd = -1;
 	if (rx_failed(rx))
-		return CONN_FAIL;
-	snprintf(ch->peer, sizeof(ch->peer), "%s", pc->peer);
+		return ACCEPT_FAIL;
+	snprintf(ch->peer, sizeof(ch->peer), "%s", c->peer);
 	atomic_store_explicit(&ch->cnt.bytes, MULTIFD_INIT_SIZE, memory_order_relaxed);
 	if (pthread_create(&ch->thread, NULL, recv_channel_thread, ch)) {
 		rx_fail(rx, "channel %u: cannot start its thread", init.id);
-		return CONN_FAIL;
+		return ACCEPT_FAIL;
 	}
 	ch->started = true;
-	return CONN_TAKEN;
+	return ACCEPT_TAKE;
 }
 
-static int take_main(struct receiver *rx, struct pending_conn *pc)
+static enum accept_verdict take_main(struct receiver *rx, struct accept_conn *c)
 {
 	if (rx->main_fd >= 0) {
 		rx_fail(rx, "connection from %s refused: a second main channel (the first came from %s)",
-			pc->peer, rx->main_peer);
-		return CONN_FAIL;
+			c->peer, rx->main_peer);
+		return ACCEPT_FAIL;
 	}
-	if (net_set_nonblocking(pc->fd, false) < 0) {
+	if (net_set_nonblocking(c->fd, false) < 0) {
 		rx_fail(rx, "main channel: %s", strerror(errno));
-		return CONN_FAIL;
+		return ACCEPT_FAIL;
 	}
 	pthread_mutex_lock(&rx->x.session.lock);
-	rx->main_fd = pc->fd;
+	rx->main_fd = c->fd;
 	if (session_watch_fd_locked(&rx->x.session, rx->main_fd, SHUT_RD) < 0)
 		session_fail_locked(&rx->x.session, "main channel: %s", SESSION_WATCH_FULL_FDS);
 	pthread_mutex_unlock(&rx->x.session.lock);
-	snprintf(rx->main_peer, sizeof(rx->main_peer), "%s", pc->peer);
-	pc->fd = -1;
-	return rx_failed(rx) ? CONN_FAIL : CONN_TAKEN;
+	snprintf(rx->main_peer, sizeof(rx->main_peer), "%s", c->peer);
+	c->fd = -1;
+	return rx_failed(rx) ? ACCEPT_FAIL : ACCEPT_TAKE;
 }
 
-/* Reads what is there of a connection's first bytes and identifies it
- * once enough came. A connection that closes or sends foreign bytes is
- * dropped (logged); a real channel with a bad init fails the transfer. */
-static int identify(struct receiver *rx, struct pending_conn *pc)
+/* What a connection is from its first bytes: "QEVM" the main channel, the
+ * multifd magic a channel (once its whole init packet came), anything
+ * else not ours. */
+static enum accept_verdict judge_conn(void *ctx, struct accept_conn *c, char why[ERR_LEN])
 {
-	size_t want = pc->got < 4 ? 4 : MULTIFD_INIT_SIZE;
-	ssize_t r = read(pc->fd, pc->buf + pc->got, want - pc->got);
+	struct receiver *rx = ctx;
 
-	if (r < 0 && (errno == EAGAIN || errno == EINTR))
-		return CONN_WAIT;
-	if (r <= 0) {
-		msg("connection from %s %s after %zu bytes, before it said what it is: dropped",
-		    pc->peer, r ? strerror(errno) : "closed", pc->got);
-		return CONN_DROP;
+	if (get_be32(c->buf) == QEMU_VM_FILE_MAGIC)
+		return take_main(rx, c);
+	if (get_be32(c->buf) != MULTIFD_MAGIC) {
+		snprintf(why, ERR_LEN, "first bytes %02x %02x %02x %02x, expected \"QEVM\" (a main channel) or 0x%08x (a multifd channel)",
+			 c->buf[0], c->buf[1], c->buf[2], c->buf[3], MULTIFD_MAGIC);
+		return ACCEPT_DROP;
 	}
-	pc->got += (size_t)r;
-	if (pc->got < 4)
-		return CONN_WAIT;
-	if (get_be32(pc->buf) == QEMU_VM_FILE_MAGIC)
-		return take_main(rx, pc);
-	if (get_be32(pc->buf) != MULTIFD_MAGIC) {
-		msg("connection from %s: first bytes %02x %02x %02x %02x, expected \"QEVM\" (a main channel) or 0x%08x (a multifd channel): dropped",
-		    pc->peer, pc->buf[0], pc->buf[1], pc->buf[2], pc->buf[3], MULTIFD_MAGIC);
-		return CONN_DROP;
+	if (c->got < MULTIFD_INIT_SIZE) {
+		c->want = MULTIFD_INIT_SIZE;
+		return ACCEPT_WAIT;
 	}
-	if (pc->got < MULTIFD_INIT_SIZE)
-		return CONN_WAIT;
-	return start_channel(rx, pc);
+	return start_channel(rx, c);
 }
 
-static void describe_missing(struct receiver *rx, char *buf, size_t n)
+static void conn_dropped(void *ctx, const char *peer, const char *what)
 {
+	(void)ctx;
+	msg("connection from %s%s", peer, what);
+}
+
+static void describe_missing(void *ctx, char *buf, size_t n)
+{
+	struct receiver *rx = ctx;
 	size_t len = 0;
 	unsigned int have = 0;
 
@@ -532,138 +521,12 @@ static void describe_missing(struct receiver *rx, char *buf, size_t n)
 	}
 }
 
-static void drop_conn(struct pending_conn *pc)
-{
-	net_abort_on_close(pc->fd);
-	close(pc->fd);
-	pc->fd = -1;
-}
-
-/* Takes a new connection into the table; a full table gives up its
- * oldest. */
-static void accept_one(struct receiver *rx, struct pending_conn *pend, unsigned int *npend)
-{
-	int fd = accept4(rx->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	struct pending_conn *pc;
-
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			rx_fail(rx, "accept: %s", strerror(errno));
-		return;
-	}
-	net_tune(fd);
-	if (*npend == PENDING_MAX) {
-		msg("connection from %s: %u connections have not said what they are: the oldest dropped",
-		    pend[0].peer, PENDING_MAX);
-		drop_conn(&pend[0]);
-		memmove(pend, pend + 1, (PENDING_MAX - 1) * sizeof(*pend));
-		(*npend)--;
-	}
-	pc = &pend[(*npend)++];
-	*pc = (struct pending_conn){ .fd = fd, .deadline = now_ns() + HANDSHAKE_MS * 1000000ull };
-	net_peer_name(fd, pc->peer, sizeof(pc->peer));
-}
-
-/* Identifies the readable connections and expires the silent ones;
- * returns how many became channels, or -1 when the transfer failed. */
-static int serve_pending(struct receiver *rx, struct pending_conn *pend, unsigned int *npend,
-			 const struct pollfd *pfd)
-{
-	uint64_t now = now_ns();
-	int taken = 0;
-
-	for (unsigned int i = 0; i < *npend; i++) {
-		int rc = CONN_WAIT;
-
-		if (pfd[i].revents)
-			rc = identify(rx, &pend[i]);
-		else if (now >= pend[i].deadline)
-			msg("connection from %s said nothing for %u s: dropped", pend[i].peer,
-			    HANDSHAKE_MS / 1000);
-		if (rc == CONN_FAIL)
-			return -1;
-		if (rc == CONN_TAKEN)
-			taken++;
-		if (rc == CONN_DROP || (rc == CONN_WAIT && now >= pend[i].deadline))
-			drop_conn(&pend[i]);
-	}
-	for (unsigned int i = 0; i < *npend;) {
-		if (pend[i].fd < 0)
-			memmove(&pend[i], &pend[i + 1], (--*npend - i) * sizeof(*pend));
-		else
-			i++;
-	}
-	return taken;
-}
-
-/* Accepts until the main channel and every multifd channel are in (or
- * --timeout), then stops listening: later connections are refused by the
- * kernel, as QEMU's are. */
-static void *acceptor_thread(void *arg)
-{
-	struct receiver *rx = arg;
-	unsigned int needed = rx->x.opts.channels + 1, npend = 0;
-	struct pending_conn pend[PENDING_MAX];
-	struct pollfd pfd[PENDING_MAX + 2];
-	uint64_t deadline = rx->x.opts.timeout_s ? now_ns() + rx->x.opts.timeout_s * 1000000000ull : 0;
-
-	while (needed && !rx_failed(rx)) {
-		bool listen_ready;
-		char have[256];
-		int rc;
-
-		for (unsigned int i = 0; i < npend; i++)
-			pfd[i] = (struct pollfd){ .fd = pend[i].fd, .events = POLLIN };
-		pfd[npend] = (struct pollfd){ .fd = rx->listen_fd, .events = POLLIN };
-		pfd[npend + 1] = (struct pollfd){ .fd = rx->x.session.wake_fd, .events = POLLIN };
-		rc = poll(pfd, npend + 2, ACCEPT_TICK_MS);
-		if (rc < 0 && errno != EINTR) {
-			rx_fail(rx, "poll: %s", strerror(errno));
-			break;
-		}
-		if (deadline && now_ns() >= deadline) {
-			describe_missing(rx, have, sizeof(have));
-			rx_fail(rx, "timed out after %u s waiting for the connections (--timeout): %s",
-				rx->x.opts.timeout_s, have);
-			break;
-		}
-		if (rc < 0 || pfd[npend + 1].revents)
-			continue;
-		listen_ready = pfd[npend].revents & POLLIN;
-		rc = serve_pending(rx, pend, &npend, pfd);
-		if (rc < 0)
-			break;
-		needed -= (unsigned int)rc;
-		if (needed && listen_ready)
-			accept_one(rx, pend, &npend);
-	}
-	for (unsigned int i = 0; i < npend; i++) {
-		if (!needed)
-			msg("connection from %s dropped: every channel is in", pend[i].peer);
-		drop_conn(&pend[i]);
-	}
-	pthread_mutex_lock(&rx->x.session.lock);
-	close(rx->listen_fd);
-	rx->listen_fd = -1;
-	rx->all_in = !needed && !rx_failed(rx);
-	pthread_cond_broadcast(&rx->cond);
-	pthread_mutex_unlock(&rx->x.session.lock);
-	return NULL;
-}
-
-/* Waits until the acceptor has every connection, or the transfer failed. */
-static int wait_all_in(struct receiver *rx)
-{
-	struct session *s = &rx->x.session;
-	int ret = 0;
-
-	pthread_mutex_lock(&s->lock);
-	while (!rx->all_in && !ret)
-		if (session_wait(s, &rx->cond))
-			ret = -1;
-	pthread_mutex_unlock(&s->lock);
-	return ret;
-}
+static const struct acceptor_ops rx_acceptor_ops = {
+	.judge = judge_conn,
+	.dropped = conn_dropped,
+	.missing = describe_missing,
+	.first_bytes = 4,
+};
 
 /* ---- the main channel ---- */
 
@@ -733,11 +596,11 @@ static int stage_commit(struct receiver *rx)
 		return -1;
 	}
 	pthread_mutex_lock(&s->lock);
-	if (outq_reserve(&rx->q, 64, 2) == 0) {
+	if (outq_reserve(&rx->x.q, 64, 2) == 0) {
 		close_own_part_locked(rx);
 		queue_scratch_locked(rx);
-		end = outq_ref(&rx->q, map, size);
-		ret = outq_wait_written(&rx->q, end);
+		end = outq_ref(&rx->x.q, map, size);
+		ret = outq_wait_written(&rx->x.q, end);
 	}
 	pthread_mutex_unlock(&s->lock);
 	munmap(map, size);
@@ -883,7 +746,7 @@ static int finish(struct receiver *rx, struct stream_reader *r)
 	pthread_mutex_lock(&s->lock);
 	ret = check_channels_locked(rx);
 	if (!ret)
-		ret = outq_reserve(&rx->q, 64, 2);
+		ret = outq_reserve(&rx->x.q, 64, 2);
 	if (!ret) {
 		uint64_t end;
 
@@ -894,8 +757,8 @@ static int finish(struct receiver *rx, struct stream_reader *r)
 			out_be32(&rx->scratch, (uint32_t)vmlen);
 		}
 		queue_scratch_locked(rx);
-		end = outq_ref(&rx->q, vm, vm ? vmlen : 0);
-		ret = outq_wait_written(&rx->q, end);
+		end = outq_ref(&rx->x.q, vm, vm ? vmlen : 0);
+		ret = outq_wait_written(&rx->x.q, end);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return ret;
@@ -915,44 +778,25 @@ static uint64_t moved_bytes(struct receiver *rx, char *extra, size_t n)
 				   extra, n);
 }
 
-static uint64_t monitor_moved(void *ctx, char *extra, size_t n)
+static uint64_t moved(void *ctx, char *extra, size_t n)
 {
 	return moved_bytes(ctx, extra, n);
 }
 
-/* Bytes in and bytes out: a stalled output stops both. */
-static uint64_t monitor_activity(void *ctx)
+static void stalled(void *ctx, unsigned int timeout_s)
 {
-	struct receiver *rx = ctx;
-
-	return moved_bytes(rx, NULL, 0) + outq_written(&rx->q);
+	rx_fail((struct receiver *)ctx, "no byte came on any channel for %u s (--timeout)", timeout_s);
 }
-
-static void monitor_idle(void *ctx, unsigned int timeout_s)
-{
-	struct receiver *rx = ctx;
-
-	if (atomic_load(&rx->q.writing))
-		rx_fail(rx, "the output (%s) took no byte for %u s (--timeout): whoever reads it stopped",
-			rx->q.name, timeout_s);
-	else
-		rx_fail(rx, "no byte came on any channel for %u s (--timeout)", timeout_s);
-}
-
-static const struct monitor_ops rx_monitor_ops = {
-	.moved = monitor_moved,
-	.idle = monitor_idle,
-	.activity = monitor_activity,
-};
 
 /* ---- set-up, tear-down, report ---- */
 
-static int setup(struct receiver *rx)
+static int setup(void *ctx)
 {
+	struct receiver *rx = ctx;
 	struct session *s = &rx->x.session;
-	char err[COMPRESS_ERR_LEN];
+	char err[ERR_LEN];
 
-	rx->listen_fd = rx->main_fd = rx->stage_fd = -1;
+	rx->main_fd = rx->stage_fd = -1;
 	rx->first_closed = -1;
 	pthread_cond_init(&rx->cond, NULL);
 	if (session_watch_cond(s, &rx->cond) < 0) {
@@ -999,7 +843,7 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "ram_total"); jw_u64(w, rx->ram_total);
 	jw_key(w, "sync_points"); jw_u64(w, rx->eos_written);
 	jw_key(w, "own_part_sections"); jw_u64(w, rx->own_parts);
-	jw_key(w, "output_bytes"); jw_u64(w, outq_written(&rx->q));
+	jw_key(w, "output_bytes"); jw_u64(w, outq_written(&rx->x.q));
 	jw_key(w, "zero_pages"); jw_u64(w, rx->zero_pages);
 	jw_key(w, "main_bytes"); jw_u64(w, rx->main_bytes);
 	chan_counters_json(w, cnt, peers, rx->x.opts.channels, MULTIFD_PAGE_SIZE);
@@ -1022,13 +866,12 @@ static void close_connections(struct receiver *rx)
 		close(*fd);
 		*fd = -1;
 	}
-	if (rx->listen_fd >= 0)
-		close(rx->listen_fd);
-	rx->listen_fd = -1;
 }
 
-static void cleanup(struct receiver *rx)
+static void cleanup(void *ctx)
 {
+	struct receiver *rx = ctx;
+
 	close_connections(rx);
 	for (unsigned int i = 0; rx->ch && i < rx->x.opts.channels; i++) {
 		if (rx->ch[i].dctx)
@@ -1037,6 +880,7 @@ static void cleanup(struct receiver *rx)
 		free(rx->ch[i].slot[1].pages);
 	}
 	free(rx->ch);
+	in_free(&rx->main_in);
 	out_discard(&rx->scratch);
 	if (rx->stage_fd >= 0) {
 		out_discard(&rx->stage);
@@ -1046,8 +890,10 @@ static void cleanup(struct receiver *rx)
 
 /* A main channel failing after a channel closed early is most likely the
  * channel's fault: name it. */
-static void report_failure(struct receiver *rx)
+static void report_failure(void *ctx)
 {
+	struct receiver *rx = ctx;
+
 	int id = rx->first_closed;
 	const char *error = rx->x.session.error;
 
@@ -1061,153 +907,110 @@ static void report_failure(struct receiver *rx)
 
 static int start_listening(struct receiver *rx)
 {
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
+	int fd = net_listen(&rx->ep, err);
 
-	rx->listen_fd = net_listen(&rx->ep, err);
-	if (rx->listen_fd < 0) {
+	if (fd < 0) {
 		rx_fail(rx, "%s", err);
 		return -1;
 	}
-	net_set_nonblocking(rx->listen_fd, true);
-	net_local_name(rx->listen_fd, rx->x.endpoint, sizeof(rx->x.endpoint));
+	net_set_nonblocking(fd, true);
+	net_local_name(fd, rx->x.endpoint, sizeof(rx->x.endpoint));
 	msg("listening on %s", rx->x.endpoint);
-	if (pthread_create(&rx->acceptor, NULL, acceptor_thread, rx)) {
-		close(rx->listen_fd);
-		rx->listen_fd = -1;
-		rx_fail(rx, "cannot start the acceptor thread");
+	/* as QEMU: the main channel and every multifd channel, then no more */
+	if (acceptor_start(&rx->acc, &rx->x.session, fd, rx->x.opts.channels + 1,
+			   rx->x.opts.timeout_s, &rx_acceptor_ops, rx, err) < 0) {
+		rx_fail(rx, "%s", err);
 		return -1;
 	}
-	rx->acceptor_started = true;
 	return 0;
 }
 
-/* Reads the main channel to its end. */
-static void pump(struct receiver *rx, struct stream_reader *r, struct in_buf *in)
-{
-	struct stream_item it;
-	int ret;
+/* ---- the run ---- */
 
-	while ((ret = stream_next(r, &it)) > 0) {
-		if (main_item(rx, r, &it) < 0)
-			break;
-		atomic_store_explicit(&rx->main_bytes, in_offset(in), memory_order_relaxed);
-	}
-	atomic_store_explicit(&rx->main_bytes, in_offset(in), memory_order_relaxed);
-	if (ret < 0 && !rx_failed(rx))
-		rx_fail(rx, "main channel from %s: %s", rx->main_peer, stream_error(r));
-	else if (ret == 0)
-		finish(rx, r);
-}
-
-/* The reader owns the block list the channels look pages up in: it goes
- * only after every thread has ended. */
-static void run(struct receiver *rx)
-{
-	struct stream_reader *r = NULL;
-	struct in_buf in = { .buf = NULL };
-
-	if (start_listening(rx) < 0)
-		return;
-	if (wait_all_in(rx) == 0) {
-		if (in_init(&in, rx->main_fd, 4u << 20) < 0 ||
-		    in_prefill(&in, "QEVM", 4) < 0 || !(r = stream_reader_new(&in))) {
-			rx_fail(rx, "out of memory");
-		} else {
-			xfer_monitor_start(&rx->x, &rx_monitor_ops, rx);
-			pump(rx, r, &in);
-		}
-	}
-	if (rx->acceptor_started)
-		pthread_join(rx->acceptor, NULL);
-	rx->acceptor_started = false;
-	xfer_monitor_stop(&rx->x);
-	for (unsigned int i = 0; i < rx->x.opts.channels; i++)
-		if (rx->ch[i].started)
-			pthread_join(rx->ch[i].thread, NULL);
-	if (rx->x.opts.progress) {
-		char extra[2048];
-
-		progress_done(&rx->x.pg, moved_bytes(rx, extra, sizeof(extra)), extra);
-	}
-	stream_reader_free(r);
-	in_free(&in);
-}
-
-static int take_output(void *ctx, int c, const char *arg, char *err)
+/* Listens, accepts every connection, and reads the main channel. */
+static int open_main(void *ctx, struct in_buf **in)
 {
 	struct receiver *rx = ctx;
 
-	if (c != 'o') {
-		snprintf(err, XFER_ERR_LEN, "bad option");
+	if (start_listening(rx) < 0 || acceptor_wait(&rx->acc) < 0)
+		return -1;
+	if (in_init(&rx->main_in, rx->main_fd, 4u << 20) < 0 || in_prefill(&rx->main_in, "QEVM", 4) < 0) {
+		rx_fail(rx, "out of memory");
 		return -1;
 	}
-	rx->out_path = arg;
+	*in = &rx->main_in;
 	return 0;
 }
 
-static void parse_args(struct receiver *rx, int argc, char **argv)
+static int item(void *ctx, struct stream_reader *r, const struct stream_item *it)
 {
-	static const struct option longopts[] = {
-		XFER_LONGOPTS_MULTIFD,
-		{ "output", required_argument, NULL, 'o' },
-		XFER_LONGOPTS_COMMON,
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
+	struct receiver *rx = ctx;
+	int ret = main_item(rx, r, it);
 
-	switch (xfer_getopt(&rx->x.opts, argc, argv, "c:z:o:h", longopts, take_output, rx, err)) {
-	case 1: applet_help();
-	case -1: die_usage("%s", err);
-	}
+	atomic_store_explicit(&rx->main_bytes, in_offset(&rx->main_in), memory_order_relaxed);
+	return ret;
+}
+
+static int end(void *ctx, struct stream_reader *r)
+{
+	return finish(ctx, r);
+}
+
+static const char *source(void *ctx)
+{
+	struct receiver *rx = ctx;
+
+	snprintf(rx->source, sizeof(rx->source), "main channel from %s", rx->main_peer);
+	return rx->source;
+}
+
+/* The channels' threads end after the main channel: the block list
+ * they look pages up in goes only after them (cleanup). */
+static void stop(void *ctx)
+{
+	struct receiver *rx = ctx;
+
+	atomic_store_explicit(&rx->main_bytes, in_offset(&rx->main_in), memory_order_relaxed);
+	acceptor_stop(&rx->acc);
+	xfer_monitor_stop(&rx->x);
+	for (unsigned int i = 0; rx->ch && i < rx->x.opts.channels; i++)
+		if (rx->ch[i].started)
+			pthread_join(rx->ch[i].thread, NULL);
+}
+
+static void operands(void *ctx, int argc, char **argv)
+{
+	struct receiver *rx = ctx;
+	char err[ERR_LEN];
+
 	if (argc - optind != 1)
 		die_usage("expected one [HOST]:PORT to listen on");
 	if (net_endpoint_parse(argv[optind], false, &rx->ep, err) < 0)
 		die_usage("%s", err);
-	if ((!rx->out_path || !strcmp(rx->out_path, "-")) && isatty(STDOUT_FILENO))
-		die_usage("the stream goes to stdout, which is a terminal (use -o FILE)");
 }
 
-/* The output appears only now, complete and on disk; then the connections
- * close, and the sender takes their orderly close as our success. */
-static void complete_output(struct receiver *rx)
-{
-	if (rx_failed(rx)) {
-		out_file_abort(&rx->of);
-		return;
-	}
-	if (out_file_commit(&rx->of) < 0)
-		rx_fail(rx, "cannot complete %s: %s", rx->out_path, strerror(errno));
-	else
-		session_complete(&rx->x.session);
-}
+static const struct xfer_ops recv_ops = {
+	.applet = "multifd-recv",
+	.role = XFER_RECEIVER,
+	.opts = recv_opts,
+	.operands = operands,
+	.setup = setup,
+	.open = open_main,
+	.item = item,
+	.end = end,
+	.source = source,
+	.stop = stop,
+	.moved = moved,
+	.stalled = stalled,
+	.stats = stats_fields,
+	.report = report_failure,
+	.cleanup = cleanup,
+};
 
 int multifd_recv_main(int argc, char **argv)
 {
-	struct receiver rx = { .listen_fd = -1, .main_fd = -1, .stage_fd = -1 };
-	char err[XFER_ERR_LEN];
-	int status;
+	struct receiver rx = { .main_fd = -1, .stage_fd = -1 };
 
-	parse_args(&rx, argc, argv);
-	if (xfer_begin(&rx.x, "multifd-recv") < 0)
-		die_errno("cannot set up");
-	if (out_file_open(&rx.of, rx.out_path) < 0)
-		die_errno("cannot create %s", rx.out_path);
-	if (setup(&rx) < 0)
-		rx_fail(&rx, "out of memory");
-	else if (outq_start(&rx.q, &rx.x.session, rx.of.fd, rx.out_path ? rx.out_path : "stdout",
-			    OUTQ_ARENA, OUTQ_ENTRIES) < 0)
-		rx_fail(&rx, "cannot start the output: %s",
-			errno == ENOSPC ? SESSION_WATCH_FULL_CONDS : strerror(errno));
-	else
-		run(&rx);
-	outq_stop(&rx.q);
-	complete_output(&rx);
-	if (rx.x.opts.stats_path && xfer_stats_write(&rx.x, stats_fields, &rx, err) < 0)
-		msg("--stats-json: %s", err);
-	status = rx_failed(&rx) ? EXIT_FAIL : EXIT_OK;
-	if (status)
-		report_failure(&rx);
-	cleanup(&rx);
-	return session_end(&rx.x.session, status);
+	return xfer_main(&rx.x, &recv_ops, &rx, argc, argv);
 }

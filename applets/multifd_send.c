@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "applets.h"
-#include "io.h"
+#include "iobuf.h"
 #include "json.h"
 #include "log.h"
 #include "multifd.h"
@@ -28,8 +28,26 @@
 #include "opts.h"
 #include "stream.h"
 #include "transfer.h"
+#include "xfer_run.h"
 
-const char multifd_send_usage[] =
+static const struct opt send_opts[] = {
+	XFER_ROW_CHANNELS,
+	XFER_ROW_COMPRESS("none, zlib or zstd (default none)"),
+	XFER_ROW_LEVEL,
+	XFER_ROW_UUID("uuid in the init packets (default all zero, as QEMU without -uuid); "
+		      "a QEMU destination wants its -uuid"),
+	XFER_ROW_TIMEOUT("give up connecting after SECONDS (default 30) and fail when no byte "
+			 "moves for SECONDS, saying whether stdin or the receiver stalled "
+			 "(default: no limit)"),
+	XFER_ROW_PROGRESS,
+	XFER_ROW_STATS,
+	OPT_HELP,
+	OPT_END
+};
+
+const struct applet_help multifd_send_help = {
+	.opts = send_opts,
+	.text =
 "usage: multifd-send [OPTIONS] HOST:PORT < STREAM\n"
 "\n"
 "Reads a QEMU migration stream (QEVM version 3) on stdin and sends it to\n"
@@ -41,21 +59,8 @@ const char multifd_send_usage[] =
 "sends a SYNC packet before the main channel goes on. The receiver is\n"
 "multifd-recv or a QEMU destination with the multifd capability and the\n"
 "same channel count and compression.\n"
-"\n"
-XFER_USAGE_CHANNELS
-"  -z, --compress METHOD\n"
-"                        none, zlib or zstd (default none)\n"
-"  -l, --level N         compression level (default 1, as QEMU; zlib 0..9,\n"
-"                        zstd -50..20)\n"
-"      --uuid UUID       uuid in the init packets (default all zero, as QEMU\n"
-"                        without -uuid); a QEMU destination wants its -uuid\n"
-"      --timeout SECONDS\n"
-"                        give up connecting after SECONDS (default 30) and\n"
-"                        fail when no byte moves for SECONDS, saying whether\n"
-"                        stdin or the receiver stalled (default: no limit)\n"
-XFER_USAGE_PROGRESS
-XFER_USAGE_STATS
-"  -h, --help            show this help\n"
+"\n",
+	.notes =
 "\n"
 "A page that the stream sends twice between two end-of-section records\n"
 "(QEMU never does) gets an extra sync point first, so that its older copy\n"
@@ -67,7 +72,8 @@ XFER_USAGE_STATS
 XFER_USAGE_SIGNALS
 "\n"
 "Exit status: 0 sent and acknowledged by an orderly close, 1 failure (input,\n"
-"connection, receiver), 2 usage error.\n";
+"connection, receiver), 2 usage error.\n",
+};
 
 /* One packet's worth of pages, or a SYNC. */
 struct send_job {
@@ -118,8 +124,7 @@ struct sender {
 	uint64_t sync_points, extra_sync_points;
 
 	/* Read by the monitor. */
-	_Atomic uint64_t input_bytes, main_bytes, zero_pages;
-	atomic_bool reading_input;
+	_Atomic uint64_t main_bytes, zero_pages;
 };
 
 /* The first failure of the transfer wins; it wakes every thread. */
@@ -166,7 +171,7 @@ static int send_packet(struct send_channel *ch, const struct send_job *job)
 		.packet_num = job->packet_num,
 	};
 	struct iovec iov[2] = { { ch->header, sizeof(ch->header) } };
-	char err[COMPRESS_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (job->npages) {
 		if (tx->x.opts.method->send_prepare(ch->cctx, job->pages,
@@ -387,18 +392,6 @@ static int touch_page(struct sender *tx, const struct ram_block *b, uint64_t add
 }
 
 /* Pages sit at any offset of the input buffer: load through memcpy. */
-static bool page_is_zero(const unsigned char *p)
-{
-	uint64_t w[8];
-
-	for (size_t i = 0; i < MULTIFD_PAGE_SIZE; i += sizeof(w)) {
-		memcpy(w, p + i, sizeof(w));
-		if (w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7])
-			return false;
-	}
-	return true;
-}
-
 static int queue_page(struct sender *tx, const struct ram_block *b, uint64_t addr,
 		      const unsigned char *data)
 {
@@ -434,7 +427,7 @@ static int send_ram_item(struct sender *tx, struct stream_reader *r,
 	case SI_RAM_PAGE:
 		if (touch_page(tx, it->block, it->addr) < 0)
 			return -1;
-		if (page_is_zero(it->data)) {
+		if (page_is_zero(it->data, MULTIFD_PAGE_SIZE)) {
 			atomic_fetch_add_explicit(&tx->zero_pages, 1, memory_order_relaxed);
 			return stream_write_zero(&tx->w, it->block, it->addr, 0);
 		}
@@ -489,44 +482,23 @@ static uint64_t moved_bytes(struct sender *tx, char *extra, size_t n)
 				   extra, n);
 }
 
-static uint64_t monitor_moved(void *ctx, char *extra, size_t n)
+static uint64_t moved(void *ctx, char *extra, size_t n)
 {
 	return moved_bytes(ctx, extra, n);
 }
 
-static void monitor_idle(void *ctx, unsigned int timeout_s)
+static void stalled(void *ctx, unsigned int timeout_s)
 {
-	struct sender *tx = ctx;
-
-	if (atomic_load(&tx->reading_input))
-		tx_fail(tx, "stdin gave no byte for %u s (--timeout), at stream offset %" PRIu64,
-			timeout_s, (uint64_t)tx->input_bytes);
-	else
-		tx_fail(tx, "no byte moved for %u s (--timeout): the receiver stopped taking data",
-			timeout_s);
+	tx_fail((struct sender *)ctx, "no byte moved for %u s (--timeout): the receiver stopped taking data",
+		timeout_s);
 }
-
-/* reading stdin counts as activity too: a slow producer is not a hang */
-static uint64_t monitor_activity(void *ctx)
-{
-	struct sender *tx = ctx;
-
-	return moved_bytes(tx, NULL, 0) +
-	       atomic_load_explicit(&tx->input_bytes, memory_order_relaxed);
-}
-
-static const struct monitor_ops tx_monitor_ops = {
-	.moved = monitor_moved,
-	.idle = monitor_idle,
-	.activity = monitor_activity,
-};
 
 /* ---- set-up, tear-down, report ---- */
 
 static int connect_channel(struct sender *tx, unsigned int i, uint64_t deadline)
 {
 	struct send_channel *ch = &tx->ch[i];
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 	int fd, e;
 
 	/* The main channel is in: a refusal now means that the receiver
@@ -556,7 +528,7 @@ static int connect_channel(struct sender *tx, unsigned int i, uint64_t deadline)
 static int start_channels(struct sender *tx)
 {
 	uint64_t deadline = xfer_deadline(&tx->x, XFER_CONNECT_DEFAULT_S);
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 
 	tx->main_fd = net_connect(&tx->ep, deadline, tx->x.session.wake_fd, true, err);
 	if (tx->main_fd < 0) {
@@ -581,12 +553,12 @@ static int start_channels(struct sender *tx)
 	return 0;
 }
 
-static int setup(struct sender *tx)
+static int setup(void *ctx)
 {
+	struct sender *tx = ctx;
 	struct session *s = &tx->x.session;
-	char err[COMPRESS_ERR_LEN];
+	char err[ERR_LEN];
 
-	tx->main_fd = -1;
 	pthread_cond_init(&tx->main_wake, NULL);
 	if (session_watch_cond(s, &tx->main_wake) < 0) {
 		tx_fail(tx, "%s", SESSION_WATCH_FULL_CONDS);
@@ -660,6 +632,19 @@ static void wait_receiver_close(struct sender *tx)
 	}
 }
 
+/* After the stream: the channels' threads end, then the receiver's
+ * orderly close of every connection is success. */
+static void stop(void *ctx)
+{
+	struct sender *tx = ctx;
+
+	if (!tx->ch)
+		return;
+	stop_threads(tx);
+	if (!tx_failed(tx) && tx->main_fd >= 0)
+		wait_receiver_close(tx);
+}
+
 static void stats_fields(void *ctx, struct json_writer *w)
 {
 	struct sender *tx = ctx;
@@ -670,7 +655,7 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "channels"); jw_u64(w, tx->x.opts.channels);
 	jw_key(w, "compression"); jw_string(w, tx->x.opts.method->name);
 	jw_key(w, "level"); jw_i64(w, tx->x.opts.level);
-	jw_key(w, "input_bytes"); jw_u64(w, tx->input_bytes);
+	jw_key(w, "input_bytes"); jw_u64(w, tx->x.input_bytes);
 	jw_key(w, "ram_total"); jw_u64(w, tx->ram_total);
 	jw_key(w, "sync_points"); jw_u64(w, tx->sync_points);
 	jw_key(w, "extra_sync_points"); jw_u64(w, tx->extra_sync_points);
@@ -679,8 +664,10 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	chan_counters_json(w, cnt, NULL, tx->x.opts.channels, MULTIFD_PAGE_SIZE);
 }
 
-static void cleanup(struct sender *tx)
+static void cleanup(void *ctx)
 {
+	struct sender *tx = ctx;
+
 	for (unsigned int i = 0; tx->ch && i < tx->x.opts.channels; i++) {
 		struct send_channel *ch = &tx->ch[i];
 
@@ -708,111 +695,70 @@ static void cleanup(struct sender *tx)
 
 /* Parses stdin and sends it; the end of the stream only once it is all
  * valid. */
-static void pump(struct sender *tx, struct stream_reader *r, struct in_buf *in)
+/* ---- the run ---- */
+
+static int open_channels(void *ctx, struct in_buf **in)
 {
-	struct stream_item it;
-	int ret;
+	(void)in;	/* stdin */
+	return start_channels(ctx);
+}
 
-	for (;;) {
-		atomic_store(&tx->reading_input, true);
-		ret = stream_next(r, &it);
-		atomic_store(&tx->reading_input, false);
-		if (ret <= 0)
-			break;
-		if (send_item(tx, r, &it) < 0 || tx->main_out.err)
-			break;
-		atomic_store_explicit(&tx->input_bytes, in_offset(in), memory_order_relaxed);
-		atomic_store_explicit(&tx->main_bytes, out_offset(&tx->main_out), memory_order_relaxed);
-	}
-	if (ret < 0 && !tx_failed(tx)) {
-		tx_fail(tx, "stdin: %s", stream_error(r));
-	} else if (ret == 0) {
-		size_t vmlen;
-		const char *vm = stream_vmdesc(r, &vmlen);
+static int item(void *ctx, struct stream_reader *r, const struct stream_item *it)
+{
+	struct sender *tx = ctx;
 
-		stream_write_eof(&tx->w);
-		if (vm)
-			stream_write_vmdesc(&tx->w, vm, vmlen);
-		flush_main(tx);
+	if (send_item(tx, r, it) < 0)
+		return -1;
+	atomic_store_explicit(&tx->main_bytes, out_offset(&tx->main_out), memory_order_relaxed);
+	if (tx->main_out.err) {
+		tx_fail(tx, "main channel: send failed: %s", strerror(tx->main_out.err));
+		return -1;
 	}
+	return 0;
+}
+
+static int end(void *ctx, struct stream_reader *r)
+{
+	struct sender *tx = ctx;
+
+	stream_write_end(&tx->w, r);
+	flush_main(tx);
 	if (tx->main_out.err)
 		tx_fail(tx, "main channel: send failed: %s", strerror(tx->main_out.err));
+	return tx_failed(tx) ? -1 : 0;
 }
 
-static void run(struct sender *tx)
+static void operands(void *ctx, int argc, char **argv)
 {
-	struct stream_reader *r = NULL;
-	struct in_buf in;
+	struct sender *tx = ctx;
+	char err[ERR_LEN];
 
-	if (in_init(&in, STDIN_FILENO, 4u << 20) < 0) {
-		tx_fail(tx, "out of memory");
-		return;
-	}
-	in_set_wake(&in, tx->x.session.wake_fd);
-	r = stream_reader_new(&in);
-	if (!r)
-		tx_fail(tx, "out of memory");
-	else if (start_channels(tx) == 0) {
-		xfer_monitor_start(&tx->x, &tx_monitor_ops, tx);
-		pump(tx, r, &in);
-	}
-	atomic_store_explicit(&tx->input_bytes, in_offset(&in), memory_order_relaxed);
-	stop_threads(tx);
-	if (!tx_failed(tx))
-		wait_receiver_close(tx);
-	if (tx->x.opts.progress) {
-		char extra[2048];
-
-		progress_done(&tx->x.pg, moved_bytes(tx, extra, sizeof(extra)), extra);
-	}
-	stream_reader_free(r);
-	in_free(&in);
-}
-
-static void parse_args(struct sender *tx, int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		XFER_LONGOPTS_MULTIFD,
-		{ "level", required_argument, NULL, 'l' },
-		XFER_LONGOPTS_COMMON,
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
-
-	switch (xfer_getopt(&tx->x.opts, argc, argv, "c:z:l:h", longopts, NULL, NULL, err)) {
-	case 1: applet_help();
-	case -1: die_usage("%s", err);
-	}
 	if (argc - optind != 1)
 		die_usage("expected one HOST:PORT");
 	if (net_endpoint_parse(argv[optind], true, &tx->ep, err) < 0)
 		die_usage("%s", err);
-	if (isatty(STDIN_FILENO))
-		die_usage("the stream comes on stdin, which is a terminal");
+	net_endpoint_name(&tx->ep, tx->x.endpoint, sizeof(tx->x.endpoint));
 }
+
+static const struct xfer_ops send_ops = {
+	.applet = "multifd-send",
+	.role = XFER_SENDER,
+	.opts = send_opts,
+	.operands = operands,
+	.setup = setup,
+	.open = open_channels,
+	.item = item,
+	.end = end,
+	.stop = stop,
+	.moved = moved,
+	.stalled = stalled,
+	.stats = stats_fields,
+	.cleanup = cleanup,
+};
 
 int multifd_send_main(int argc, char **argv)
 {
 	struct sender tx = { .main_fd = -1 };
-	char err[XFER_ERR_LEN];
-	int status;
 
-	parse_args(&tx, argc, argv);
-	if (xfer_begin(&tx.x, "multifd-send") < 0)
-		die_errno("cannot set up");
-	net_endpoint_name(&tx.ep, tx.x.endpoint, sizeof(tx.x.endpoint));
-	if (setup(&tx) < 0)
-		tx_fail(&tx, "out of memory");
-	else
-		run(&tx);
-	if (tx.x.opts.stats_path && xfer_stats_write(&tx.x, stats_fields, &tx, err) < 0)
-		msg("--stats-json: %s", err);
-	status = tx_failed(&tx) ? EXIT_FAIL : EXIT_OK;
-	if (status)
-		msg("%s", tx.x.session.error);
-	else
-		session_complete(&tx.x.session);
-	cleanup(&tx);
-	return session_end(&tx.x.session, status);
+	return xfer_main(&tx.x, &send_ops, &tx, argc, argv);
 }

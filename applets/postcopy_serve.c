@@ -35,17 +35,45 @@
 
 #include "applets.h"
 #include "bytes.h"
+#include "clock.h"
 #include "io.h"
+#include "iobuf.h"
 #include "json.h"
 #include "log.h"
 #include "net.h"
 #include "opts.h"
-#include "postcopy.h"
+#include "postcopy_wire.h"
 #include "stream.h"
+#include "stream_index.h"
 #include "transfer.h"
+#include "xfer_run.h"
 #include "uffd_probe.h"
 
-const char postcopy_serve_usage[] =
+enum { OPT_RESUME = 0x2000, OPT_PUSH_DELAY, OPT_PROBE };
+
+static const struct opt serve_opts[] = {
+	{ OPT_RESUME, "resume", NULL, "continue a postcopy migration that broke after the guest "
+	  "started (the destination is postcopy-paused): run migrate-recover tcp:HOST:PORT on "
+	  "it, then this; only the pages it still lacks are sent", NULL },
+	{ OPT_PUSH_DELAY, "push-delay", "MS", "push background pages only after MS milliseconds; "
+	  "requested pages go at once (shows demand paging)", NULL },
+	XFER_ROW_TIMEOUT("give up connecting after SECONDS (default 30) and fail when a piped "
+			 "stream stops coming, or the destination takes no byte and asks for "
+			 "nothing, for SECONDS (default: no limit)"),
+	XFER_ROW_PROGRESS_HELP("show pages requested, pushed and left, and the request "
+			       "latency, on stderr"),
+	XFER_ROW_STATS,
+	{ OPT_PROBE, "probe", NULL, "say whether this host can be a postcopy destination "
+	  "(userfaultfd: the syscall, /dev/userfaultfd, API features, unprivileged use, shmem "
+	  "and hugetlbfs registration, page sizes) and exit", NULL },
+	{ 'j', "json", NULL, "with --probe: as JSON", NULL },
+	OPT_HELP,
+	OPT_END
+};
+
+const struct applet_help postcopy_serve_help = {
+	.opts = serve_opts,
+	.text =
 "usage: postcopy-serve [OPTIONS] HOST:PORT < STREAM\n"
 "       postcopy-serve --probe [--json]\n"
 "\n"
@@ -61,27 +89,8 @@ const char postcopy_serve_usage[] =
 "past 8 times the RAM it claims plus 256 MiB); what cannot be served is\n"
 "refused by name: another target page size, vfio devices, compressed\n"
 "pages, no device state. A stream file must not change while it is served.\n"
-"\n"
-"      --resume          continue a postcopy migration that broke after the\n"
-"                        guest started (the destination is postcopy-paused):\n"
-"                        run migrate-recover tcp:HOST:PORT on it, then this;\n"
-"                        only the pages it still lacks are sent\n"
-"      --push-delay MS   push background pages only after MS milliseconds;\n"
-"                        requested pages go at once (shows demand paging)\n"
-"      --timeout SECONDS\n"
-"                        give up connecting after SECONDS (default 30) and\n"
-"                        fail when a piped stream stops coming, or the\n"
-"                        destination takes no byte and asks for nothing, for\n"
-"                        SECONDS (default: no limit)\n"
-"      --progress        show pages requested, pushed and left, and the\n"
-"                        request latency, on stderr\n"
-XFER_USAGE_STATS
-"      --probe           say whether this host can be a postcopy destination\n"
-"                        (userfaultfd: the syscall, /dev/userfaultfd, API\n"
-"                        features, unprivileged use, shmem and hugetlbfs\n"
-"                        registration, page sizes) and exit\n"
-"  -j, --json            with --probe: as JSON\n"
-"  -h, --help            show this help\n"
+"\n",
+	.notes =
 "\n"
 "If the connection breaks after the guest started, QEMU pauses the\n"
 "migration (postcopy-paused) and the guest waits for its missing pages:\n"
@@ -97,7 +106,8 @@ XFER_USAGE_SIGNALS
 "\n"
 "Exit status: 0 every page served and the destination said SHUT 0, 1\n"
 "failure, 2 usage error; with --probe, 0 when this host can be a\n"
-"destination, 1 when it cannot.\n";
+"destination, 1 when it cannot.\n",
+};
 
 #define SECTION_PAGES	64	/* background pages per section: a request waits at most one */
 #define LATENCY_MAX	(1u << 20)
@@ -124,13 +134,14 @@ struct request {
 struct server {
 	struct xfer x;
 	struct net_endpoint ep;
+	bool probe, probe_json;		/* --probe [--json] */
 	bool resume;
 	unsigned int push_delay_ms;
 
 	int in_fd;			/* the stream: a file, or the spool */
 	struct in_buf in;		/* mapped */
 	struct stream_reader *r;
-	struct pc_index ix;
+	struct stream_index ix;
 
 	int fd;				/* the connection */
 	char peer[NET_NAME_LEN];
@@ -147,6 +158,7 @@ struct server {
 
 	/* Shared with the return-path thread, under x.session.lock. */
 	pthread_cond_t cond;
+	bool cond_init;
 	enum srv_phase phase;
 	bool *bitmap_in;		/* per block: its RECV_BITMAP came */
 	struct request *queue;		/* a ring of QUEUE_MAX */
@@ -208,13 +220,13 @@ static bool pages_sent(struct server *s, uint32_t b, uint64_t p, uint64_t n)
 /* One page record from the index: PAGE with the file's bytes, or ZERO. */
 static void put_page(struct server *s, uint32_t b, uint64_t p)
 {
-	const struct pc_block *pb = &s->ix.blocks[b];
+	const struct stream_index_block *pb = &s->ix.blocks[b];
 	uint64_t e = pb->page[p];
 
-	if (!e || (e & PC_ZERO))
-		stream_write_zero(&s->w, pb->rb, p * PC_PAGE_SIZE, (uint8_t)(e & 0xff));
+	if (!e || (e & STREAM_INDEX_ZERO))
+		stream_write_zero(&s->w, pb->rb, p * STREAM_INDEX_PAGE_SIZE, (uint8_t)(e & 0xff));
 	else
-		stream_write_page(&s->w, pb->rb, p * PC_PAGE_SIZE, s->in.buf + e);
+		stream_write_page(&s->w, pb->rb, p * STREAM_INDEX_PAGE_SIZE, s->in.buf + e);
 	mark_sent(s, b, p);
 }
 
@@ -246,7 +258,7 @@ static int close_section(struct server *s)
 static int queue_request_locked(struct server *s, const struct pc_rp_msg *m)
 {
 	struct session *ss = &s->x.session;
-	uint64_t page = m->start / PC_PAGE_SIZE, pages = m->length / PC_PAGE_SIZE;
+	uint64_t page = m->start / STREAM_INDEX_PAGE_SIZE, pages = m->length / STREAM_INDEX_PAGE_SIZE;
 	uint32_t b;
 
 	if (s->phase != PH_PAGES && s->phase != PH_RESUME)
@@ -315,7 +327,7 @@ static int read_bitmap(struct server *s, const char *name)
 		return -1;
 	}
 	pthread_mutex_unlock(&s->x.session.lock);
-	pages = rb->length / PC_PAGE_SIZE;
+	pages = rb->length / STREAM_INDEX_PAGE_SIZE;
 	want = ((pages + 7) / 8 + 7) / 8 * 8;
 	if (rp_read(s, b8, 8) < 0)
 		return srv_fail(s, "reading the bitmap of '%s': the return path ended", name), -1;
@@ -393,7 +405,7 @@ static void *rp_thread(void *arg)
 {
 	struct server *s = arg;
 	unsigned char hdr[PC_RP_HEADER_SIZE], body[PC_RP_MAX_LEN];
-	char err[PC_ERR_LEN];
+	char err[ERR_LEN];
 
 	for (;;) {
 		struct pc_rp_msg m;
@@ -769,7 +781,7 @@ static ssize_t spool_read(void *ctx, void *p, size_t n)
  * its first bad byte, one that claims too much RAM or goes on past its
  * claim is refused, and --timeout (the monitor) and signals wake the
  * read. The walk is the reader's own, so its errors are those of a file. */
-static int spool_walk(struct server *s, int fd, char err[PC_ERR_LEN])
+static int spool_walk(struct server *s, int fd, char err[ERR_LEN])
 {
 	struct spool sp = { .fd = fd };
 	struct in_buf in;
@@ -780,7 +792,7 @@ static int spool_walk(struct server *s, int fd, char err[PC_ERR_LEN])
 
 	io_end_init(&sp.in, STDIN_FILENO, s->x.session.wake_fd, false);
 	if (in_init(&in, -1, 4u << 20) < 0 || !(r = stream_reader_new(&in))) {
-		snprintf(err, PC_ERR_LEN, "out of memory");
+		snprintf(err, ERR_LEN, "out of memory");
 		goto out;
 	}
 	in_set_source(&in, spool_read, &sp);
@@ -789,25 +801,25 @@ static int spool_walk(struct server *s, int fd, char err[PC_ERR_LEN])
 		if (it.type == SI_RAM_MEM_SIZE) {
 			uint64_t ram = 0;
 
-			if (pc_ram_check(stream_ram(r), err) < 0)
+			if (stream_index_ram_check(stream_ram(r), err) < 0)
 				goto out;
 			for (uint32_t i = 0; i < stream_ram(r)->count; i++)
 				ram += stream_ram(r)->blocks[i].length;
 			limit = ram * SPOOL_RAM_TIMES + SPOOL_SLACK;
 		}
 		if (in_offset(&in) > limit) {
-			snprintf(err, PC_ERR_LEN, "offset %" PRIu64 ": the stream goes on past %u times the RAM it claims plus %llu MiB: not spooled further",
+			snprintf(err, ERR_LEN, "offset %" PRIu64 ": the stream goes on past %u times the RAM it claims plus %llu MiB: not spooled further",
 				 in_offset(&in), SPOOL_RAM_TIMES, SPOOL_SLACK >> 20);
 			goto out;
 		}
 	}
 	if (n < 0) {
 		if (sp.err)
-			snprintf(err, PC_ERR_LEN, "spooling to $TMPDIR: %s", strerror(sp.err));
+			snprintf(err, ERR_LEN, "spooling to $TMPDIR: %s", strerror(sp.err));
 		else if (session_failed(&s->x.session))
-			snprintf(err, PC_ERR_LEN, "spooling stopped at offset %" PRIu64, in_offset(&in));
+			snprintf(err, ERR_LEN, "spooling stopped at offset %" PRIu64, in_offset(&in));
 		else
-			snprintf(err, PC_ERR_LEN, "%s", stream_error(r));
+			snprintf(err, ERR_LEN, "%s", stream_error(r));
 		goto out;
 	}
 	ret = 0;
@@ -820,7 +832,7 @@ out:
 
 /* A regular file is mapped in place; anything else is spooled to an
  * unnamed file in $TMPDIR first. */
-static int open_stream(struct server *s, char err[PC_ERR_LEN])
+static int open_stream(struct server *s, char err[ERR_LEN])
 {
 	struct stat st;
 	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -831,7 +843,7 @@ static int open_stream(struct server *s, char err[PC_ERR_LEN])
 	}
 	s->in_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (s->in_fd < 0) {
-		snprintf(err, PC_ERR_LEN, "cannot spool stdin to %s: %s", dir, strerror(errno));
+		snprintf(err, ERR_LEN, "cannot spool stdin to %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	return spool_walk(s, s->in_fd, err);
@@ -915,7 +927,7 @@ static int guarded(struct server *s, int (*fn)(struct server *, void *), void *a
 
 static int build_index(struct server *s, void *err)
 {
-	return pc_index_build(&s->ix, s->r, s->in.buf, err);
+	return stream_index_build(&s->ix, s->r, s->in.buf, err);
 }
 
 /* The tables the serving needs, once the index says how big. */
@@ -939,7 +951,7 @@ static int alloc_tables(struct server *s)
 static int index_stream(struct server *s)
 {
 	struct prefault pf = { 0 };
-	char err[PC_ERR_LEN] = "";
+	char err[ERR_LEN] = "";
 	int ret;
 
 	if (open_stream(s, err) < 0 || in_init_mapped(&s->in, s->in_fd) < 0 ||
@@ -960,6 +972,12 @@ static int index_stream(struct server *s)
 	if (ret < 0) {
 		if (!srv_failed(s))
 			srv_fail(s, "stdin: %s", err);
+		return -1;
+	}
+	/* the package holds LISTEN, the device state, PING and RUN */
+	if (s->ix.devices_end - s->ix.devices_start > PC_PACKAGE_MAX - 64) {
+		srv_fail(s, "stdin: device state of %llu bytes: more than QEMU's 16 MiB package",
+			 (unsigned long long)(s->ix.devices_end - s->ix.devices_start));
 		return -1;
 	}
 	if (alloc_tables(s) < 0) {
@@ -1017,12 +1035,6 @@ static void monitor_idle(void *ctx, unsigned int timeout_s)
 	else
 		srv_fail(s, "the destination took no byte and sent nothing for %u s (--timeout)", timeout_s);
 }
-
-static const struct monitor_ops srv_monitor_ops = {
-	.moved = monitor_moved,
-	.activity = monitor_activity,
-	.idle = monitor_idle,
-};
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -1122,80 +1134,59 @@ static int probe(bool json)
 
 /* ---- set-up and the run ---- */
 
-enum { OPT_RESUME = 0x2000, OPT_PUSH_DELAY, OPT_PROBE };
-
-struct args {
-	struct server *s;
-	bool probe, json;
-};
-
 static int take_option(void *ctx, int c, const char *arg, char *err)
 {
-	struct args *a = ctx;
+	struct server *s = ctx;
 
 	switch (c) {
 	case OPT_RESUME:
-		a->s->resume = true;
+		s->resume = true;
 		return 0;
 	case OPT_PUSH_DELAY: {
 		uint64_t ms;
 
 		if (parse_uint(arg, 0, 3600000, &ms) < 0) {
-			snprintf(err, XFER_ERR_LEN, "--push-delay: expected milliseconds, 0..3600000, not '%s'", arg);
+			snprintf(err, ERR_LEN, "--push-delay: expected milliseconds, 0..3600000, not '%s'", arg);
 			return -1;
 		}
-		a->s->push_delay_ms = (unsigned int)ms;
+		s->push_delay_ms = (unsigned int)ms;
 		return 0;
 	}
 	case OPT_PROBE:
-		a->probe = true;
+		s->probe = true;
 		return 0;
 	case 'j':
-		a->json = true;
+		s->probe_json = true;
 		return 0;
 	default:
-		snprintf(err, XFER_ERR_LEN, "bad option");
+		snprintf(err, ERR_LEN, "bad option");
 		return -1;
 	}
 }
 
-/* Returns with the server set up, or exits (--probe, --help, usage). */
-static void parse_args(struct server *s, int argc, char **argv)
+/* The operands, or --probe's answer (which exits). */
+static void operands(void *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "resume", no_argument, NULL, OPT_RESUME },
-		{ "push-delay", required_argument, NULL, OPT_PUSH_DELAY },
-		{ "probe", no_argument, NULL, OPT_PROBE },
-		{ "json", no_argument, NULL, 'j' },
-		XFER_LONGOPTS_COMMON,
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
-	struct args a = { .s = s };
+	struct server *s = ctx;
+	char err[ERR_LEN];
 
-	switch (xfer_getopt(&s->x.opts, argc, argv, "hj", longopts, take_option, &a, err)) {
-	case 1: applet_help();
-	case -1: die_usage("%s", err);
-	}
-	if (a.probe) {
+	if (s->probe) {
 		if (argc != optind)
 			die_usage("--probe takes no HOST:PORT");
-		exit(probe(a.json));
+		exit(probe(s->probe_json));
 	}
-	if (a.json)
+	if (s->probe_json)
 		die_usage("--json goes with --probe (the transfer's figures: --stats-json FILE)");
 	if (argc - optind != 1)
 		die_usage("expected one HOST:PORT");
 	if (net_endpoint_parse(argv[optind], true, &s->ep, err) < 0)
 		die_usage("%s", err);
-	if (isatty(STDIN_FILENO))
-		die_usage("the stream comes on stdin, which is a terminal");
+	net_endpoint_name(&s->ep, s->x.endpoint, sizeof(s->x.endpoint));
 }
 
 static int connect_destination(struct server *s)
 {
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 	int wake = s->x.session.wake_fd;
 
 	/* connecting has its own deadline */
@@ -1220,7 +1211,7 @@ static int connect_destination(struct server *s)
 	}
 	out_set_wake(&s->out, wake);
 	in_set_wake(&s->rp_in, wake);
-	stream_writer_init(&s->w, &s->out, PC_PAGE_SIZE);
+	stream_writer_init(&s->w, &s->out, STREAM_INDEX_PAGE_SIZE);
 	return 0;
 }
 
@@ -1249,27 +1240,38 @@ static void serve(struct server *s)
 		     s->resume ? ", the rest was there" : "");
 }
 
-static void run(struct server *s)
+/* The whole work, the monitor running: a piped stream that stops coming
+ * obeys --timeout. */
+static void serve_stream(void *ctx)
 {
+	struct server *s = ctx;
 	uint64_t t0 = now_ns();
 
-	/* from the start: a piped stream that stops coming obeys --timeout */
-	xfer_monitor_start(&s->x, &srv_monitor_ops, s);
-	if (index_stream(s) == 0) {
-		s->index_ns = now_ns() - t0;
-		if (connect_destination(s) == 0 && !srv_failed(s))
-			serve(s);
-	}
-	xfer_monitor_stop(&s->x);
-	if (s->x.opts.progress) {
-		char extra[256];
-
-		progress_done(&s->x.pg, monitor_moved(s, extra, sizeof(extra)), extra);
-	}
+	if (index_stream(s) < 0)
+		return;
+	s->index_ns = now_ns() - t0;
+	if (connect_destination(s) == 0 && !srv_failed(s))
+		serve(s);
 }
 
-static void cleanup(struct server *s)
+static int setup(void *ctx)
 {
+	struct server *s = ctx;
+
+	catch_sigbus();
+	pthread_cond_init(&s->cond, NULL);
+	s->cond_init = true;
+	if (session_watch_cond(&s->x.session, &s->cond) < 0) {
+		srv_fail(s, "%s", SESSION_WATCH_FULL_CONDS);
+		return -1;
+	}
+	return 0;
+}
+
+static void cleanup(void *ctx)
+{
+	struct server *s = ctx;
+
 	if (s->fd >= 0) {
 		/* ends the return-path thread if it still reads */
 		shutdown(s->fd, SHUT_RDWR);
@@ -1291,17 +1293,23 @@ static void cleanup(struct server *s)
 	free(s->batch);
 	free(s->bitmap_in);
 	free(s->latency_ns);
-	pc_index_free(&s->ix);
+	stream_index_free(&s->ix);
 	stream_reader_free(s->r);
 	in_free(&s->in);
 	if (s->in_fd > STDIN_FILENO)
 		close(s->in_fd);
+	if (s->cond_init) {
+		session_unwatch_cond(&s->x.session, &s->cond);
+		pthread_cond_destroy(&s->cond);
+	}
 }
 
 /* What a failure most likely means, from how far the destination got:
  * QEMU explains itself only in its own log. */
-static const char *failure_hint(struct server *s)
+static const char *failure_hint(void *ctx)
 {
+	struct server *s = ctx;
+
 	uint32_t pong;
 	bool shut;
 
@@ -1329,34 +1337,25 @@ static const char *failure_hint(struct server *s)
 	}
 }
 
+static const struct xfer_ops serve_ops = {
+	.applet = "postcopy-serve",
+	.role = XFER_SERVER,
+	.opts = serve_opts,
+	.option = take_option,
+	.operands = operands,
+	.setup = setup,
+	.serve = serve_stream,
+	.moved = monitor_moved,
+	.activity = monitor_activity,
+	.stalled = monitor_idle,
+	.stats = stats_fields,
+	.hint = failure_hint,
+	.cleanup = cleanup,
+};
+
 int postcopy_serve_main(int argc, char **argv)
 {
 	struct server s = { .fd = -1, .in_fd = -1, .last_block = -1, .phase = PH_INDEX };
-	char err[XFER_ERR_LEN];
-	int status;
 
-	parse_args(&s, argc, argv);
-	catch_sigbus();
-	if (xfer_begin(&s.x, "postcopy-serve") < 0)
-		die_errno("cannot set up");
-	net_endpoint_name(&s.ep, s.x.endpoint, sizeof(s.x.endpoint));
-	pthread_cond_init(&s.cond, NULL);
-	if (session_watch_cond(&s.x.session, &s.cond) < 0)
-		srv_fail(&s, "%s", SESSION_WATCH_FULL_CONDS);
-	else
-		run(&s);
-	if (s.x.opts.stats_path && xfer_stats_write(&s.x, stats_fields, &s, err) < 0)
-		msg("--stats-json: %s", err);
-	status = srv_failed(&s) ? EXIT_FAIL : EXIT_OK;
-	if (status) {
-		const char *hint = failure_hint(&s);
-
-		msg("%s", s.x.session.error);
-		if (hint)
-			msg("%s", hint);
-	} else
-		session_complete(&s.x.session);
-	cleanup(&s);
-	pthread_cond_destroy(&s.cond);
-	return session_end(&s.x.session, status);
+	return xfer_main(&s.x, &serve_ops, &s, argc, argv);
 }

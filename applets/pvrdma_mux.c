@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -35,15 +34,65 @@
 #include <readline/readline.h>
 
 #include "applets.h"
+#include "clock.h"
 #include "cm_mux.h"
-#include "io.h"
 #include "json.h"
 #include "log.h"
 #include "opts.h"
+#include "outfile.h"
 #include "progress.h"
 #include "session.h"
 
-const char pvrdma_mux_usage[] =
+enum { OPT_TRACE = 256, OPT_CONSOLE, OPT_SYSLOG, OPT_STATS, OPT_MAX_CLIENTS, OPT_MAX_GIDS,
+       OPT_MAX_COMMIDS, OPT_TTL, OPT_QUEUE, OPT_TEST_PORT, OPT_PER_PID, OPT_GIDS_PER,
+       OPT_COMMIDS_PER, OPT_MSG_TIMEOUT, OPT_SOCK_MODE, OPT_SOCK_GROUP, OPT_QUEUE_TIMEOUT,
+       OPT_TEST_GIDS };
+
+static const struct opt mux_opts[] = {
+	{ 'd', "device", "DEV", "the RDMA device (see /sys/class/infiniband)", NULL },
+	{ 's', "socket", "PATH", "the socket's path prefix (default /var/run/rdmacm-mux)",
+	  OPT_COMPLETE_FILE },
+	{ 'p', "port", "PORT", "the device's port (default 1)", NULL },
+	{ OPT_CONSOLE, "console", NULL, "an operator console on the terminal (readline): clients, "
+	  "gids, commids, stats, trace on|off, drop N, quit; the mux serves on meanwhile", NULL },
+	{ OPT_TRACE, "trace", NULL, "log every MAD it routes, decoded", NULL },
+	{ OPT_SYSLOG, "syslog", NULL, "log to syslog (daemon) as well as stderr", NULL },
+	{ OPT_STATS, "stats-json", "FILE", "write counters as JSON to FILE at exit and on SIGUSR1 "
+	  "(fields: doc/stats-json.md)", OPT_COMPLETE_FILE },
+	{ OPT_MAX_CLIENTS, "max-clients", "N", "at most N clients at once (default 256)", NULL },
+	{ OPT_PER_PID, "max-clients-per-pid", "N", "at most N of them from one process (default 16)",
+	  NULL },
+	{ OPT_MAX_GIDS, "max-gids", "N", "at most N registered GIDs in all (default 4096)", NULL },
+	{ OPT_GIDS_PER, "max-gids-per-client", "N", "at most N of them from one client (default 64)",
+	  NULL },
+	{ OPT_MAX_COMMIDS, "max-commids", "N", "at most N comm ids remembered (default 65536)", NULL },
+	{ OPT_COMMIDS_PER, "max-commids-per-client", "N", "at most N of them from one client "
+	  "(default 4096)", NULL },
+	{ OPT_TTL, "commid-ttl", "SECONDS", "forget a comm id unused for SECONDS (default 15)", NULL },
+	{ OPT_QUEUE, "queue", "N", "messages waiting for one client at most (default 64); while a "
+	  "client's queue is full, MADs from the port wait for it to read (its own requests wait "
+	  "too)", NULL },
+	{ OPT_QUEUE_TIMEOUT, "queue-timeout", "SECONDS", "drop a client whose queue has been full, "
+	  "and not drained to half since, for SECONDS while a MAD waits for it (default 2)", NULL },
+	{ OPT_MSG_TIMEOUT, "message-timeout", "SECONDS", "drop a client whose message is not whole "
+	  "SECONDS after its first byte (default 10)", NULL },
+	{ OPT_SOCK_MODE, "socket-mode", "MODE", "the socket's permissions, octal (default 0660: its "
+	  "owner and group, whatever the umask)", NULL },
+	{ OPT_SOCK_GROUP, "socket-group", "GROUP", "the socket's group, a name or a number (default "
+	  "the mux's own; migbox-static finds names only through the system's NSS libraries)",
+	  "@group" },
+	{ OPT_TEST_PORT, "test-port", "PATH", "instead of DEV's umad port, a SOCK_SEQPACKET socket "
+	  "at PATH carrying one ib_user_mad per packet (tests)", OPT_COMPLETE_FILE },
+	{ OPT_TEST_GIDS, "test-gids", "DIR", "with --test-port, the port's GID table: DIR/N holds "
+	  "GID N as sysfs shows it (tests)", "@dir" },
+	{ 'v', "verbose", NULL, "log clients coming and going, registrations", NULL },
+	OPT_HELP,
+	OPT_END
+};
+
+const struct applet_help pvrdma_mux_help = {
+	.opts = mux_opts,
+	.text =
 "usage: pvrdma-mux -d DEV [-s PATH] [-p PORT] [OPTIONS]\n"
 "\n"
 "The RDMA-CM MAD multiplexer for QEMU's pvrdma devices, a drop-in for\n"
@@ -53,51 +102,8 @@ const char pvrdma_mux_usage[] =
 "-device pvrdma,...,mad-chardev=mads). Guests register their GIDs; a CM\n"
 "MAD from the port goes to the QEMU whose guest owns its destination GID\n"
 "(REQ, SIDR_REQ) or its comm id (the rest).\n"
-"\n"
-"  -d, --device DEV      the RDMA device (see /sys/class/infiniband)\n"
-"  -s, --socket PATH     the socket's path prefix (default /var/run/rdmacm-mux)\n"
-"  -p, --port PORT       the device's port (default 1)\n"
-"      --console         an operator console on the terminal (readline):\n"
-"                        clients, gids, commids, stats, trace on|off,\n"
-"                        drop N, quit; the mux serves on meanwhile\n"
-"      --trace           log every MAD it routes, decoded\n"
-"      --syslog          log to syslog (daemon) as well as stderr\n"
-"      --stats-json FILE write counters as JSON to FILE at exit and on SIGUSR1\n"
-"                        (fields: doc/stats-json.md)\n"
-"      --max-clients N   at most N clients at once (default 256)\n"
-"      --max-clients-per-pid N\n"
-"                        at most N of them from one process (default 16)\n"
-"      --max-gids N      at most N registered GIDs in all (default 4096)\n"
-"      --max-gids-per-client N\n"
-"                        at most N of them from one client (default 64)\n"
-"      --max-commids N   at most N comm ids remembered (default 65536)\n"
-"      --max-commids-per-client N\n"
-"                        at most N of them from one client (default 4096)\n"
-"      --commid-ttl SECONDS\n"
-"                        forget a comm id unused for SECONDS (default 15)\n"
-"      --queue N         messages waiting for one client at most (default 64);\n"
-"                        while a client's queue is full, MADs from the port\n"
-"                        wait for it to read (its own requests wait too)\n"
-"      --queue-timeout SECONDS\n"
-"                        drop a client whose queue has been full, and not\n"
-"                        drained to half since, for SECONDS while a MAD\n"
-"                        waits for it (default 2)\n"
-"      --message-timeout SECONDS\n"
-"                        drop a client whose message is not whole SECONDS\n"
-"                        after its first byte (default 10)\n"
-"      --socket-mode MODE\n"
-"                        the socket's permissions, octal (default 0660:\n"
-"                        its owner and group, whatever the umask)\n"
-"      --socket-group GROUP\n"
-"                        the socket's group, a name or a number (default\n"
-"                        the mux's own; migbox-static finds names only\n"
-"                        through the system's NSS libraries)\n"
-"      --test-port PATH  instead of DEV's umad port, a SOCK_SEQPACKET socket\n"
-"                        at PATH carrying one ib_user_mad per packet (tests)\n"
-"      --test-gids DIR   with --test-port, the port's GID table: DIR/N holds\n"
-"                        GID N as sysfs shows it (tests)\n"
-"  -v, --verbose         log clients coming and going, registrations\n"
-"  -h, --help            show this help\n"
+"\n",
+	.notes =
 "\n"
 "Unlike QEMU's rdmacm-mux it reads each client as a stream (a message may\n"
 "come in pieces), routes MRA, LAP and APR by comm id, checks who owns a\n"
@@ -122,7 +128,8 @@ const char pvrdma_mux_usage[] =
 "socket file is removed, then it dies of the signal; the console's quit\n"
 "does the same and exits 0. SIGUSR1: --stats-json.\n"
 "Exit status: 1 when it cannot start (no port, the CM class taken, the\n"
-"socket in use), 2 usage error.\n";
+"socket in use), 2 usage error.\n",
+};
 
 #define FLUSH_MS		1000
 #define TICK_MS			1000
@@ -1253,40 +1260,86 @@ static void serve(struct mux *m)
 		poll_once(m, false, (int)(end - now_ms()));
 }
 
+static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
+{
+	struct mux *m = ctx;
+
+	(void)err;
+	switch (key) {
+	case 'd': m->dev = arg; break;
+	case 's': m->prefix = arg; break;
+	case 'p': {
+		uint64_t port;
+
+		if (parse_uint(arg, 1, 255, &port) < 0)
+			die_usage("-p %s: a port number from 1 to 255", arg);
+		m->port_num = (unsigned int)port;
+		break;
+	}
+	case OPT_TRACE: m->trace = true; break;
+	case OPT_CONSOLE: m->console = true; break;
+	case OPT_SYSLOG: m->use_syslog = true; break;
+	case OPT_STATS: m->stats_path = arg; break;
+	case OPT_MAX_CLIENTS:
+		if (parse_uint(arg, 1, 4096, &m->max_clients) < 0)
+			die_usage("--max-clients %s: 1 to 4096", arg);
+		break;
+	case OPT_MAX_GIDS:
+		if (parse_uint(arg, 1, 1u << 20, &m->max_gids) < 0)
+			die_usage("--max-gids %s: 1 to 1048576", arg);
+		break;
+	case OPT_MAX_COMMIDS:
+		if (parse_uint(arg, 1, 1u << 22, &m->max_commids) < 0)
+			die_usage("--max-commids %s: 1 to 4194304", arg);
+		break;
+	case OPT_TTL:
+		if (parse_uint(arg, 1, 86400, &m->ttl_s) < 0)
+			die_usage("--commid-ttl %s: 1 to 86400 seconds", arg);
+		break;
+	case OPT_QUEUE:
+		if (parse_uint(arg, 1, 65536, &m->queue_max) < 0)
+			die_usage("--queue %s: 1 to 65536", arg);
+		break;
+	case OPT_TEST_PORT: m->test_port = arg; break;
+	case OPT_TEST_GIDS: m->test_gids = arg; break;
+	case OPT_PER_PID:
+		if (parse_uint(arg, 1, 4096, &m->max_per_pid) < 0)
+			die_usage("--max-clients-per-pid %s: 1 to 4096", arg);
+		break;
+	case OPT_GIDS_PER:
+		if (parse_uint(arg, 1, 1u << 20, &m->gids_per_client) < 0)
+			die_usage("--max-gids-per-client %s: 1 to 1048576", arg);
+		break;
+	case OPT_COMMIDS_PER:
+		if (parse_uint(arg, 1, 1u << 22, &m->commids_per_client) < 0)
+			die_usage("--max-commids-per-client %s: 1 to 4194304", arg);
+		break;
+	case OPT_MSG_TIMEOUT:
+		if (parse_uint(arg, 1, 3600, &m->message_timeout_s) < 0)
+			die_usage("--message-timeout %s: 1 to 3600 seconds", arg);
+		break;
+	case OPT_QUEUE_TIMEOUT:
+		if (parse_uint(arg, 1, 3600, &m->queue_timeout_s) < 0)
+			die_usage("--queue-timeout %s: 1 to 3600 seconds", arg);
+		break;
+	case OPT_SOCK_MODE: {
+		char *end;
+
+		errno = 0;
+		m->socket_mode = strtoull(arg, &end, 8);
+		if (errno || !*arg || *end || m->socket_mode > 0777)
+			die_usage("--socket-mode %s: octal permissions, 0 to 0777", arg);
+		break;
+	}
+	case OPT_SOCK_GROUP: m->socket_group = arg; break;
+	case 'v': log_set_verbose(log_verbose() + 1); break;
+	}
+	return 0;
+}
+
 static void parse_args(struct mux *m, int argc, char **argv)
 {
-	enum { OPT_TRACE = 256, OPT_CONSOLE, OPT_SYSLOG, OPT_STATS, OPT_MAX_CLIENTS, OPT_MAX_GIDS,
-	       OPT_MAX_COMMIDS, OPT_TTL, OPT_QUEUE, OPT_TEST_PORT, OPT_PER_PID, OPT_GIDS_PER,
-	       OPT_COMMIDS_PER, OPT_MSG_TIMEOUT, OPT_SOCK_MODE, OPT_SOCK_GROUP, OPT_QUEUE_TIMEOUT,
-	       OPT_TEST_GIDS };
-	static const struct option longopts[] = {
-		{ "device", required_argument, NULL, 'd' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "trace", no_argument, NULL, OPT_TRACE },
-		{ "console", no_argument, NULL, OPT_CONSOLE },
-		{ "syslog", no_argument, NULL, OPT_SYSLOG },
-		{ "stats-json", required_argument, NULL, OPT_STATS },
-		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
-		{ "max-gids", required_argument, NULL, OPT_MAX_GIDS },
-		{ "max-commids", required_argument, NULL, OPT_MAX_COMMIDS },
-		{ "commid-ttl", required_argument, NULL, OPT_TTL },
-		{ "queue", required_argument, NULL, OPT_QUEUE },
-		{ "test-port", required_argument, NULL, OPT_TEST_PORT },
-		{ "test-gids", required_argument, NULL, OPT_TEST_GIDS },
-		{ "max-clients-per-pid", required_argument, NULL, OPT_PER_PID },
-		{ "max-gids-per-client", required_argument, NULL, OPT_GIDS_PER },
-		{ "max-commids-per-client", required_argument, NULL, OPT_COMMIDS_PER },
-		{ "message-timeout", required_argument, NULL, OPT_MSG_TIMEOUT },
-		{ "queue-timeout", required_argument, NULL, OPT_QUEUE_TIMEOUT },
-		{ "socket-mode", required_argument, NULL, OPT_SOCK_MODE },
-		{ "socket-group", required_argument, NULL, OPT_SOCK_GROUP },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	uint64_t port = 1;
-	int c;
+	char err[ERR_LEN];
 
 	m->prefix = "/var/run/rdmacm-mux";
 	m->max_clients = 256;
@@ -1300,74 +1353,10 @@ static void parse_args(struct mux *m, int argc, char **argv)
 	m->message_timeout_s = 10;
 	m->queue_timeout_s = 2;
 	m->socket_mode = 0660;
-	while ((c = getopt_long(argc, argv, "d:s:p:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd': m->dev = optarg; break;
-		case 's': m->prefix = optarg; break;
-		case 'p':
-			if (parse_uint(optarg, 1, 255, &port) < 0)
-				die_usage("-p %s: a port number from 1 to 255", optarg);
-			break;
-		case OPT_TRACE: m->trace = true; break;
-		case OPT_CONSOLE: m->console = true; break;
-		case OPT_SYSLOG: m->use_syslog = true; break;
-		case OPT_STATS: m->stats_path = optarg; break;
-		case OPT_MAX_CLIENTS:
-			if (parse_uint(optarg, 1, 4096, &m->max_clients) < 0)
-				die_usage("--max-clients %s: 1 to 4096", optarg);
-			break;
-		case OPT_MAX_GIDS:
-			if (parse_uint(optarg, 1, 1u << 20, &m->max_gids) < 0)
-				die_usage("--max-gids %s: 1 to 1048576", optarg);
-			break;
-		case OPT_MAX_COMMIDS:
-			if (parse_uint(optarg, 1, 1u << 22, &m->max_commids) < 0)
-				die_usage("--max-commids %s: 1 to 4194304", optarg);
-			break;
-		case OPT_TTL:
-			if (parse_uint(optarg, 1, 86400, &m->ttl_s) < 0)
-				die_usage("--commid-ttl %s: 1 to 86400 seconds", optarg);
-			break;
-		case OPT_QUEUE:
-			if (parse_uint(optarg, 1, 65536, &m->queue_max) < 0)
-				die_usage("--queue %s: 1 to 65536", optarg);
-			break;
-		case OPT_TEST_PORT: m->test_port = optarg; break;
-		case OPT_TEST_GIDS: m->test_gids = optarg; break;
-		case OPT_PER_PID:
-			if (parse_uint(optarg, 1, 4096, &m->max_per_pid) < 0)
-				die_usage("--max-clients-per-pid %s: 1 to 4096", optarg);
-			break;
-		case OPT_GIDS_PER:
-			if (parse_uint(optarg, 1, 1u << 20, &m->gids_per_client) < 0)
-				die_usage("--max-gids-per-client %s: 1 to 1048576", optarg);
-			break;
-		case OPT_COMMIDS_PER:
-			if (parse_uint(optarg, 1, 1u << 22, &m->commids_per_client) < 0)
-				die_usage("--max-commids-per-client %s: 1 to 4194304", optarg);
-			break;
-		case OPT_MSG_TIMEOUT:
-			if (parse_uint(optarg, 1, 3600, &m->message_timeout_s) < 0)
-				die_usage("--message-timeout %s: 1 to 3600 seconds", optarg);
-			break;
-		case OPT_QUEUE_TIMEOUT:
-			if (parse_uint(optarg, 1, 3600, &m->queue_timeout_s) < 0)
-				die_usage("--queue-timeout %s: 1 to 3600 seconds", optarg);
-			break;
-		case OPT_SOCK_MODE: {
-			char *end;
-
-			errno = 0;
-			m->socket_mode = strtoull(optarg, &end, 8);
-			if (errno || !*optarg || *end || m->socket_mode > 0777)
-				die_usage("--socket-mode %s: octal permissions, 0 to 0777", optarg);
-			break;
-		}
-		case OPT_SOCK_GROUP: m->socket_group = optarg; break;
-		case 'v': log_set_verbose(log_verbose() + 1); break;
-		case 'h': applet_help();
-		default: die_usage("unknown option");
-		}
+	m->port_num = 1;
+	switch (opts_parse(mux_opts, argc, argv, take_option, m, err)) {
+	case 1: applet_help();
+	case -1: die_usage("%s", err);
 	}
 	if (optind != argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
@@ -1377,7 +1366,6 @@ static void parse_args(struct mux *m, int argc, char **argv)
 		die_usage("-d %s: a device name, not a path", m->dev);
 	if (m->test_gids && !m->test_port)
 		die_usage("--test-gids goes with --test-port (a real port's GIDs are in sysfs)");
-	m->port_num = (unsigned int)port;
 	if ((size_t)snprintf(m->path, sizeof(m->path), "%s-%s-%u", m->prefix, m->dev, m->port_num) >=
 	    sizeof(m->path))
 		die_usage("the socket path %s-%s-%u is longer than a UNIX socket takes (%zu bytes)",

@@ -25,16 +25,36 @@
 #include <unistd.h>
 
 #include "applets.h"
-#include "io.h"
+#include "iobuf.h"
 #include "json.h"
 #include "log.h"
 #include "net.h"
 #include "opts.h"
+#include "outfile.h"
 #include "rdma_link.h"
 #include "stream.h"
 #include "transfer.h"
+#include "xfer_run.h"
 
-const char rdma_recv_usage[] =
+enum { OPT_MAX_RAM = 0x2000 };
+
+static const struct opt recv_opts[] = {
+	XFER_ROW_OUTPUT,
+	{ OPT_MAX_RAM, "max-ram", "SIZE", "refuse a source whose RAM blocks total more than "
+	  "SIZE (e.g. 64G): all of it may end up pinned or filled (default: this machine's "
+	  "memory, MemTotal)", NULL },
+	XFER_ROW_TIMEOUT("fail when no source connects within SECONDS, or when no control "
+			 "message comes for SECONDS (RDMA WRITEs are invisible to a destination; "
+			 "default: wait forever)"),
+	XFER_ROW_PROGRESS,
+	XFER_ROW_STATS,
+	OPT_HELP,
+	OPT_END
+};
+
+const struct applet_help rdma_recv_help = {
+	.opts = recv_opts,
+	.text =
 "usage: rdma-recv [OPTIONS] HOST:PORT > STREAM\n"
 "\n"
 "Listens with rdma_cm on HOST:PORT (an IPv4 address of an RDMA device) for\n"
@@ -47,19 +67,8 @@ const char rdma_recv_usage[] =
 "Guest RAM lands by RDMA WRITE in memory mapped per RAM block: only the\n"
 "1 MiB chunks the source registers, writes to or fills are ever touched\n"
 "(all of it when the source asks for pin-all, which is honoured).\n"
-"\n"
-"  -o, --output FILE     write to FILE, which appears only once complete and\n"
-"                        on disk (a symlink is followed)\n"
-"      --max-ram SIZE    refuse a source whose RAM blocks total more than SIZE\n"
-"                        (e.g. 64G): all of it may end up pinned or filled\n"
-"                        (default: this machine's memory, MemTotal)\n"
-"      --timeout SECONDS\n"
-"                        fail when no source connects within SECONDS, or when\n"
-"                        no control message comes for SECONDS (RDMA WRITEs are\n"
-"                        invisible to a destination; default: wait forever)\n"
-XFER_USAGE_PROGRESS
-XFER_USAGE_STATS
-"  -h, --help            show this help\n"
+"\n",
+	.notes =
 "\n"
 "A source with another protocol version, or with more RAM than --max-ram,\n"
 "is refused. Malformed messages (a length past the buffer, an unknown type,\n"
@@ -70,7 +79,8 @@ XFER_USAGE_STATS
 "\n"
 XFER_USAGE_SIGNALS
 "\n"
-"Exit status: 0 a complete stream written, 1 failure, 2 usage error.\n";
+"Exit status: 0 a complete stream written, 1 failure, 2 usage error.\n",
+};
 
 #define RECV_MAP_FLAGS	(MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
 
@@ -92,14 +102,16 @@ struct dest_block {
 struct receiver {
 	struct xfer x;
 	struct net_endpoint ep;
-	const char *out_path;
 	uint64_t max_ram;			/* --max-ram: the most RAM a source may claim */
 	bool max_ram_given;
 	struct rdma_link link;
 	bool pin_all;
 
-	/* The incoming stream. */
-	struct stream_reader *r;
+	/* The incoming stream, through the driver's reader (x.reader). */
+	struct in_buf in;
+	uint8_t ram_section_type;		/* of the RAM section open */
+	uint64_t ram_total;
+	char source[NET_NAME_LEN + 64];
 	const unsigned char *file_bytes;	/* left of the current QEMU_FILE */
 	size_t file_left;
 	bool stream_done;			/* the source disconnected after its end */
@@ -112,8 +124,7 @@ struct receiver {
 	struct ram_pageset sent;		/* pages filled or written by records */
 	bool ram_emitted;
 
-	/* The output. */
-	struct out_file of;
+	/* The output, through the driver's queue. */
 	struct out_buf out;
 	struct stream_writer w;
 
@@ -241,7 +252,7 @@ static uint64_t chunk_part(uint64_t off, uint64_t left)
  * a time, stopping when the session failed. */
 static int mark_sent(struct receiver *rx, uint32_t idx, uint64_t start, uint64_t len)
 {
-	const struct ram_block *rb = &stream_ram(rx->r)->blocks[idx];
+	const struct ram_block *rb = &stream_ram(rx->x.reader)->blocks[idx];
 
 	while (len) {
 		uint64_t n = chunk_part(start, len);
@@ -305,7 +316,7 @@ static int register_chunks(struct receiver *rx, const struct rdma_register *req,
 {
 	struct dest_block *b;
 	uint64_t first, last;
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (rdma_register_check(req, rx->announced, rx->nannounced, &first, &last, err) < 0) {
 		rx_fail(rx, "from %s: %s", rx->peer, err);
@@ -387,7 +398,7 @@ static int apply_compress(struct receiver *rx, const unsigned char *payload)
 {
 	struct rdma_compress c;
 	struct dest_block *b;
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 	uint64_t off, left;
 
 	rdma_compress_decode(payload, &c);
@@ -497,13 +508,6 @@ static ssize_t next_bytes(void *ctx, void *p, size_t n)
 
 /* ---- the output ---- */
 
-static bool page_is_zero(const unsigned char *p)
-{
-	static const unsigned char zero[4096];
-
-	return !memcmp(p, zero, sizeof(zero));
-}
-
 struct emit_ctx {
 	struct receiver *rx;
 	uint32_t idx;
@@ -512,7 +516,7 @@ struct emit_ctx {
 static int emit_page(struct receiver *rx, const struct ram_block *rb, unsigned char *page,
 		     uint64_t addr)
 {
-	if (page_is_zero(page)) {
+	if (page_is_zero(page, 4096)) {
 		stream_write_zero(&rx->w, rb, addr, 0);
 		rx->zero_pages_out++;
 	} else {
@@ -530,7 +534,7 @@ static int emit_chunk(void *arg, uint64_t c, void *chunk)
 	struct emit_ctx *e = arg;
 	struct receiver *rx = e->rx;
 	struct dest_block *b = &rx->blocks[e->idx];
-	const struct ram_block *rb = &stream_ram(rx->r)->blocks[e->idx];
+	const struct ram_block *rb = &stream_ram(rx->x.reader)->blocks[e->idx];
 	const struct chunk_state *cs = chunk;
 	uint64_t end = (c + 1) << RDMA_REG_CHUNK_SHIFT;
 
@@ -554,7 +558,7 @@ static int emit_ram(struct receiver *rx)
 		struct emit_ctx e = { rx, i };
 
 		if (b->whole) {
-			const struct ram_block *rb = &stream_ram(rx->r)->blocks[i];
+			const struct ram_block *rb = &stream_ram(rx->x.reader)->blocks[i];
 
 			for (uint64_t a = 0; a < b->length; a += 4096)
 				if (((a & (RDMA_REG_CHUNK_SIZE - 1)) == 0 && rx_failed(rx)) ||
@@ -585,7 +589,10 @@ static int apply_page(struct receiver *rx, const struct stream_item *it)
 
 static int take_item(struct receiver *rx, const struct stream_item *it, uint8_t *ram_section_type)
 {
-	const struct ram_list *ram = stream_ram(rx->r);
+	const struct ram_list *ram = stream_ram(rx->x.reader);
+
+	if (it->type == SI_RAM_MEM_SIZE)
+		rx->ram_total = ram->total;
 
 	switch (it->type) {
 	case SI_SECTION:
@@ -593,9 +600,9 @@ static int take_item(struct receiver *rx, const struct stream_item *it, uint8_t 
 			*ram_section_type = it->section_type;
 		return stream_write_item(&rx->w, it, ram);
 	case SI_RAM_MEM_SIZE:
-		if (stream_page_size(rx->r) != 4096) {
+		if (stream_page_size(rx->x.reader) != 4096) {
 			rx_fail(rx, "target page size %u, this destination supports 4096 only",
-				stream_page_size(rx->r));
+				stream_page_size(rx->x.reader));
 			return -1;
 		}
 		ram_pageset_init(&rx->sent);
@@ -622,41 +629,45 @@ static int take_item(struct receiver *rx, const struct stream_item *it, uint8_t 
 
 /* Reads the whole stream and writes it out; the end of the stream only
  * once it is all there. */
-static void pump(struct receiver *rx)
+static int item(void *ctx, struct stream_reader *r, const struct stream_item *it)
 {
-	struct stream_item it;
-	struct in_buf in;
-	uint8_t ram_section_type = 0;
-	int ret;
+	struct receiver *rx = ctx;
 
-	if (in_init(&in, -1, 4u << 20) < 0 || !(rx->r = stream_reader_new(&in))) {
-		rx_fail(rx, "out of memory");
-		in_free(&in);
-		return;
+	(void)r;	/* rx->x.reader */
+	if (take_item(rx, it, &rx->ram_section_type) < 0)
+		return -1;
+	if (rx->out.err) {
+		rx_fail(rx, "writing %s: %s", rx->x.q.name, strerror(rx->out.err));
+		return -1;
 	}
-	in_set_source(&in, next_bytes, rx);
-	while ((ret = stream_next(rx->r, &it)) > 0)
-		if (take_item(rx, &it, &ram_section_type) < 0 || rx->out.err)
-			break;
-	if (ret < 0 && !rx_failed(rx) && rx->link.peer_gone)
-		rx_fail(rx, "%s disconnected before the end of its stream (%s)", rx->peer,
-			stream_error(rx->r));
-	else if (ret < 0 && !rx_failed(rx))
-		rx_fail(rx, "the stream from %s: %s", rx->peer, stream_error(rx->r));
-	else if (ret == 0 && rx->nblocks && !rx->ram_emitted)
+	return 0;
+}
+
+/* The stream ended: it must have brought its RAM to the output. */
+static int end(void *ctx, struct stream_reader *r)
+{
+	struct receiver *rx = ctx;
+
+	if (rx->nblocks && !rx->ram_emitted) {
 		rx_fail(rx, "the stream from %s ended without a RAM END section", rx->peer);
-	if (ret == 0 && !rx_failed(rx)) {
-		size_t vmlen;
-		const char *vm = stream_vmdesc(rx->r, &vmlen);
-
-		stream_write_eof(&rx->w);
-		if (vm)
-			stream_write_vmdesc(&rx->w, vm, vmlen);
+		return -1;
 	}
+	stream_write_end(&rx->w, r);
 	if (out_flush(&rx->out) < 0 && !rx_failed(rx))
-		rx_fail(rx, "writing %s: %s", rx->out_path ? rx->out_path : "stdout",
-			strerror(rx->out.err));
-	in_free(&in);
+		rx_fail(rx, "writing %s: %s", rx->x.q.name, strerror(rx->out.err));
+	return rx_failed(rx) ? -1 : 0;
+}
+
+static const char *source(void *ctx)
+{
+	struct receiver *rx = ctx;
+
+	if (rx->link.peer_gone)
+		snprintf(rx->source, sizeof(rx->source), "%s disconnected before the end of its stream",
+			 rx->peer);
+	else
+		snprintf(rx->source, sizeof(rx->source), "the stream from %s", rx->peer);
+	return rx->source;
 }
 
 /* ---- monitor ---- */
@@ -673,23 +684,16 @@ static uint64_t monitor_moved(void *ctx, char *extra, size_t n)
 	return rx->file_bytes_total + rx->registered_bytes;
 }
 
-static uint64_t monitor_activity(void *ctx)
+/* control messages: RDMA WRITEs are invisible to a destination */
+static uint64_t activity(void *ctx)
 {
-	struct receiver *rx = ctx;
-
-	return rx->messages + rx->out.written;
+	return ((struct receiver *)ctx)->messages;
 }
 
-static void monitor_idle(void *ctx, unsigned int timeout_s)
+static void stalled(void *ctx, unsigned int timeout_s)
 {
 	rx_fail((struct receiver *)ctx, "no control message came for %u s (--timeout)", timeout_s);
 }
-
-static const struct monitor_ops rx_monitor_ops = {
-	.moved = monitor_moved,
-	.idle = monitor_idle,
-	.activity = monitor_activity,
-};
 
 static void stats_fields(void *ctx, struct json_writer *w)
 {
@@ -700,7 +704,7 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "messages_received"); jw_u64(w, rx->link.messages_received);
 	jw_key(w, "messages_sent"); jw_u64(w, rx->link.messages_sent);
 	jw_key(w, "qemu_file_bytes"); jw_u64(w, rx->file_bytes_total);
-	jw_key(w, "ram_total"); jw_u64(w, rx->r ? stream_ram(rx->r)->total : 0);
+	jw_key(w, "ram_total"); jw_u64(w, rx->ram_total);
 	jw_key(w, "max_ram"); jw_u64(w, rx->max_ram);
 	jw_key(w, "registrations"); jw_u64(w, rx->registrations);
 	jw_key(w, "registered_bytes"); jw_u64(w, rx->registered_bytes);
@@ -713,25 +717,21 @@ static void stats_fields(void *ctx, struct json_writer *w)
 
 /* ---- set-up and the run ---- */
 
-enum { OPT_MAX_RAM = 0x2000 };
 
 static int take_own(void *ctx, int c, const char *arg, char *err)
 {
 	struct receiver *rx = ctx;
 
 	switch (c) {
-	case 'o':
-		rx->out_path = arg;
-		return 0;
 	case OPT_MAX_RAM:
 		if (parse_size(arg, &rx->max_ram) < 0 || !rx->max_ram) {
-			snprintf(err, XFER_ERR_LEN, "--max-ram %s: expected a size like 16G", arg);
+			snprintf(err, ERR_LEN, "--max-ram %s: expected a size like 16G", arg);
 			return -1;
 		}
 		rx->max_ram_given = true;
 		return 0;
 	default:
-		snprintf(err, XFER_ERR_LEN, "bad option");
+		snprintf(err, ERR_LEN, "bad option");
 		return -1;
 	}
 }
@@ -746,93 +746,90 @@ static uint64_t machine_memory(void)
 	return (uint64_t)si.totalram * si.mem_unit;
 }
 
-static void parse_args(struct receiver *rx, int argc, char **argv)
+static void operands(void *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "max-ram", required_argument, NULL, OPT_MAX_RAM },
-		XFER_LONGOPTS_COMMON,
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
+	struct receiver *rx = ctx;
+	char err[ERR_LEN];
 
-	switch (xfer_getopt(&rx->x.opts, argc, argv, "o:h", longopts, take_own, rx, err)) {
-	case 1: applet_help();
-	case -1: die_usage("%s", err);
-	}
 	if (argc - optind != 1)
 		die_usage("expected one HOST:PORT to listen on");
 	if (!rx->max_ram_given)
 		rx->max_ram = machine_memory();
 	if (net_endpoint_parse(argv[optind], true, &rx->ep, err) < 0)
 		die_usage("%s", err);
-	if ((!rx->out_path || !strcmp(rx->out_path, "-")) && isatty(STDOUT_FILENO))
-		die_usage("the stream goes to stdout, which is a terminal (use -o FILE)");
+	net_endpoint_name(&rx->ep, rx->x.endpoint, sizeof(rx->x.endpoint));
 }
 
-static void run(struct receiver *rx)
+static int setup(void *ctx)
 {
+	struct receiver *rx = ctx;
+
+	if (out_init(&rx->out, -1, 1u << 20) < 0 || in_init(&rx->in, -1, 4u << 20) < 0)
+		return -1;
+	xfer_output_buf(&rx->x, &rx->out);
+	stream_writer_init(&rx->w, &rx->out, 4096);
+	in_set_source(&rx->in, next_bytes, rx);
+	return 0;
+}
+
+/* Listens and accepts one source; the stream comes in its QEMU_FILE
+ * messages. */
+static int open_link(void *ctx, struct in_buf **in)
+{
+	struct receiver *rx = ctx;
 	int timeout_ms = rx->x.opts.timeout_s ? (int)rx->x.opts.timeout_s * 1000 : -1;
 
 	rdma_link_init(&rx->link, rx->x.session.wake_fd);
 	if (rdma_link_listen(&rx->link, &rx->ep) < 0) {
 		rx_fail(rx, "%s", rx->link.err);
-		return;
+		return -1;
 	}
 	msg("listening on %s", rx->x.endpoint);
 	if (rdma_link_accept(&rx->link, RDMA_CAP_PIN_ALL, timeout_ms) < 0) {
 		rx_fail(rx, "%s", rx->link.err);
-		return;
+		return -1;
 	}
 	snprintf(rx->peer, sizeof(rx->peer), "%s", rx->link.peer);
 	rx->pin_all = rx->link.peer_caps.flags & RDMA_CAP_PIN_ALL;
 	msg("source %s connected%s", rx->peer, rx->pin_all ? ", pin-all" : "");
-	xfer_monitor_start(&rx->x, &rx_monitor_ops, rx);
-	pump(rx);
-	xfer_monitor_stop(&rx->x);
-	if (rx->x.opts.progress) {
-		char extra[256];
-
-		progress_done(&rx->x.pg, monitor_moved(rx, extra, sizeof(extra)), extra);
-	}
+	*in = &rx->in;
+	return 0;
 }
+
+/* Registrations go before the protection domain they belong to. */
+static void cleanup(void *ctx)
+{
+	struct receiver *rx = ctx;
+	bool failed = rx_failed(rx);
+
+	out_discard(&rx->out);
+	rdma_link_shutdown(&rx->link, failed);
+	unmap_blocks(rx);
+	rdma_link_close(&rx->link, failed);
+	in_free(&rx->in);
+}
+
+static const struct xfer_ops recv_ops = {
+	.applet = "rdma-recv",
+	.role = XFER_RECEIVER,
+	.opts = recv_opts,
+	.option = take_own,
+	.operands = operands,
+	.setup = setup,
+	.open = open_link,
+	.item = item,
+	.end = end,
+	.source = source,
+	.moved = monitor_moved,
+	.activity = activity,
+	.stalled = stalled,
+	.stats = stats_fields,
+	.cleanup = cleanup,
+};
 
 int rdma_recv_main(int argc, char **argv)
 {
-	struct receiver rx = { .out_path = NULL };
-	char err[XFER_ERR_LEN];
-	int status;
+	struct receiver rx = { .max_ram = 0 };
 
-	parse_args(&rx, argc, argv);
-	if (xfer_begin(&rx.x, "rdma-recv") < 0)
-		die_errno("cannot set up");
-	net_endpoint_name(&rx.ep, rx.x.endpoint, sizeof(rx.x.endpoint));
-	if (out_file_open(&rx.of, rx.out_path) < 0)
-		die_errno("cannot create %s", rx.out_path);
-	if (out_init(&rx.out, rx.of.fd, 1u << 20) < 0)
-		rx_fail(&rx, "out of memory");
-	else {
-		out_set_wake(&rx.out, rx.x.session.wake_fd);
-		stream_writer_init(&rx.w, &rx.out, 4096);
-		run(&rx);
-	}
-	out_discard(&rx.out);
-	if (rx_failed(&rx))
-		out_file_abort(&rx.of);
-	else if (out_file_commit(&rx.of) < 0)
-		rx_fail(&rx, "cannot complete %s: %s", rx.out_path, strerror(errno));
-	else
-		session_complete(&rx.x.session);
-	if (rx.x.opts.stats_path && xfer_stats_write(&rx.x, stats_fields, &rx, err) < 0)
-		msg("--stats-json: %s", err);
-	status = rx_failed(&rx) ? EXIT_FAIL : EXIT_OK;
-	if (status)
-		msg("%s", rx.x.session.error);
-	/* registrations go before the protection domain they belong to */
-	rdma_link_shutdown(&rx.link, status != EXIT_OK);
-	unmap_blocks(&rx);
-	rdma_link_close(&rx.link, status != EXIT_OK);
-	stream_reader_free(rx.r);
-	return session_end(&rx.x.session, status);
+	return xfer_main(&rx.x, &recv_ops, &rx, argc, argv);
 }

@@ -29,7 +29,9 @@
 
 #include "applets.h"
 #include "bytes.h"
+#include "clock.h"
 #include "io.h"
+#include "iobuf.h"
 #include "json.h"
 #include "log.h"
 #include "net.h"
@@ -38,8 +40,27 @@
 #include "rdma_link.h"
 #include "stream.h"
 #include "transfer.h"
+#include "xfer_run.h"
 
-const char rdma_send_usage[] =
+enum { OPT_PIN_ALL = 0x2000 };
+
+static const struct opt send_opts[] = {
+	{ OPT_PIN_ALL, "pin-all", NULL, "ask the destination to pin all its RAM (QEMU's "
+	  "rdma-pin-all): no registration traffic; a destination that refuses is used "
+	  "dynamically", NULL },
+	XFER_ROW_TIMEOUT("give up connecting after SECONDS (default 30; a destination that "
+			 "refuses is tried until then), and fail when no byte moves for "
+			 "SECONDS, saying whether stdin or the destination stalled (default: "
+			 "no limit)"),
+	XFER_ROW_PROGRESS,
+	XFER_ROW_STATS,
+	OPT_HELP,
+	OPT_END
+};
+
+const struct applet_help rdma_send_help = {
+	.opts = send_opts,
+	.text =
 "usage: rdma-send [OPTIONS] HOST:PORT < STREAM\n"
 "\n"
 "Reads a QEMU migration stream (QEVM version 3) on stdin and sends it with\n"
@@ -49,18 +70,8 @@ const char rdma_send_usage[] =
 "sends them: 1 MiB chunks registered on demand, contiguous pages merged,\n"
 "chunks of one repeated byte as COMPRESS; everything else as QEMU_FILE\n"
 "messages.\n"
-"\n"
-"      --pin-all         ask the destination to pin all its RAM (QEMU's\n"
-"                        rdma-pin-all): no registration traffic; a\n"
-"                        destination that refuses is used dynamically\n"
-"      --timeout SECONDS\n"
-"                        give up connecting after SECONDS (default 30; a\n"
-"                        destination that refuses is tried until then), and\n"
-"                        fail when no byte moves for SECONDS, saying whether\n"
-"                        stdin or the destination stalled (default: no limit)\n"
-XFER_USAGE_PROGRESS
-XFER_USAGE_STATS
-"  -h, --help            show this help\n"
+"\n",
+	.notes =
 "\n"
 "After the last byte it waits for the destination to ask for more (READY)\n"
 "or to disconnect: either means it took everything. An ERROR from the\n"
@@ -70,7 +81,8 @@ XFER_USAGE_STATS
 "\n"
 XFER_USAGE_SIGNALS
 "\n"
-"Exit status: 0 sent and taken, 1 failure, 2 usage error.\n";
+"Exit status: 0 sent and taken, 1 failure, 2 usage error.\n",
+};
 
 #define MERGE_BUFFERS	32		/* of one chunk each */
 #define PAGE		4096u
@@ -114,10 +126,10 @@ struct sender {
 	struct merge m;
 	bool merging;
 
-	_Atomic uint64_t input_bytes, file_bytes;
+	_Atomic uint64_t file_bytes;
+	uint64_t ram_total;
 	uint64_t file_messages, registrations, compress_msgs, compress_bytes;
 	uint64_t pages, zero_pages;
-	atomic_bool reading_input;
 };
 
 #define tx_fail(tx, ...) session_fail(&(tx)->x.session, __VA_ARGS__)
@@ -194,7 +206,7 @@ static int exchange_blocks(struct sender *tx)
 	const unsigned char *payload;
 	struct rdma_control h;
 	uint32_t n;
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (exchange(tx, RDMA_CONTROL_RAM_BLOCKS_REQUEST, 1, 0, RDMA_CONTROL_RAM_BLOCKS_RESULT,
 		     &h, &payload) < 0)
@@ -248,7 +260,7 @@ static int chunk_rkey(struct sender *tx, uint32_t idx, uint64_t offset, uint32_t
 	struct rdma_register_result res;
 	struct rdma_control h;
 	const unsigned char *payload;
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (tx->pin_all) {
 		*rkey = rb->dest.remote_rkey;
@@ -337,14 +349,6 @@ static int start_merge(struct sender *tx, uint32_t block, uint64_t offset)
 	return 0;
 }
 
-static bool all_bytes(const unsigned char *p, size_t n, unsigned char b)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != b)
-			return false;
-	return true;
-}
-
 static int send_page(struct sender *tx, const struct stream_item *it)
 {
 	struct merge *m = &tx->m;
@@ -371,7 +375,7 @@ static int send_page(struct sender *tx, const struct stream_item *it)
 	if (m->one_byte) {
 		if (!m->len)
 			m->byte = dst[0];
-		m->one_byte = all_bytes(dst, PAGE, m->byte);
+		m->one_byte = page_is_all(dst, PAGE, m->byte);
 	}
 	m->len += PAGE;
 	return 0;
@@ -453,34 +457,31 @@ static void wait_taken(struct sender *tx)
 	tx_fail(tx, "after the last byte: %s", tx->link.err);
 }
 
-static void pump(struct sender *tx, struct in_buf *in)
+static int item(void *ctx, struct stream_reader *r, const struct stream_item *it)
 {
-	struct stream_item it;
-	int ret;
+	struct sender *tx = ctx;
 
-	for (;;) {
-		atomic_store(&tx->reading_input, true);
-		ret = stream_next(tx->r, &it);
-		atomic_store(&tx->reading_input, false);
-		if (ret <= 0 || send_item(tx, &it) < 0 || tx_failed(tx))
-			break;
-		atomic_store(&tx->input_bytes, in_offset(in));
-	}
-	atomic_store(&tx->input_bytes, in_offset(in));
-	if (ret < 0 && !tx_failed(tx)) {
-		tx_fail(tx, "stdin: %s", stream_error(tx->r));
-	} else if (ret == 0 && !tx_failed(tx)) {
-		size_t vmlen;
-		const char *vm = stream_vmdesc(tx->r, &vmlen);
+	tx->r = r;
+	if (it->type == SI_RAM_MEM_SIZE)
+		tx->ram_total = stream_ram(r)->total;
+	return send_item(tx, it);
+}
 
-		if (tx->in_ram_body)
-			tx_fail(tx, "stdin: the stream ends inside a RAM section");
-		stream_write_eof(&tx->w);
-		if (vm)
-			stream_write_vmdesc(&tx->w, vm, vmlen);
-		if (!tx_failed(tx) && flush_file(tx) == 0)
-			wait_taken(tx);
+/* The end of the stream is written only now that all of it is valid; the
+ * destination asking for more, or leaving, says it took everything. */
+static int end(void *ctx, struct stream_reader *r)
+{
+	struct sender *tx = ctx;
+
+	if (tx->in_ram_body) {
+		tx_fail(tx, "stdin: the stream ends inside a RAM section");
+		return -1;
 	}
+	stream_write_end(&tx->w, r);
+	if (flush_file(tx) < 0)
+		return -1;
+	wait_taken(tx);
+	return tx_failed(tx) ? -1 : 0;
 }
 
 /* ---- monitor ---- */
@@ -497,30 +498,19 @@ static uint64_t monitor_moved(void *ctx, char *extra, size_t n)
 	return tx->link.write_bytes + tx->file_bytes;
 }
 
-static uint64_t monitor_activity(void *ctx)
+/* RDMA WRITEs completing are progress too */
+static uint64_t activity(void *ctx)
 {
 	struct sender *tx = ctx;
 
-	return monitor_moved(ctx, NULL, 0) + tx->input_bytes + rdma_link_writes_done(&tx->link);
+	return rdma_link_writes_done(&tx->link);
 }
 
-static void monitor_idle(void *ctx, unsigned int timeout_s)
+static void stalled(void *ctx, unsigned int timeout_s)
 {
-	struct sender *tx = ctx;
-
-	if (atomic_load(&tx->reading_input))
-		tx_fail(tx, "stdin gave no byte for %u s (--timeout), at stream offset %" PRIu64,
-			timeout_s, (uint64_t)tx->input_bytes);
-	else
-		tx_fail(tx, "no byte moved for %u s (--timeout): the destination stopped taking data",
-			timeout_s);
+	tx_fail((struct sender *)ctx, "no byte moved for %u s (--timeout): the destination stopped taking data",
+		timeout_s);
 }
-
-static const struct monitor_ops tx_monitor_ops = {
-	.moved = monitor_moved,
-	.idle = monitor_idle,
-	.activity = monitor_activity,
-};
 
 static void stats_fields(void *ctx, struct json_writer *w)
 {
@@ -528,8 +518,8 @@ static void stats_fields(void *ctx, struct json_writer *w)
 
 	jw_key(w, "peer"); jw_string(w, tx->link.peer);
 	jw_key(w, "pin_all"); jw_bool(w, tx->pin_all);
-	jw_key(w, "input_bytes"); jw_u64(w, tx->input_bytes);
-	jw_key(w, "ram_total"); jw_u64(w, tx->r ? stream_ram(tx->r)->total : 0);
+	jw_key(w, "input_bytes"); jw_u64(w, tx->x.input_bytes);
+	jw_key(w, "ram_total"); jw_u64(w, tx->ram_total);
 	jw_key(w, "pages"); jw_u64(w, tx->pages);
 	jw_key(w, "zero_pages"); jw_u64(w, tx->zero_pages);
 	jw_key(w, "writes"); jw_u64(w, tx->link.writes);
@@ -545,7 +535,6 @@ static void stats_fields(void *ctx, struct json_writer *w)
 
 /* ---- set-up and the run ---- */
 
-enum { OPT_PIN_ALL = 0x2000 };
 
 static int take_pin_all(void *ctx, int c, const char *arg, char *err)
 {
@@ -553,33 +542,23 @@ static int take_pin_all(void *ctx, int c, const char *arg, char *err)
 
 	(void)arg;
 	if (c != OPT_PIN_ALL) {
-		snprintf(err, XFER_ERR_LEN, "bad option");
+		snprintf(err, ERR_LEN, "bad option");
 		return -1;
 	}
 	tx->want_pin_all = true;
 	return 0;
 }
 
-static void parse_args(struct sender *tx, int argc, char **argv)
+static void operands(void *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "pin-all", no_argument, NULL, OPT_PIN_ALL },
-		XFER_LONGOPTS_COMMON,
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	char err[NET_ERR_LEN > XFER_ERR_LEN ? NET_ERR_LEN : XFER_ERR_LEN];
+	struct sender *tx = ctx;
+	char err[ERR_LEN];
 
-	switch (xfer_getopt(&tx->x.opts, argc, argv, "h", longopts, take_pin_all, tx, err)) {
-	case 1: applet_help();
-	case -1: die_usage("%s", err);
-	}
 	if (argc - optind != 1)
 		die_usage("expected one HOST:PORT");
 	if (net_endpoint_parse(argv[optind], true, &tx->ep, err) < 0)
 		die_usage("%s", err);
-	if (isatty(STDIN_FILENO))
-		die_usage("the stream comes on stdin, which is a terminal");
+	net_endpoint_name(&tx->ep, tx->x.endpoint, sizeof(tx->x.endpoint));
 }
 
 /* Connects, trying again while the destination refuses until the
@@ -640,35 +619,31 @@ static int setup_link(struct sender *tx)
 	return 0;
 }
 
-static void run(struct sender *tx)
+static int setup(void *ctx)
 {
-	struct in_buf in;
+	struct sender *tx = ctx;
 
-	if (in_init(&in, STDIN_FILENO, 4u << 20) < 0 || !(tx->r = stream_reader_new(&in)) ||
-	    out_init(&tx->file, -1, RDMA_SEND_INCREMENT) < 0) {
-		tx_fail(tx, "out of memory");
-		in_free(&in);
-		return;
-	}
-	in_set_wake(&in, tx->x.session.wake_fd);
+	if (out_init(&tx->file, -1, RDMA_SEND_INCREMENT) < 0)
+		return -1;
 	out_set_sink(&tx->file, send_file_bytes, tx);
 	stream_writer_init(&tx->w, &tx->file, PAGE);
-	if (setup_link(tx) == 0) {
-		xfer_monitor_start(&tx->x, &tx_monitor_ops, tx);
-		pump(tx, &in);
-		xfer_monitor_stop(&tx->x);
-	}
-	if (tx->x.opts.progress) {
-		char extra[256];
-
-		progress_done(&tx->x.pg, monitor_moved(tx, extra, sizeof(extra)), extra);
-	}
-	out_discard(&tx->file);
-	in_free(&in);
+	return 0;
 }
 
-static void cleanup(struct sender *tx)
+static int open_link(void *ctx, struct in_buf **in)
 {
+	(void)in;	/* stdin */
+	return setup_link(ctx);
+}
+
+static void stop(void *ctx)
+{
+	((struct sender *)ctx)->r = NULL;	/* the driver frees it */
+}
+
+static void cleanup(void *ctx)
+{
+	struct sender *tx = ctx;
 	bool failed = tx_failed(tx);
 
 	/* the ERROR goes behind the writes in flight, from memory still
@@ -682,27 +657,30 @@ static void cleanup(struct sender *tx)
 	for (uint32_t i = 0; i < tx->nremote; i++)
 		pagemap_free(&tx->remote[i].chunk_rkey);
 	free(tx->remote);
-	stream_reader_free(tx->r);
+	out_discard(&tx->file);
 }
+
+static const struct xfer_ops send_ops = {
+	.applet = "rdma-send",
+	.role = XFER_SENDER,
+	.opts = send_opts,
+	.option = take_pin_all,
+	.operands = operands,
+	.setup = setup,
+	.open = open_link,
+	.item = item,
+	.end = end,
+	.stop = stop,
+	.moved = monitor_moved,
+	.activity = activity,
+	.stalled = stalled,
+	.stats = stats_fields,
+	.cleanup = cleanup,
+};
 
 int rdma_send_main(int argc, char **argv)
 {
 	struct sender tx = { .want_pin_all = false };
-	char err[XFER_ERR_LEN];
-	int status;
 
-	parse_args(&tx, argc, argv);
-	if (xfer_begin(&tx.x, "rdma-send") < 0)
-		die_errno("cannot set up");
-	net_endpoint_name(&tx.ep, tx.x.endpoint, sizeof(tx.x.endpoint));
-	run(&tx);
-	if (tx.x.opts.stats_path && xfer_stats_write(&tx.x, stats_fields, &tx, err) < 0)
-		msg("--stats-json: %s", err);
-	status = tx_failed(&tx) ? EXIT_FAIL : EXIT_OK;
-	if (status)
-		msg("%s", tx.x.session.error);
-	else
-		session_complete(&tx.x.session);
-	cleanup(&tx);
-	return session_end(&tx.x.session, status);
+	return xfer_main(&tx.x, &send_ops, &tx, argc, argv);
 }

@@ -7,7 +7,6 @@
  * pages the stream carried. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +16,7 @@
 
 #include "applets.h"
 #include "digest.h"
-#include "io.h"
+#include "iobuf.h"
 #include "json.h"
 #include "log.h"
 #include "opts.h"
@@ -27,7 +26,34 @@
 #include "stream.h"
 #include "term.h"
 
-const char stream_dump_usage[] =
+enum { OPT_WIDTH = 256, OPT_ROWS, OPT_COLOR, OPT_PROGRESS, OPT_IMAGE_DIGEST };
+
+static const struct opt dump_opts[] = {
+	{ 'j', "json", NULL, "print the report as JSON", NULL },
+	{ 'd', "digest", NULL, "print one digest per RAM block of the final memory image and one "
+	  "of the rest of the state, instead of the structure (with --json: added to it)", NULL },
+	{ 's', "sections", NULL, "also list every section with its offset", NULL },
+	{ 'p', "pass-through", NULL, "copy the validated stream to stdout, report on stderr; the "
+	  "end of the stream is written only once it is valid", NULL },
+	{ 'q', "quiet", NULL, "no report: only validate (and pass through)", NULL },
+	{ 'm', "map", NULL, "draw a map of each RAM block's pages instead of the structure (see "
+	  "Map below; with --digest: before the digests, with --json: added to it)", NULL },
+	{ OPT_WIDTH, "width", "N", "map cells per line (default: the terminal's width, else $COLUMNS, "
+	  "else 80; 1..4096)", NULL },
+	{ OPT_ROWS, "rows", "N", "map lines per block, for a finer scale (default 1)", NULL },
+	{ OPT_COLOR, "color", "[=WHEN]", "colour the map: auto (default: when the report goes to a "
+	  "terminal and NO_COLOR is unset), always, never", "auto always never" },
+	{ OPT_PROGRESS, "progress", NULL, "show bytes, rate and pages on stderr while reading", NULL },
+	{ OPT_IMAGE_DIGEST, "image-digest", "IMAGE", "digest a raw memory image (e.g. a memory-backend-file) "
+	  "the way --digest digests a RAM block, and exit", OPT_COMPLETE_FILE },
+	OPT_HELP,
+	OPT_END
+};
+
+const struct applet_help stream_dump_help = {
+	.opts = dump_opts,
+	.column = 22,
+	.text =
 "usage: stream-dump [OPTIONS] [FILE|-]\n"
 "       stream-dump --image-digest IMAGE\n"
 "\n"
@@ -35,28 +61,8 @@ const char stream_dump_usage[] =
 "every record and prints its structure: sections, RAM blocks with page\n"
 "counts, vfio devices, device sections, commands and the vmdesc summary.\n"
 "A malformed stream exits 1 with the byte offset and the reason.\n"
-"\n"
-"  -j, --json          print the report as JSON\n"
-"  -d, --digest        print one digest per RAM block of the final memory\n"
-"                      image and one of the rest of the state, instead of the\n"
-"                      structure (with --json: added to it)\n"
-"  -s, --sections      also list every section with its offset\n"
-"  -p, --pass-through  copy the validated stream to stdout, report on stderr;\n"
-"                      the end of the stream is written only once it is valid\n"
-"  -q, --quiet         no report: only validate (and pass through)\n"
-"  -m, --map           draw a map of each RAM block's pages instead of the\n"
-"                      structure (see Map below; with --digest: before the\n"
-"                      digests, with --json: added to it)\n"
-"      --width N       map cells per line (default: the terminal's width,\n"
-"                      else $COLUMNS, else 80; 1..4096)\n"
-"      --rows N        map lines per block, for a finer scale (default 1)\n"
-"      --color[=WHEN]  colour the map: auto (default: when the report goes\n"
-"                      to a terminal and NO_COLOR is unset), always, never\n"
-"      --progress      show bytes, rate and pages on stderr while reading\n"
-"      --image-digest IMAGE\n"
-"                      digest a raw memory image (e.g. a memory-backend-file)\n"
-"                      the way --digest digests a RAM block, and exit\n"
-"  -h, --help          show this help\n"
+"\n",
+	.notes =
 "\n"
 "Digest lines: 'ram DIGEST LENGTH NAME' per block, then 'state DIGEST'.\n"
 "Two streams that restore the same machine state print the same digests,\n"
@@ -74,7 +80,8 @@ const char stream_dump_usage[] =
 "\n"
 "Exit status: 0 valid, 1 malformed or unreadable (or a report that could\n"
 "not be written), 2 usage error; killed by SIGINT, SIGTERM or SIGHUP after\n"
-"cleaning up.\n";
+"cleaning up.\n",
+};
 
 #define COMMANDS	(MIG_CMD_MAX + 1)
 #define MAP_WIDTH_MAX	4096
@@ -727,60 +734,59 @@ static int image_digest(const char *path)
 	return stdout_finish("the report");
 }
 
+struct dump_args {
+	struct dump *d;
+	bool map_tuned;
+};
+
+static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
+{
+	struct dump_args *a = ctx;
+	struct dump *d = a->d;
+	uint64_t n;
+
+	switch (key) {
+	case 'j': d->json = true; break;
+	case 'd': d->digest = true; break;
+	case 's': d->list_sections = true; break;
+	case 'p': d->pass_through = true; break;
+	case 'q': d->quiet = true; break;
+	case OPT_PROGRESS: d->show_progress = true; break;
+	case 'm': d->map.on = true; break;
+	case OPT_WIDTH:
+		if (parse_uint(arg, 1, MAP_WIDTH_MAX, &n) < 0)
+			return err_set(err, "--width takes 1..%u, not '%s'", MAP_WIDTH_MAX, arg);
+		d->map.width = (unsigned int)n;
+		a->map_tuned = true;
+		break;
+	case OPT_ROWS:
+		if (parse_uint(arg, 1, MAP_ROWS_MAX, &n) < 0)
+			return err_set(err, "--rows takes 1..%u, not '%s'", MAP_ROWS_MAX, arg);
+		d->map.rows = (unsigned int)n;
+		a->map_tuned = true;
+		break;
+	case OPT_COLOR:
+		if (!arg)
+			d->map.color = COLOR_ALWAYS;
+		else if (color_when_parse(arg, &d->map.color) < 0)
+			return err_set(err, "--color takes auto, always or never, not '%s'", arg);
+		a->map_tuned = true;
+		break;
+	case OPT_IMAGE_DIGEST:
+		exit(image_digest(arg));
+	}
+	return 0;
+}
+
 static void parse_args(struct dump *d, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "digest", no_argument, NULL, 'd' },
-		{ "sections", no_argument, NULL, 's' },
-		{ "pass-through", no_argument, NULL, 'p' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "progress", no_argument, NULL, 'P' },
-		{ "map", no_argument, NULL, 'm' },
-		{ "width", required_argument, NULL, 'W' },
-		{ "rows", required_argument, NULL, 'R' },
-		{ "color", optional_argument, NULL, 'C' },
-		{ "image-digest", required_argument, NULL, 'I' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	bool map_tuned = false;
-	uint64_t n;
-	int c;
+	struct dump_args a = { .d = d };
+	char err[ERR_LEN];
 
 	d->map.rows = 1;
-	while ((c = getopt_long(argc, argv, "jdspqmh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j': d->json = true; break;
-		case 'd': d->digest = true; break;
-		case 's': d->list_sections = true; break;
-		case 'p': d->pass_through = true; break;
-		case 'q': d->quiet = true; break;
-		case 'P': d->show_progress = true; break;
-		case 'm': d->map.on = true; break;
-		case 'W':
-			if (parse_uint(optarg, 1, MAP_WIDTH_MAX, &n) < 0)
-				die_usage("--width takes 1..%u, not '%s'", MAP_WIDTH_MAX, optarg);
-			d->map.width = (unsigned int)n;
-			map_tuned = true;
-			break;
-		case 'R':
-			if (parse_uint(optarg, 1, MAP_ROWS_MAX, &n) < 0)
-				die_usage("--rows takes 1..%u, not '%s'", MAP_ROWS_MAX, optarg);
-			d->map.rows = (unsigned int)n;
-			map_tuned = true;
-			break;
-		case 'C':
-			if (!optarg)
-				d->map.color = COLOR_ALWAYS;
-			else if (color_when_parse(optarg, &d->map.color) < 0)
-				die_usage("--color takes auto, always or never, not '%s'", optarg);
-			map_tuned = true;
-			break;
-		case 'I': exit(image_digest(optarg));
-		case 'h': applet_help();
-		default: die_usage("bad option");
-		}
+	switch (opts_parse(dump_opts, argc, argv, take_option, &a, err)) {
+	case 1: applet_help();
+	case -1: die_usage("%s", err);
 	}
 	if (argc - optind > 1)
 		die_usage("at most one FILE");
@@ -788,7 +794,7 @@ static void parse_args(struct dump *d, int argc, char **argv)
 		d->path = argv[optind];
 	if (d->pass_through && isatty(STDOUT_FILENO))
 		die_usage("--pass-through writes the stream to stdout, which is a terminal");
-	if (map_tuned && !d->map.on)
+	if (a.map_tuned && !d->map.on)
 		die_usage("--width, --rows and --color shape the map: add --map");
 	if (d->map.on && d->quiet)
 		die_usage("--map draws a report, --quiet has none");

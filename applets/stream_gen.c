@@ -1,6 +1,5 @@
 /* stream-gen: a valid, deterministic synthetic migration stream. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,15 +8,46 @@
 #include <uuid/uuid.h>
 
 #include "applets.h"
-#include "io.h"
+#include "iobuf.h"
 #include "log.h"
 #include "opts.h"
+#include "outfile.h"
 #include "progress.h"
 #include "ram.h"
 #include "session.h"
 #include "stream.h"
 
-const char stream_gen_usage[] =
+enum { OPT_SECTION_PAGES = 256, OPT_DEVICES, OPT_VFIO, OPT_NO_VMDESC,
+       OPT_MACHINE, OPT_UUID, OPT_RAW, OPT_PROGRESS };
+
+static const struct opt gen_opts[] = {
+	{ 's', "seed", "N", "seed of all content (default 1)", NULL },
+	{ 'b', "block", "NAME:SIZE", "a RAM block, repeatable (default pc.ram:64M); sizes take "
+	  "K, M, G suffixes and are page multiples", NULL },
+	{ 'm', "mix", "SPEC", "share of page kinds, e.g. zero=30,random=30,text=40,repeat=0 "
+	  "(weights, normalized; this is the default)", NULL },
+	{ 'i', "iterations", "N", "passes over RAM (default 1); the last one is the END section",
+	  NULL },
+	{ 'r', "resend", "PCT", "percent of pages re-sent by each later pass (default 10)", NULL },
+	{ OPT_SECTION_PAGES, "section-pages", "N", "pages per PART section (default 4096)", NULL },
+	{ OPT_DEVICES, "devices", "N", "FULL device sections in the tail (default 4)", NULL },
+	{ OPT_VFIO, "vfio", "IDSTR:SIZE", "add a vfio device with SIZE bytes of state", NULL },
+	{ OPT_NO_VMDESC, "no-vmdesc", NULL, "end the stream at EOF, without a vmdesc", NULL },
+	{ OPT_MACHINE, "machine", "NAME", "machine type in the configuration (default "
+	  "pc-i440fx-7.2)", NULL },
+	{ OPT_UUID, "uuid", "UUID", "add a configuration/uuid subsection", NULL },
+	{ OPT_RAW, "raw", NULL, "write the final RAM image (blocks one after another) instead of "
+	  "the stream: what the destination must hold", NULL },
+	{ 'o', "output", "FILE", "write to FILE, which appears only once complete and on disk (a "
+	  "symlink is followed), instead of stdout", OPT_COMPLETE_FILE },
+	{ OPT_PROGRESS, "progress", NULL, "show bytes and rate on stderr", NULL },
+	OPT_HELP,
+	OPT_END
+};
+
+const struct applet_help stream_gen_help = {
+	.opts = gen_opts,
+	.text =
 "usage: stream-gen [OPTIONS] > STREAM\n"
 "       stream-gen --raw [OPTIONS] > IMAGE\n"
 "\n"
@@ -26,34 +56,15 @@ const char stream_gen_usage[] =
 "page, then each further iteration re-sends a fraction of the pages with\n"
 "new content, as a live migration does; a device tail of FULL sections,\n"
 "EOF and a vmdesc follow. For tests and benchmarks.\n"
-"\n"
-"  -s, --seed N          seed of all content (default 1)\n"
-"  -b, --block NAME:SIZE a RAM block, repeatable (default pc.ram:64M);\n"
-"                        sizes take K, M, G suffixes and are page multiples\n"
-"  -m, --mix SPEC        share of page kinds, e.g. zero=30,random=30,text=40,\n"
-"                        repeat=0 (weights, normalized; this is the default)\n"
-"  -i, --iterations N    passes over RAM (default 1); the last one is the\n"
-"                        END section\n"
-"  -r, --resend PCT      percent of pages re-sent by each later pass (default 10)\n"
-"      --section-pages N pages per PART section (default 4096)\n"
-"      --devices N       FULL device sections in the tail (default 4)\n"
-"      --vfio IDSTR:SIZE add a vfio device with SIZE bytes of state\n"
-"      --no-vmdesc       end the stream at EOF, without a vmdesc\n"
-"      --machine NAME    machine type in the configuration (default\n"
-"                        pc-i440fx-7.2)\n"
-"      --uuid UUID       add a configuration/uuid subsection\n"
-"      --raw             write the final RAM image (blocks one after another)\n"
-"                        instead of the stream: what the destination must hold\n"
-"  -o, --output FILE     write to FILE, which appears only once complete and\n"
-"                        on disk (a symlink is followed), instead of stdout\n"
-"      --progress        show bytes and rate on stderr\n"
-"  -h, --help            show this help\n"
+"\n",
+	.notes =
 "\n"
 "Page kinds: zero pages go as ZERO records; random pages do not compress;\n"
 "text pages compress like prose; repeat pages are one non-zero byte.\n"
 "\n"
 "Exit status: 0 written, 1 failure (nothing is left under FILE), 2 usage\n"
-"error; killed by SIGINT, SIGTERM or SIGHUP after cleaning up.\n";
+"error; killed by SIGINT, SIGTERM or SIGHUP after cleaning up.\n",
+};
 
 #define PAGE_SIZE	4096u
 #define TEXT_POOL_SIZE	(1u << 20)
@@ -437,8 +448,6 @@ static void parse_vfio(struct gen *g, const char *arg)
 		die_usage("--vfio: the idstr must end in /vfio, as QEMU's do");
 }
 
-enum { OPT_SECTION_PAGES = 256, OPT_DEVICES, OPT_VFIO, OPT_NO_VMDESC,
-       OPT_MACHINE, OPT_UUID, OPT_RAW, OPT_PROGRESS };
 
 /* Options that take a number, each with its range and message. */
 static void parse_number_option(struct gen *g, int c, const char *arg)
@@ -472,57 +481,54 @@ static void parse_number_option(struct gen *g, int c, const char *arg)
 	}
 }
 
+struct gen_args {
+	struct gen *g;
+	const char *output;
+};
+
+static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
+{
+	struct gen_args *a = ctx;
+	struct gen *g = a->g;
+
+	switch (key) {
+	case 's': case 'i': case 'r': case OPT_SECTION_PAGES: case OPT_DEVICES:
+		parse_number_option(g, key, arg);
+		break;
+	case 'b': add_block(g, arg); break;
+	case 'm': parse_mix(g, arg); break;
+	case OPT_VFIO: parse_vfio(g, arg); break;
+	case OPT_NO_VMDESC: g->vmdesc = false; break;
+	case OPT_MACHINE:
+		if (!*arg || strlen(arg) > 255)
+			return err_set(err, "--machine wants a name of 1..255 bytes");
+		g->machine = arg;
+		break;
+	case OPT_UUID:
+		if (uuid_parse(arg, g->uuid) < 0)
+			return err_set(err, "--uuid: '%s' is not a UUID", arg);
+		g->has_uuid = true;
+		break;
+	case OPT_RAW: g->raw = true; break;
+	case 'o': a->output = arg; break;
+	case OPT_PROGRESS: g->pg.enabled = true; break;
+	}
+	return 0;
+}
+
 /* Returns the -o FILE, or NULL for stdout. */
 static const char *parse_args(struct gen *g, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "seed", required_argument, NULL, 's' },
-		{ "block", required_argument, NULL, 'b' },
-		{ "mix", required_argument, NULL, 'm' },
-		{ "iterations", required_argument, NULL, 'i' },
-		{ "resend", required_argument, NULL, 'r' },
-		{ "section-pages", required_argument, NULL, OPT_SECTION_PAGES },
-		{ "devices", required_argument, NULL, OPT_DEVICES },
-		{ "vfio", required_argument, NULL, OPT_VFIO },
-		{ "no-vmdesc", no_argument, NULL, OPT_NO_VMDESC },
-		{ "machine", required_argument, NULL, OPT_MACHINE },
-		{ "uuid", required_argument, NULL, OPT_UUID },
-		{ "raw", no_argument, NULL, OPT_RAW },
-		{ "output", required_argument, NULL, 'o' },
-		{ "progress", no_argument, NULL, OPT_PROGRESS },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	const char *output = NULL;
-	int c;
+	struct gen_args a = { .g = g };
+	const char *output;
+	char err[ERR_LEN];
 
 	parse_mix(g, "zero=30,random=30,text=40,repeat=0");
-	while ((c = getopt_long(argc, argv, "s:b:m:i:r:o:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's': case 'i': case 'r': case OPT_SECTION_PAGES: case OPT_DEVICES:
-			parse_number_option(g, c, optarg);
-			break;
-		case 'b': add_block(g, optarg); break;
-		case 'm': parse_mix(g, optarg); break;
-		case OPT_VFIO: parse_vfio(g, optarg); break;
-		case OPT_NO_VMDESC: g->vmdesc = false; break;
-		case OPT_MACHINE:
-			if (!*optarg || strlen(optarg) > 255)
-				die_usage("--machine wants a name of 1..255 bytes");
-			g->machine = optarg;
-			break;
-		case OPT_UUID:
-			if (uuid_parse(optarg, g->uuid) < 0)
-				die_usage("--uuid: '%s' is not a UUID", optarg);
-			g->has_uuid = true;
-			break;
-		case OPT_RAW: g->raw = true; break;
-		case 'o': output = optarg; break;
-		case OPT_PROGRESS: g->pg.enabled = true; break;
-		case 'h': applet_help();
-		default: die_usage("bad option");
-		}
+	switch (opts_parse(gen_opts, argc, argv, take_option, &a, err)) {
+	case 1: applet_help();
+	case -1: die_usage("%s", err);
 	}
+	output = a.output;
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
 	if (!g->ram.count)

@@ -1,6 +1,5 @@
 /* vfio-dump: save a VFIO device's state as a migration stream. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +7,7 @@
 #include <unistd.h>
 
 #include "applets.h"
-#include "io.h"
+#include "iobuf.h"
 #include "json.h"
 #include "log.h"
 #include "opts.h"
@@ -16,7 +15,23 @@
 #include "stream.h"
 #include "vfio.h"
 
-const char vfio_dump_usage[] =
+enum { OPT_RESUME = 256 };
+
+static const struct opt dump_table[] = {
+	{ 'i', "info", NULL, "print migration flags, state and the STOP_COPY data size estimate, "
+	  "and change nothing", NULL },
+	{ 'j', "json", NULL, "with --info: as JSON", NULL },
+	{ 'p', "precopy", NULL, "read PRE_COPY data while the device runs first", NULL },
+	{ 'r', "rounds", "N", "PRE_COPY rounds at most (default 3)", NULL },
+	{ OPT_RESUME, "resume", NULL, "return the device to RUNNING after the dump", NULL },
+	OPT_HELP,
+	OPT_END
+};
+
+const struct applet_help vfio_dump_help = {
+	.opts = dump_table,
+	.column = 22,
+	.text =
 "usage: vfio-dump [--precopy [--rounds N]] [--resume] DEVICE > STREAM\n"
 "       vfio-dump --info [--json] DEVICE\n"
 "\n"
@@ -29,17 +44,12 @@ const char vfio_dump_usage[] =
 "stopped, as a migration source does, unless --resume. On any failure (a\n"
 "closed pipe, a signal, the device) it is put back to RUNNING (reset if the\n"
 "kernel refuses) and nothing that looks like a complete stream is written.\n"
-"\n"
-"  -i, --info          print migration flags, state and the STOP_COPY data\n"
-"                      size estimate, and change nothing\n"
-"  -j, --json          with --info: as JSON\n"
-"  -p, --precopy       read PRE_COPY data while the device runs first\n"
-"  -r, --rounds N      PRE_COPY rounds at most (default 3)\n"
-"      --resume        return the device to RUNNING after the dump\n"
-"  -h, --help          show this help\n"
+"\n",
+	.notes =
 "\n"
 "Exit status: 0 dumped, 1 failure (the device RUNNING again), 2 usage\n"
-"error; killed by SIGINT, SIGTERM or SIGHUP after the device is back.\n";
+"error; killed by SIGINT, SIGTERM or SIGHUP after the device is back.\n",
+};
 
 #define SECTION_ID	1u
 #define BUF_SIZE	(1u << 20)	/* QEMU's default data buffer */
@@ -210,42 +220,45 @@ struct dump_opts {
 	const char *device;
 };
 
+struct dump_args {
+	struct dump_opts *o;
+	bool rounds_set;
+};
+
+static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
+{
+	struct dump_args *a = ctx;
+	struct dump_opts *o = a->o;
+	uint64_t v;
+
+	switch (key) {
+	case 'i': o->show_info = true; break;
+	case 'j': o->json = true; break;
+	case 'p': o->precopy = true; break;
+	case 'r':
+		if (parse_uint(arg, 1, 1000000, &v) < 0)
+			return err_set(err, "--rounds wants a positive number");
+		o->rounds = (unsigned)v;
+		a->rounds_set = true;
+		break;
+	case OPT_RESUME: o->resume = true; break;
+	}
+	return 0;
+}
+
 static void parse_args(struct dump_opts *o, int argc, char **argv)
 {
-	enum { OPT_RESUME = 256 };
-	static const struct option longopts[] = {
-		{ "info", no_argument, NULL, 'i' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "precopy", no_argument, NULL, 'p' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "resume", no_argument, NULL, OPT_RESUME },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	bool rounds_set = false;
-	uint64_t v;
-	int c;
+	struct dump_args a = { .o = o };
+	char err[ERR_LEN];
 
 	o->rounds = 3;
-	while ((c = getopt_long(argc, argv, "ijpr:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'i': o->show_info = true; break;
-		case 'j': o->json = true; break;
-		case 'p': o->precopy = true; break;
-		case 'r':
-			if (parse_uint(optarg, 1, 1000000, &v) < 0)
-				die_usage("--rounds wants a positive number");
-			o->rounds = (unsigned)v;
-			rounds_set = true;
-			break;
-		case OPT_RESUME: o->resume = true; break;
-		case 'h': applet_help();
-		default: die_usage("bad option");
-		}
+	switch (opts_parse(dump_table, argc, argv, take_option, &a, err)) {
+	case 1: applet_help();
+	case -1: die_usage("%s", err);
 	}
 	if (argc - optind != 1)
 		die_usage("one DEVICE expected");
-	if (rounds_set && !o->precopy)
+	if (a.rounds_set && !o->precopy)
 		die_usage("--rounds goes with --precopy");
 	if (o->json && !o->show_info)
 		die_usage("--json goes with --info");

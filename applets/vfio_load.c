@@ -4,7 +4,6 @@
  * checked, with the chosen section's data held in memory; and it is
  * snapshotted first, so that a load the device refuses can be undone. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,13 +13,26 @@
 
 #include "applets.h"
 #include "io.h"
+#include "iobuf.h"
 #include "log.h"
 #include "opts.h"
 #include "session.h"
 #include "stream.h"
 #include "vfio.h"
 
-const char vfio_load_usage[] =
+static const struct opt load_opts[] = {
+	{ 's', "section", "IDSTR", "the vfio section to load (e.g. 0000:00:05.0/vfio)", NULL },
+	{ 'n', "no-run", NULL, "leave the device in STOP after loading", NULL },
+	{ 'm', "max-state", "SIZE", "most device state held in memory (default 1G; K, M, G "
+	  "suffixes)", NULL },
+	OPT_HELP,
+	OPT_END
+};
+
+const struct applet_help vfio_load_help = {
+	.opts = load_opts,
+	.column = 22,
+	.text =
 "usage: vfio-load [--section IDSTR] [--no-run] [--max-state SIZE] DEVICE < STREAM\n"
 "\n"
 "Restores a VFIO device from the vfio section of a QEMU migration stream\n"
@@ -35,17 +47,13 @@ const char vfio_load_usage[] =
 "refuses the new state, the saved one is loaded back, so the device ends\n"
 "as it was (reset only if even that fails). Other sections (RAM, devices)\n"
 "are checked and ignored.\n"
-"\n"
-"  -s, --section IDSTR the vfio section to load (e.g. 0000:00:05.0/vfio)\n"
-"  -n, --no-run        leave the device in STOP after loading\n"
-"  -m, --max-state SIZE\n"
-"                      most device state held in memory (default 1G; K, M,\n"
-"                      G suffixes)\n"
-"  -h, --help          show this help\n"
+"\n",
+	.notes =
 "\n"
 "Exit status: 0 loaded, 1 failure (the device as it was), 2 usage error;\n"
 "killed by SIGINT, SIGTERM or SIGHUP while reading, after cleaning up (the\n"
-"short device phase finishes first).\n";
+"short device phase finishes first).\n",
+};
 
 #define MAX_STATE_DEFAULT	(1ull << 30)
 
@@ -295,29 +303,28 @@ static int load_device(struct load *ld)
 	return 0;
 }
 
+static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
+{
+	struct load *ld = ctx;
+
+	switch (key) {
+	case 's': ld->want = arg; break;
+	case 'n': ld->run = false; break;
+	case 'm':
+		if (parse_size(arg, &ld->max_state) < 0 || !ld->max_state || ld->max_state > SIZE_MAX / 2)
+			return err_set(err, "--max-state %s: expected a size like 64M or 2G", arg);
+		break;
+	}
+	return 0;
+}
+
 static void parse_args(struct load *ld, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "section", required_argument, NULL, 's' },
-		{ "no-run", no_argument, NULL, 'n' },
-		{ "max-state", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	int c;
+	char err[ERR_LEN];
 
-	while ((c = getopt_long(argc, argv, "s:nm:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's': ld->want = optarg; break;
-		case 'n': ld->run = false; break;
-		case 'm':
-			if (parse_size(optarg, &ld->max_state) < 0 || !ld->max_state ||
-			    ld->max_state > SIZE_MAX / 2)
-				die_usage("--max-state %s: expected a size like 64M or 2G", optarg);
-			break;
-		case 'h': applet_help();
-		default: die_usage("bad option");
-		}
+	switch (opts_parse(load_opts, argc, argv, take_option, ld, err)) {
+	case 1: applet_help();
+	case -1: die_usage("%s", err);
 	}
 	if (argc - optind != 1)
 		die_usage("one DEVICE expected");

@@ -1,57 +1,57 @@
 # bash completion for migbox and its applet links. Applet names come from
-# `migbox --list`, options from each applet's --help: the applet table is
-# the one source.
-_migbox_options()
+# `migbox --list`, each applet's options and what their arguments take from
+# `migbox --options APPLET`: the applet's option table is the one source.
+
+# _migbox_table BIN APPLET: "-x --name ARGKIND" per option (see --options).
+_migbox_table()
 {
-	local bin=$1 applet=$2
-	"$bin" "$applet" --help 2>/dev/null |
-		grep -oE '^ +(-[a-zA-Z], )?--[a-z][a-z0-9-]*' | grep -oE -- '--[a-z][a-z0-9-]*'
+	"$1" --options "$2" 2>/dev/null
 }
 
 _migbox()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-	local cmd=${COMP_WORDS[0]##*/} bin applet
+	local cmd=${COMP_WORDS[0]##*/} bin applet short long kind opt=
 	COMPREPLY=()
 
 	if [[ $cmd == migbox ]]; then
 		bin=${COMP_WORDS[0]}
 		if ((COMP_CWORD == 1)); then
-			COMPREPLY=($(compgen -W "$("$bin" --list 2>/dev/null) --list --install --man --help --version" -- "$cur"))
+			COMPREPLY=($(compgen -W "$("$bin" --list 2>/dev/null) --list --install --man --options --help --version" -- "$cur"))
 			return
 		fi
 		applet=${COMP_WORDS[1]}
+		case $applet in
+		--install) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+		--man|--options) COMPREPLY=($(compgen -W "$("$bin" --list 2>/dev/null)" -- "$cur")); return ;;
+		esac
 	else
 		bin=migbox
 		applet=$cmd
 	fi
-	# --color=WHEN: bash splits the word at '='
-	if [[ $prev == = && ${COMP_WORDS[COMP_CWORD-2]} == --color ]] ||
-	   [[ $cur == = && $prev == --color ]]; then
-		[[ $cur == = ]] && cur=
-		COMPREPLY=($(compgen -W "auto always never" -- "$cur"))
-		return
+	# --name=VALUE: bash splits the word at '='
+	if [[ $cur == = ]]; then
+		opt=$prev cur=
+	elif [[ $prev == = ]]; then
+		opt=${COMP_WORDS[COMP_CWORD-2]}
+	elif [[ $prev == -* ]]; then
+		opt=$prev
 	fi
-	case $prev in
-	-o|--output|--image-digest|--stats-json|--install|--test-port)
-		COMPREPLY=($(compgen -f -- "$cur"))
-		return
-		;;
-	--socket-group)
-		COMPREPLY=($(compgen -g -- "$cur"))
-		return
-		;;
-	--test-gids)
-		COMPREPLY=($(compgen -d -- "$cur"))
-		return
-		;;
-	-z|--compress)
-		COMPREPLY=($(compgen -W "none zlib zstd" -- "$cur"))
-		return
-		;;
-	esac
+	if [[ -n $opt ]]; then
+		while read -r short long kind; do
+			[[ $opt == "$short" || $opt == "$long" ]] || continue
+			case $kind in
+			-) ;;
+			@file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+			@group) COMPREPLY=($(compgen -g -- "$cur")); return ;;
+			@dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+			@value) return ;;
+			*) COMPREPLY=($(compgen -W "${kind//,/ }" -- "$cur")); return ;;
+			esac
+		done < <(_migbox_table "$bin" "$applet")
+	fi
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "$(_migbox_options "$bin" "$applet")" -- "$cur"))
+		COMPREPLY=($(compgen -W "$(_migbox_table "$bin" "$applet" | awk '{ print $2 }')" -- "$cur"))
 	else
 		COMPREPLY=($(compgen -f -- "$cur"))
 	fi

@@ -1,9 +1,12 @@
 /* The applet table, sorted by name: dispatch, --list, --install, the man
  * pages and the bash completion are all made from it.
- * APPLET(id, name, summary): built; its file defines id_main and id_usage.
+ * APPLET(id, name, summary): built; its file defines id_main and id_help
+ * (its usage and option table, opts.h).
  * PLANNED(name, summary): named for later; running it exits 2. */
 #ifndef MIGBOX_APPLETS_H
 #define MIGBOX_APPLETS_H
+
+#include "opts.h"
 
 #define APPLET_TABLE(APPLET, PLANNED) \
 	APPLET(multifd_recv, "multifd-recv", "receive a migration stream over QEMU multifd TCP channels") \
@@ -23,7 +26,7 @@ _Noreturn void applet_help(void);
 
 #define APPLET_DECLARE(id, name, summary) \
 	int id##_main(int argc, char **argv); \
-	extern const char id##_usage[];
+	extern const struct applet_help id##_help;
 #define PLANNED_DECLARE(name, summary)
 APPLET_TABLE(APPLET_DECLARE, PLANNED_DECLARE)
 #undef APPLET_DECLARE

@@ -12,7 +12,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define COMPRESS_ERR_LEN	256
+#include "error.h"
+
 
 struct compress_method {
 	const char *name;

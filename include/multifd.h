@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "ram.h"
 
 #define MULTIFD_MAGIC			0x11223344U
@@ -37,7 +38,6 @@
 #define MULTIFD_INIT_SIZE		64u
 #define MULTIFD_RAMBLOCK_LEN		256u
 #define MULTIFD_PACKET_HEADER_SIZE	(64u + MULTIFD_RAMBLOCK_LEN + 8u * MULTIFD_PACKET_PAGES)
-#define MULTIFD_ERR_LEN			256
 
 struct mfd_init {
 	uint32_t magic;
@@ -65,7 +65,7 @@ void mfd_init_encode(const struct mfd_init *m, unsigned char out[MULTIFD_INIT_SI
  * either case, for the message. */
 int mfd_init_decode(const unsigned char in[MULTIFD_INIT_SIZE], struct mfd_init *m,
 		    const unsigned char want_uuid[16], unsigned int channels,
-		    char err[MULTIFD_ERR_LEN]);
+		    char err[ERR_LEN]);
 
 void mfd_packet_encode(const struct mfd_packet *p,
 		       unsigned char out[MULTIFD_PACKET_HEADER_SIZE]);
@@ -77,12 +77,12 @@ void mfd_packet_encode(const struct mfd_packet *p,
  * with err filled otherwise. */
 int mfd_packet_decode(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
 		      struct mfd_packet *p, uint32_t comp_flag,
-		      char err[MULTIFD_ERR_LEN]);
+		      char err[ERR_LEN]);
 /* The block a packet with pages names, with every offset inside it; NULL
  * with err filled otherwise. */
 struct ram_block *mfd_packet_block(const struct mfd_packet *p,
 				   const struct ram_list *ram,
-				   char err[MULTIFD_ERR_LEN]);
+				   char err[ERR_LEN]);
 
 const char *mfd_compression_name(uint32_t comp_flag);
 

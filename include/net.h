@@ -2,7 +2,7 @@
  * and ":PORT" (any address), listening (IPv4 and IPv6), connecting with a
  * deadline, and reads and writes that say why they stopped.
  *
- * Functions that can fail take a caller's buffer (err, NET_ERR_LEN) and
+ * Functions that can fail take a caller's buffer (err, ERR_LEN) and
  * fill it with what went wrong; they never print. */
 #ifndef MIGBOX_NET_H
 #define MIGBOX_NET_H
@@ -13,7 +13,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#define NET_ERR_LEN	256
+#include "error.h"
+
 #define NET_NAME_LEN	80	/* "[ffff:...:ffff]:65535" with room */
 
 struct net_endpoint {

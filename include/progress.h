@@ -15,7 +15,6 @@ struct progress {
 	double rate;		/* bytes/s, smoothed */
 };
 
-uint64_t now_ns(void);
 void progress_init(struct progress *p, bool enabled);
 /* True when a line is due: build the extra text only then. */
 bool progress_due(const struct progress *p);

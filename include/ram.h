@@ -65,4 +65,13 @@ bool ram_pageset_has(struct ram_pageset *s, const struct ram_block *b, uint64_t 
 		     uint32_t page_size);
 void ram_pageset_clear(struct ram_pageset *s);
 
+/* Every byte of the n-byte page p is b: a page of
+ * zeros, or of one repeated byte (what QEMU sends as ZERO or COMPRESS). */
+bool page_is_all(const unsigned char *p, size_t n, unsigned char b);
+
+static inline bool page_is_zero(const unsigned char *p, size_t n)
+{
+	return page_is_all(p, n, 0);
+}
+
 #endif

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 #define RDMA_CONTROL_VERSION		1
 #define RDMA_CAP_PIN_ALL		0x01u
 #define RDMA_CAPS_SIZE			8
@@ -34,7 +36,6 @@
 #define RDMA_COMPRESS_SIZE		24
 #define RDMA_REGISTER_SIZE		24
 #define RDMA_REGISTER_RESULT_SIZE	16
-#define RDMA_ERR_LEN			256
 
 enum rdma_control_type {
 	RDMA_CONTROL_NONE = 0,
@@ -94,7 +95,7 @@ void rdma_caps_encode(const struct rdma_caps *c, unsigned char out[RDMA_CAPS_SIZ
 /* The first 8 bytes of n (the CM pads private data: n may be more); -1
  * with err filled if n < 8 or the version is not 1. */
 int rdma_caps_decode(const unsigned char *in, size_t n, struct rdma_caps *c,
-		     char err[RDMA_ERR_LEN]);
+		     char err[ERR_LEN]);
 
 void rdma_control_encode(const struct rdma_control *h, unsigned char out[RDMA_CONTROL_HEADER_SIZE]);
 /* Decodes and checks a received message of n bytes (header and payload):
@@ -104,7 +105,7 @@ void rdma_control_encode(const struct rdma_control *h, unsigned char out[RDMA_CO
  * 1..4096, with RAM_BLOCKS_RESULT carrying len / 32 blocks). -1 with err
  * filled (naming the field) otherwise; h is filled in either case. */
 int rdma_control_decode(const unsigned char *msg, size_t n, struct rdma_control *h,
-			char err[RDMA_ERR_LEN]);
+			char err[ERR_LEN]);
 /* Records in the payload of a decoded message. */
 uint32_t rdma_control_records(const struct rdma_control *h);
 
@@ -126,22 +127,22 @@ void rdma_register_result_decode(const unsigned char in[RDMA_REGISTER_RESULT_SIZ
  * may be 2^64 - 1 bytes long or end at 2^64). -1 with err filled
  * otherwise. */
 int rdma_compress_check(const struct rdma_compress *c, const struct rdma_dest_block *blocks,
-			uint32_t nblocks, char err[RDMA_ERR_LEN]);
+			uint32_t nblocks, char err[ERR_LEN]);
 /* For REGISTER: key inside the block, and the `chunks` after its chunk
  * start inside the block too (the last may end past it, as a block's last
  * chunk does); *first and *last get the chunk numbers (from the block
  * start). */
 int rdma_register_check(const struct rdma_register *r, const struct rdma_dest_block *blocks,
-			uint32_t nblocks, uint64_t *first, uint64_t *last, char err[RDMA_ERR_LEN]);
+			uint32_t nblocks, uint64_t *first, uint64_t *last, char err[ERR_LEN]);
 /* A source's check of a REGISTER_RESULT for block b: a non-zero rkey and
  * an address from which b's length does not wrap. */
 int rdma_register_result_check(const struct rdma_register_result *r,
-			       const struct rdma_dest_block *b, char err[RDMA_ERR_LEN]);
+			       const struct rdma_dest_block *b, char err[ERR_LEN]);
 /* A source's check of RAM_BLOCKS_RESULT against its own block list (the
  * stream's MEM_SIZE): the same count and, index by index, the same
  * length; the addresses must not wrap. */
 struct ram_list;
 int rdma_dest_blocks_check(const struct rdma_dest_block *blocks, uint32_t nblocks,
-			   const struct ram_list *ram, char err[RDMA_ERR_LEN]);
+			   const struct ram_list *ram, char err[ERR_LEN]);
 
 #endif

@@ -67,6 +67,8 @@ void session_unwatch_fd(struct session *s, int fd);
 /* c is broadcast on failure; -1 with errno ENOSPC, as above, when
  * SESSION_CONDS_MAX are watched already (SESSION_WATCH_FULL_CONDS). */
 int session_watch_cond(struct session *s, pthread_cond_t *c);
+/* Before c is destroyed. */
+void session_unwatch_cond(struct session *s, pthread_cond_t *c);
 #define SESSION_STR_(x)	#x
 #define SESSION_STR(x)	SESSION_STR_(x)
 #define SESSION_WATCH_FULL_FDS \

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io.h"
+#include "iobuf.h"
 #include "ram.h"
 
 #define QEMU_VM_FILE_MAGIC		0x5145564dU	/* "QEVM" */
@@ -184,6 +184,9 @@ int stream_write_vfio_data(struct stream_writer *w, const void *p, size_t n);
 int stream_write_command(struct stream_writer *w, uint16_t cmd,
 			 const void *data, uint16_t len);
 int stream_write_eof(struct stream_writer *w);
+/* EOF, then the vmdesc the reader r saw, if any: the end of a stream
+ * passed on. */
+int stream_write_end(struct stream_writer *w, const struct stream_reader *r);
 int stream_write_vmdesc(struct stream_writer *w, const char *json, size_t len);
 /* Writes an item exactly as the reader returned it; RAM records are encoded
  * afresh (CONTINUE follows this writer's own order). */

@@ -1,8 +1,9 @@
-/* What the transfer applets (multifd-send/recv, and the RDMA pair after
- * them) share: one session per transfer that fails once and wakes every
- * waiter (session.h), the options they have in common, declared, parsed
- * and documented once, a connect deadline, per-channel counters for the
- * progress line, and the --stats-json file. */
+/* What the transfer applets (multifd-send/recv, rdma-send/recv,
+ * postcopy-serve) share: one session per transfer that fails once and
+ * wakes every waiter (session.h), the options they have in common as rows
+ * of their option tables (opts.h), parsed in one place, a connect
+ * deadline, per-channel counters for the progress line, and the
+ * --stats-json file. */
 #ifndef MIGBOX_TRANSFER_H
 #define MIGBOX_TRANSFER_H
 
@@ -13,11 +14,16 @@
 #include <stdint.h>
 
 #include "compress.h"
+#include "error.h"
 #include "monitor.h"
+#include "opts.h"
+#include "outfile.h"
+#include "outq.h"
 #include "progress.h"
 #include "session.h"
 
-#define XFER_ERR_LEN		256
+struct stream_reader;
+
 #define XFER_CHANNELS_MAX	255u
 #define XFER_CONNECT_DEFAULT_S	30	/* connecting, when --timeout is not given */
 
@@ -29,25 +35,29 @@ enum {
 	XOPT_STATS_JSON,
 };
 
-#define XFER_LONGOPTS_MULTIFD \
-	{ "channels", required_argument, NULL, 'c' }, \
-	{ "compress", required_argument, NULL, 'z' }, \
-	{ "uuid", required_argument, NULL, XOPT_UUID }
-#define XFER_LONGOPTS_COMMON \
-	{ "timeout", required_argument, NULL, XOPT_TIMEOUT }, \
-	{ "progress", no_argument, NULL, XOPT_PROGRESS }, \
-	{ "stats-json", required_argument, NULL, XOPT_STATS_JSON }
+/* The shared rows of the option tables; those whose help says what the
+ * applet does with them take it as an argument. */
+#define XFER_ROW_CHANNELS \
+	{ 'c', "channels", "N", "multifd channels, 1..255 (default 2, as QEMU)", NULL }
+#define XFER_ROW_COMPRESS(help) \
+	{ 'z', "compress", "METHOD", help, "none zlib zstd" }
+#define XFER_ROW_LEVEL \
+	{ 'l', "level", "N", "compression level (default 1, as QEMU; zlib 0..9, zstd -50..20)", NULL }
+#define XFER_ROW_UUID(help) \
+	{ XOPT_UUID, "uuid", "UUID", help, NULL }
+#define XFER_ROW_OUTPUT \
+	{ 'o', "output", "FILE", "write to FILE, which appears only once complete and on disk " \
+	  "(a symlink is followed)", OPT_COMPLETE_FILE }
+#define XFER_ROW_TIMEOUT(help) \
+	{ XOPT_TIMEOUT, "timeout", "SECONDS", help, NULL }
+#define XFER_ROW_PROGRESS_HELP(help) \
+	{ XOPT_PROGRESS, "progress", NULL, help, NULL }
+#define XFER_ROW_PROGRESS \
+	XFER_ROW_PROGRESS_HELP("show bytes, rate, pages and bytes per channel on stderr")
+#define XFER_ROW_STATS \
+	{ XOPT_STATS_JSON, "stats-json", "FILE", "write the transfer's figures as JSON to FILE at " \
+	  "the end, also after a failure (fields: doc/stats-json.md)", OPT_COMPLETE_FILE }
 
-/* Their lines in the usage texts. */
-#define XFER_USAGE_CHANNELS \
-"  -c, --channels N      multifd channels, 1..255 (default 2, as QEMU)\n"
-#define XFER_USAGE_PROGRESS \
-"      --progress        show bytes, rate, pages and bytes per channel on\n" \
-"                        stderr\n"
-#define XFER_USAGE_STATS \
-"      --stats-json FILE\n" \
-"                        write the transfer's figures as JSON to FILE at the\n" \
-"                        end, also after a failure (fields: doc/stats-json.md)\n"
 #define XFER_USAGE_SIGNALS \
 "SIGINT, SIGTERM and SIGHUP end the transfer as a failure: every connection\n" \
 "is reset, nothing complete-looking is left, then the applet dies of the\n" \
@@ -62,23 +72,23 @@ struct xfer_opts {
 	unsigned int timeout_s;		/* 0: none given */
 	bool progress;
 	const char *stats_path;
+	const char *out_path;		/* -o; NULL: stdout */
 };
 
 void xfer_opts_init(struct xfer_opts *o);
 /* One getopt result: 1 if it was a shared option, 0 if not, -1 with err
  * filled when its argument is wrong (a usage error). */
-int xfer_opt(struct xfer_opts *o, int c, const char *arg, char err[XFER_ERR_LEN]);
+int xfer_opt(struct xfer_opts *o, int c, const char *arg, char err[ERR_LEN]);
 /* Checks what depends on several options (-l against -z); -1 with err. */
-int xfer_opts_finish(struct xfer_opts *o, char err[XFER_ERR_LEN]);
-/* The whole getopt loop of a transfer applet: the shared options go to
- * xfer_opt, -h asks for help, the rest to own(ctx, c, optarg, err), which
- * returns 0 when it took it and -1 (err filled) when not. Then
+int xfer_opts_finish(struct xfer_opts *o, char err[ERR_LEN]);
+/* The whole option parsing of a transfer applet over its table: the
+ * shared rows go to xfer_opt, the applet's own to own(ctx, key, arg, err)
+ * (0 taken, -1 with err filled), which may be NULL. Then
  * xfer_opts_finish. Returns 0, 1 for --help, or -1 with err filled (a
  * usage error). */
-int xfer_getopt(struct xfer_opts *o, int argc, char **argv, const char *shortopts,
-		const struct option *longopts,
-		int (*own)(void *ctx, int c, const char *arg, char *err), void *ctx,
-		char err[XFER_ERR_LEN]);
+int xfer_getopt(struct xfer_opts *o, int argc, char **argv, const struct opt *table,
+		int (*own)(void *ctx, int key, const char *arg, char *err), void *ctx,
+		char err[ERR_LEN]);
 
 /* One transfer. */
 struct xfer {
@@ -89,6 +99,18 @@ struct xfer {
 	uint64_t start_ns;
 	const char *applet;
 	char endpoint[96];		/* the address listened on or connected to */
+	const struct xfer_ops *ops;	/* set by xfer_main (xfer_run.h) */
+	void *ctx;
+	/* A receiver's output: -o FILE or stdout, through the queue. */
+	struct out_file of;
+	struct outq q;
+	bool output_open;
+	/* The stream the driver pumps (its block list), from open() until
+	 * after stop(); NULL otherwise. */
+	struct stream_reader *reader;
+	/* What the pump read, for --timeout and the messages. */
+	_Atomic uint64_t input_bytes;
+	atomic_bool reading_input;
 };
 
 /* Sets up the session (first: before any thread); -1 with errno. */
@@ -121,7 +143,7 @@ struct json_writer;
  * then what fields() adds, written to path as an output file (complete or
  * absent). -1 with err filled. */
 int xfer_stats_write(struct xfer *x, void (*fields)(void *ctx, struct json_writer *w),
-		     void *ctx, char err[XFER_ERR_LEN]);
+		     void *ctx, char err[ERR_LEN]);
 /* The per-channel figures: totals, the compression ratio and one object
  * per channel ("per_channel"); peers[i] (may be NULL) names channel i's
  * peer. */

@@ -10,20 +10,8 @@
 #include <zstd.h>
 
 #include "compress.h"
+#include "error.h"
 #include "multifd.h"
-
-static int set_err(char *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int set_err(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, COMPRESS_ERR_LEN, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* ---- none ---- */
 
@@ -69,7 +57,7 @@ static int none_recv(void *ctx, const void *payload, size_t n, void *pages,
 {
 	(void)ctx;
 	if (payload != pages || n != len)
-		return set_err(err, "uncompressed payload of %zu bytes, expected %zu", n, len);
+		return err_set(err, "uncompressed payload of %zu bytes, expected %zu", n, len);
 	return 0;
 }
 
@@ -98,11 +86,11 @@ static int zlib_send_setup(void **ctx, int level, char *err)
 	int ret;
 
 	if (!z)
-		return set_err(err, "out of memory for a zlib context");
+		return err_set(err, "out of memory for a zlib context");
 	ret = deflateInit(&z->zs, level);
 	if (ret != Z_OK) {
 		free(z);
-		return set_err(err, "zlib deflateInit(level %d) failed: %s", level,
+		return err_set(err, "zlib deflateInit(level %d) failed: %s", level,
 			       ret == Z_STREAM_ERROR ? "bad level" : zError(ret));
 	}
 	*ctx = z;
@@ -124,11 +112,11 @@ static int zlib_send_prepare(void *ctx, const void *pages, size_t len,
 	do {
 		ret = deflate(&z->zs, Z_SYNC_FLUSH);
 		if (ret != Z_OK)
-			return set_err(err, "zlib deflate failed: %s",
+			return err_set(err, "zlib deflate failed: %s",
 				       z->zs.msg ? z->zs.msg : zError(ret));
 	} while (z->zs.avail_out == 0 && z->zs.avail_in);
 	if (z->zs.avail_in || !z->zs.avail_out)
-		return set_err(err, "zlib output of %zu bytes of pages exceeds %u bytes",
+		return err_set(err, "zlib output of %zu bytes of pages exceeds %u bytes",
 			       len, MULTIFD_PAYLOAD_MAX);
 	payload->iov_base = z->buf;
 	payload->iov_len = sizeof(z->buf) - z->zs.avail_out;
@@ -151,11 +139,11 @@ static int zlib_recv_setup(void **ctx, char *err)
 	int ret;
 
 	if (!z)
-		return set_err(err, "out of memory for a zlib context");
+		return err_set(err, "out of memory for a zlib context");
 	ret = inflateInit(&z->zs);
 	if (ret != Z_OK) {
 		free(z);
-		return set_err(err, "zlib inflateInit failed: %s", zError(ret));
+		return err_set(err, "zlib inflateInit failed: %s", zError(ret));
 	}
 	*ctx = z;
 	return 0;
@@ -195,21 +183,21 @@ static int zlib_recv(void *ctx, const void *payload, size_t n, void *pages,
 		}
 		ret = inflate(&z->zs, Z_SYNC_FLUSH);
 		if (ret == Z_STREAM_END)
-			return set_err(err, "zlib stream ended (QEMU never ends it)");
+			return err_set(err, "zlib stream ended (QEMU never ends it)");
 		if (ret != Z_OK && ret != Z_BUF_ERROR)
-			return set_err(err, "zlib inflate failed: %s",
+			return err_set(err, "zlib inflate failed: %s",
 				       z->zs.msg ? z->zs.msg : zError(ret));
 		if (in_extra && !z->zs.avail_out)
-			return set_err(err, "zlib payload of %zu bytes holds more than its %zu bytes of pages",
+			return err_set(err, "zlib payload of %zu bytes holds more than its %zu bytes of pages",
 				       n, len);
 		if (z->zs.avail_in == in_before && z->zs.avail_out == out_before)
 			break;	/* no progress: input exhausted or incomplete */
 	}
 	if (!in_extra && z->zs.avail_out)
-		return set_err(err, "zlib payload of %zu bytes decompressed to %zu bytes, expected %zu",
+		return err_set(err, "zlib payload of %zu bytes decompressed to %zu bytes, expected %zu",
 			       n, len - z->zs.avail_out, len);
 	if (z->zs.avail_in)
-		return set_err(err, "zlib payload of %zu bytes has %u bytes past its pages",
+		return err_set(err, "zlib payload of %zu bytes has %u bytes past its pages",
 			       n, z->zs.avail_in);
 	return 0;
 }
@@ -260,11 +248,11 @@ static int zstd_send_setup(void **ctx, int level, char *err)
 	size_t ret;
 
 	if (!z)
-		return set_err(err, "out of memory for a zstd context");
+		return err_set(err, "out of memory for a zstd context");
 	z->cctx = ZSTD_createCCtx();
 	if (!z->cctx) {
 		free(z);
-		return set_err(err, "out of memory for a zstd context");
+		return err_set(err, "out of memory for a zstd context");
 	}
 	ret = ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, level);
 	/* The fast levels look back 512 KiB only; guest RAM repeats itself
@@ -278,7 +266,7 @@ static int zstd_send_setup(void **ctx, int level, char *err)
 	if (ZSTD_isError(ret)) {
 		ZSTD_freeCCtx(z->cctx);
 		free(z);
-		return set_err(err, "zstd level %d: %s", level, ZSTD_getErrorName(ret));
+		return err_set(err, "zstd level %d: %s", level, ZSTD_getErrorName(ret));
 	}
 	*ctx = z;
 	return 0;
@@ -296,11 +284,11 @@ static int zstd_send_prepare(void *ctx, const void *pages, size_t len,
 	do {
 		left = ZSTD_compressStream2(z->cctx, &out, &in, ZSTD_e_flush);
 		if (ZSTD_isError(left))
-			return set_err(err, "zstd compression failed: %s",
+			return err_set(err, "zstd compression failed: %s",
 				       ZSTD_getErrorName(left));
 	} while (left && out.pos < out.size);
 	if (left)
-		return set_err(err, "zstd output of %zu bytes of pages exceeds %u bytes",
+		return err_set(err, "zstd output of %zu bytes of pages exceeds %u bytes",
 			       len, MULTIFD_PAYLOAD_MAX);
 	payload->iov_base = z->buf;
 	payload->iov_len = out.pos;
@@ -322,17 +310,17 @@ static int zstd_recv_setup(void **ctx, char *err)
 	struct zstd_ctx *z = calloc(1, sizeof(*z));
 
 	if (!z)
-		return set_err(err, "out of memory for a zstd context");
+		return err_set(err, "out of memory for a zstd context");
 	z->dctx = ZSTD_createDCtx();
 	if (!z->dctx) {
 		free(z);
-		return set_err(err, "out of memory for a zstd context");
+		return err_set(err, "out of memory for a zstd context");
 	}
 	if (ZSTD_isError(ZSTD_DCtx_setParameter(z->dctx, ZSTD_d_windowLogMax,
 						ZSTD_RECV_WINDOW_LOG_MAX))) {
 		ZSTD_freeDCtx(z->dctx);
 		free(z);
-		return set_err(err, "zstd refuses a window limit of 2^%d", ZSTD_RECV_WINDOW_LOG_MAX);
+		return err_set(err, "zstd refuses a window limit of 2^%d", ZSTD_RECV_WINDOW_LOG_MAX);
 	}
 	*ctx = z;
 	return 0;
@@ -365,19 +353,19 @@ static int zstd_recv(void *ctx, const void *payload, size_t n, void *pages,
 		 * nothing; it may still hold block headers. */
 		ret = ZSTD_decompressStream(z->dctx, o, &in);
 		if (ZSTD_isError(ret))
-			return set_err(err, "zstd decompression failed: %s",
+			return err_set(err, "zstd decompression failed: %s",
 				       ZSTD_getErrorName(ret));
 		if (spill.pos)
-			return set_err(err, "zstd payload of %zu bytes holds more than its %zu bytes of pages",
+			return err_set(err, "zstd payload of %zu bytes holds more than its %zu bytes of pages",
 				       n, len);
 		if (in.pos == in_before && out.pos == out_before)
 			break;
 	}
 	if (out.pos != len)
-		return set_err(err, "zstd payload of %zu bytes decompressed to %zu bytes, expected %zu",
+		return err_set(err, "zstd payload of %zu bytes decompressed to %zu bytes, expected %zu",
 			       n, out.pos, len);
 	if (in.pos != in.size)
-		return set_err(err, "zstd payload of %zu bytes has %zu bytes past its pages",
+		return err_set(err, "zstd payload of %zu bytes has %zu bytes past its pages",
 			       n, in.size - in.pos);
 	return 0;
 }

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <time.h>
 
+#include "clock.h"
 #include "monitor.h"
 
 #define MONITOR_TICK_NS	100000000L	/* 0.1 s */

@@ -29,7 +29,7 @@ void mfd_init_encode(const struct mfd_init *m, unsigned char out[MULTIFD_INIT_SI
 
 int mfd_init_decode(const unsigned char in[MULTIFD_INIT_SIZE], struct mfd_init *m,
 		    const unsigned char want_uuid[16], unsigned int channels,
-		    char err[MULTIFD_ERR_LEN])
+		    char err[ERR_LEN])
 {
 	char got[37], want[37];
 
@@ -38,23 +38,23 @@ int mfd_init_decode(const unsigned char in[MULTIFD_INIT_SIZE], struct mfd_init *
 	memcpy(m->uuid, in + 8, 16);
 	m->id = in[24];
 	if (m->magic != MULTIFD_MAGIC) {
-		snprintf(err, MULTIFD_ERR_LEN, "init packet magic 0x%08x, expected 0x%08x",
+		snprintf(err, ERR_LEN, "init packet magic 0x%08x, expected 0x%08x",
 			 m->magic, MULTIFD_MAGIC);
 		return -1;
 	}
 	if (m->version != MULTIFD_VERSION) {
-		snprintf(err, MULTIFD_ERR_LEN, "init packet version %u, expected %u",
+		snprintf(err, ERR_LEN, "init packet version %u, expected %u",
 			 m->version, MULTIFD_VERSION);
 		return -1;
 	}
 	if (memcmp(m->uuid, want_uuid, 16)) {
 		uuid_unparse_lower(m->uuid, got);
 		uuid_unparse_lower(want_uuid, want);
-		snprintf(err, MULTIFD_ERR_LEN, "uuid %s, expected %s", got, want);
+		snprintf(err, ERR_LEN, "uuid %s, expected %s", got, want);
 		return -1;
 	}
 	if (m->id >= channels) {
-		snprintf(err, MULTIFD_ERR_LEN, "channel id %u, expected below the channel count %u",
+		snprintf(err, ERR_LEN, "channel id %u, expected below the channel count %u",
 			 m->id, channels);
 		return -1;
 	}
@@ -82,37 +82,37 @@ void mfd_packet_encode(const struct mfd_packet *p,
 /* The header fields of a packet without pages are stale on the wire (QEMU
  * does not clear them); those of a packet with pages are checked here. */
 static int check_pages(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
-		       struct mfd_packet *p, uint32_t comp_flag, char err[MULTIFD_ERR_LEN])
+		       struct mfd_packet *p, uint32_t comp_flag, char err[ERR_LEN])
 {
 	const unsigned char *name = in + 64;
 	uint32_t comp = p->flags & MULTIFD_FLAG_COMPRESSION_MASK;
 
 	if (comp != comp_flag) {
-		snprintf(err, MULTIFD_ERR_LEN, "compression flag 0x%x (%s), expected 0x%x (%s)",
+		snprintf(err, ERR_LEN, "compression flag 0x%x (%s), expected 0x%x (%s)",
 			 comp, mfd_compression_name(comp), comp_flag,
 			 mfd_compression_name(comp_flag));
 		return -1;
 	}
 	if (comp_flag == MULTIFD_FLAG_NOCOMP) {
 		if (p->next_packet_size != p->normal_pages * MULTIFD_PAGE_SIZE) {
-			snprintf(err, MULTIFD_ERR_LEN, "next_packet_size %u, expected %u (%u pages)",
+			snprintf(err, ERR_LEN, "next_packet_size %u, expected %u (%u pages)",
 				 p->next_packet_size, p->normal_pages * MULTIFD_PAGE_SIZE,
 				 p->normal_pages);
 			return -1;
 		}
 	} else if (!p->next_packet_size || p->next_packet_size > MULTIFD_PAYLOAD_MAX) {
-		snprintf(err, MULTIFD_ERR_LEN, "next_packet_size %u, expected 1..%u for %u compressed pages",
+		snprintf(err, ERR_LEN, "next_packet_size %u, expected 1..%u for %u compressed pages",
 			 p->next_packet_size, MULTIFD_PAYLOAD_MAX, p->normal_pages);
 		return -1;
 	}
 	if (!memchr(name, 0, MULTIFD_RAMBLOCK_LEN) || !name[0]) {
-		snprintf(err, MULTIFD_ERR_LEN, "ramblock name is %s",
+		snprintf(err, ERR_LEN, "ramblock name is %s",
 			 name[0] ? "not NUL-terminated" : "empty");
 		return -1;
 	}
 	for (const unsigned char *c = name; *c; c++) {
 		if (*c < 0x20 || *c > 0x7e) {
-			snprintf(err, MULTIFD_ERR_LEN, "ramblock name is not printable text (byte 0x%02x at %zu)",
+			snprintf(err, ERR_LEN, "ramblock name is not printable text (byte 0x%02x at %zu)",
 				 *c, (size_t)(c - name));
 			return -1;
 		}
@@ -121,7 +121,7 @@ static int check_pages(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
 	for (uint32_t i = 0; i < p->normal_pages; i++) {
 		p->offset[i] = get_be64(in + 320 + 8 * i);
 		if (p->offset[i] % MULTIFD_PAGE_SIZE) {
-			snprintf(err, MULTIFD_ERR_LEN, "page %u: offset 0x%llx is not page-aligned",
+			snprintf(err, ERR_LEN, "page %u: offset 0x%llx is not page-aligned",
 				 i, (unsigned long long)p->offset[i]);
 			return -1;
 		}
@@ -131,7 +131,7 @@ static int check_pages(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
 
 int mfd_packet_decode(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
 		      struct mfd_packet *p, uint32_t comp_flag,
-		      char err[MULTIFD_ERR_LEN])
+		      char err[ERR_LEN])
 {
 	p->magic = get_be32(in);
 	p->version = get_be32(in + 4);
@@ -143,27 +143,27 @@ int mfd_packet_decode(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
 	p->ramblock[0] = 0;
 
 	if (p->magic != MULTIFD_MAGIC) {
-		snprintf(err, MULTIFD_ERR_LEN, "packet magic 0x%08x, expected 0x%08x",
+		snprintf(err, ERR_LEN, "packet magic 0x%08x, expected 0x%08x",
 			 p->magic, MULTIFD_MAGIC);
 		return -1;
 	}
 	if (p->version != MULTIFD_VERSION) {
-		snprintf(err, MULTIFD_ERR_LEN, "packet version %u, expected %u",
+		snprintf(err, ERR_LEN, "packet version %u, expected %u",
 			 p->version, MULTIFD_VERSION);
 		return -1;
 	}
 	if (p->flags & ~(uint32_t)KNOWN_FLAGS) {
-		snprintf(err, MULTIFD_ERR_LEN, "packet flags 0x%x, expected only SYNC (0x1) and a compression flag (0xe)",
+		snprintf(err, ERR_LEN, "packet flags 0x%x, expected only SYNC (0x1) and a compression flag (0xe)",
 			 p->flags);
 		return -1;
 	}
 	if (p->pages_alloc > MULTIFD_PACKET_PAGES) {
-		snprintf(err, MULTIFD_ERR_LEN, "pages_alloc %u, expected at most %u",
+		snprintf(err, ERR_LEN, "pages_alloc %u, expected at most %u",
 			 p->pages_alloc, MULTIFD_PACKET_PAGES);
 		return -1;
 	}
 	if (p->normal_pages > p->pages_alloc) {
-		snprintf(err, MULTIFD_ERR_LEN, "normal_pages %u, expected at most pages_alloc %u",
+		snprintf(err, ERR_LEN, "normal_pages %u, expected at most pages_alloc %u",
 			 p->normal_pages, p->pages_alloc);
 		return -1;
 	}
@@ -172,17 +172,17 @@ int mfd_packet_decode(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
 
 struct ram_block *mfd_packet_block(const struct mfd_packet *p,
 				   const struct ram_list *ram,
-				   char err[MULTIFD_ERR_LEN])
+				   char err[ERR_LEN])
 {
 	struct ram_block *b = ram_block_find(ram, p->ramblock, strlen(p->ramblock));
 
 	if (!b) {
-		snprintf(err, MULTIFD_ERR_LEN, "unknown RAM block '%.64s'", p->ramblock);
+		snprintf(err, ERR_LEN, "unknown RAM block '%.64s'", p->ramblock);
 		return NULL;
 	}
 	for (uint32_t i = 0; i < p->normal_pages; i++) {
 		if (p->offset[i] >= b->length || b->length - p->offset[i] < MULTIFD_PAGE_SIZE) {
-			snprintf(err, MULTIFD_ERR_LEN, "page %u: offset 0x%llx is outside block '%.64s' (length 0x%llx)",
+			snprintf(err, ERR_LEN, "page %u: offset 0x%llx is outside block '%.64s' (length 0x%llx)",
 				 i, (unsigned long long)p->offset[i], b->name,
 				 (unsigned long long)b->length);
 			return NULL;

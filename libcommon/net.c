@@ -14,22 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "error.h"
 #include "io.h"
+#include "iobuf.h"
 #include "net.h"
 #include "progress.h"
-
-static int set_err(char *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int set_err(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, NET_ERR_LEN, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 int net_endpoint_parse(const char *text, bool host_required,
 		       struct net_endpoint *ep, char *err)
@@ -44,32 +34,32 @@ int net_endpoint_parse(const char *text, bool host_required,
 		const char *close = strchr(text, ']');
 
 		if (!close || close[1] != ':')
-			return set_err(err, "'%s': expected [ADDRESS]:PORT", text);
+			return err_set(err, "'%s': expected [ADDRESS]:PORT", text);
 		host = text + 1;
 		host_len = (size_t)(close - host);
 		port = close + 2;
 		if (!host_len)
-			return set_err(err, "'%s': empty address in brackets", text);
+			return err_set(err, "'%s': empty address in brackets", text);
 	} else {
 		colon = strrchr(text, ':');
 		if (!colon)
-			return set_err(err, "'%s': expected HOST:PORT", text);
+			return err_set(err, "'%s': expected HOST:PORT", text);
 		if (memchr(text, ':', (size_t)(colon - text)))
-			return set_err(err, "'%s': an IPv6 address goes in brackets, as [ADDRESS]:PORT",
+			return err_set(err, "'%s': an IPv6 address goes in brackets, as [ADDRESS]:PORT",
 				       text);
 		host_len = (size_t)(colon - text);
 		port = colon + 1;
 	}
 	if (host_len >= sizeof(ep->host))
-		return set_err(err, "'%s': host name too long", text);
+		return err_set(err, "'%s': host name too long", text);
 	if (!host_len && host_required)
-		return set_err(err, "'%s': a host is needed, as HOST:PORT", text);
+		return err_set(err, "'%s': a host is needed, as HOST:PORT", text);
 	errno = 0;
 	num = strtoul(port, &end, 10);
 	if (!*port || *end || errno || num > 65535 || port[0] == '-' || port[0] == '+')
-		return set_err(err, "'%s': port '%s' is not a number 0..65535", text, port);
+		return err_set(err, "'%s': port '%s' is not a number 0..65535", text, port);
 	if (!num && host_required)
-		return set_err(err, "'%s': port 0 cannot be connected to", text);
+		return err_set(err, "'%s': port 0 cannot be connected to", text);
 	memcpy(ep->host, host, host_len);
 	snprintf(ep->port, sizeof(ep->port), "%lu", num);
 	return 0;
@@ -94,7 +84,7 @@ static int resolve(const struct net_endpoint *ep, bool passive,
 
 	rc = getaddrinfo(ep->host[0] ? ep->host : NULL, ep->port, &hints, res);
 	if (rc)
-		return set_err(err, "cannot resolve %s: %s",
+		return err_set(err, "cannot resolve %s: %s",
 			       net_endpoint_name(ep, name, sizeof(name)),
 			       rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 	return 0;
@@ -139,7 +129,7 @@ int net_listen(const struct net_endpoint *ep, char *err)
 		if (fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL))
 			fd = listen_on((struct sockaddr *)&s4, sizeof(s4), false);
 		if (fd < 0)
-			return set_err(err, "cannot listen on %s: %s", name, strerror(errno));
+			return err_set(err, "cannot listen on %s: %s", name, strerror(errno));
 		return fd;
 	}
 	if (resolve(ep, true, &res, err) < 0)
@@ -152,7 +142,7 @@ int net_listen(const struct net_endpoint *ep, char *err)
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		return set_err(err, "cannot listen on %s: %s", name, strerror(e));
+		return err_set(err, "cannot listen on %s: %s", name, strerror(e));
 	return fd;
 }
 
@@ -231,7 +221,7 @@ int net_connect(const struct net_endpoint *ep, uint64_t deadline_ns,
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
-		set_err(err, "cannot connect to %s: %s",
+		err_set(err, "cannot connect to %s: %s",
 			net_endpoint_name(ep, name, sizeof(name)), strerror(e));
 		errno = e;
 		return -1;

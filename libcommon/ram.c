@@ -166,3 +166,21 @@ void ram_pageset_clear(struct ram_pageset *s)
 {
 	pagemap_clear(&s->map);
 }
+
+bool page_is_all(const unsigned char *p, size_t n, unsigned char b)
+{
+	uint64_t want = 0x0101010101010101ull * b, w[8];
+	size_t i = 0;
+
+	/* 64 bytes a step: the compiler vectorises the OR */
+	for (; i + sizeof(w) <= n; i += sizeof(w)) {
+		memcpy(w, p + i, sizeof(w));
+		if ((w[0] ^ want) | (w[1] ^ want) | (w[2] ^ want) | (w[3] ^ want) |
+		    (w[4] ^ want) | (w[5] ^ want) | (w[6] ^ want) | (w[7] ^ want))
+			return false;
+	}
+	for (; i < n; i++)
+		if (p[i] != b)
+			return false;
+	return true;
+}

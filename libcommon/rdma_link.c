@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "progress.h"
 #include "rdma_link.h"
 
@@ -226,7 +227,7 @@ int rdma_link_listen(struct rdma_link *l, const struct net_endpoint *ep)
 static int take_request(struct rdma_link *l, uint64_t deadline)
 {
 	struct rdma_cm_event *ev;
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 
 	for (;;) {
 		if (get_cm_event(l, deadline, &ev, "a connection") < 0)
@@ -320,7 +321,7 @@ int rdma_link_connect(struct rdma_link *l, const struct net_endpoint *ep, uint32
 		.private_data = caps,
 		.private_data_len = sizeof(caps),
 	};
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 
 	l->ec = rdma_create_event_channel();
 	if (!l->ec || set_nonblocking(l->ec->fd) < 0)
@@ -525,7 +526,7 @@ int rdma_link_send(struct rdma_link *l, uint32_t type, uint32_t repeat, uint32_t
 int rdma_link_recv(struct rdma_link *l, enum rdma_buf b, uint32_t want,
 		   struct rdma_control *h, const unsigned char **payload)
 {
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (wait_until(l, recv_arrived, b, want ? rdma_control_name(want) : "a message") < 0)
 		return -1;

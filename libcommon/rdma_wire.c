@@ -5,20 +5,9 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "error.h"
 #include "ram.h"
 #include "rdma_wire.h"
-
-static int wire_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int wire_err(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, RDMA_ERR_LEN, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 const char *rdma_control_name(uint32_t type)
 {
@@ -38,14 +27,14 @@ void rdma_caps_encode(const struct rdma_caps *c, unsigned char out[RDMA_CAPS_SIZ
 }
 
 int rdma_caps_decode(const unsigned char *in, size_t n, struct rdma_caps *c,
-		     char err[RDMA_ERR_LEN])
+		     char err[ERR_LEN])
 {
 	if (n < RDMA_CAPS_SIZE)
-		return wire_err(err, "capabilities of %zu bytes, expected %d", n, RDMA_CAPS_SIZE);
+		return err_set(err, "capabilities of %zu bytes, expected %d", n, RDMA_CAPS_SIZE);
 	c->version = get_be32(in);
 	c->flags = get_be32(in + 4);
 	if (c->version != RDMA_CONTROL_VERSION)
-		return wire_err(err, "RDMA protocol version %u, expected %d", c->version,
+		return err_set(err, "RDMA protocol version %u, expected %d", c->version,
 				RDMA_CONTROL_VERSION);
 	return 0;
 }
@@ -79,55 +68,55 @@ uint32_t rdma_control_records(const struct rdma_control *h)
 }
 
 /* What the payload must hold, given the header's type and repeat. */
-static int check_payload(const struct rdma_control *h, char err[RDMA_ERR_LEN])
+static int check_payload(const struct rdma_control *h, char err[ERR_LEN])
 {
 	const char *name = rdma_control_name(h->type);
 	size_t size = record_size(h->type);
 
 	if (h->type == RDMA_CONTROL_QEMU_FILE) {
 		if (!h->len)
-			return wire_err(err, "QEMU_FILE message with no bytes");
+			return err_set(err, "QEMU_FILE message with no bytes");
 		return 0;
 	}
 	if (!size) {
 		if (h->len)
-			return wire_err(err, "%s message with %u bytes of payload, expected none",
+			return err_set(err, "%s message with %u bytes of payload, expected none",
 					name, h->len);
 		return 0;
 	}
 	if (h->type == RDMA_CONTROL_RAM_BLOCKS_RESULT) {
 		/* QEMU sends one block per len/32, with repeat 1 */
 		if (!h->len || h->len % size || h->len / size > RAM_BLOCKS_MAX)
-			return wire_err(err, "RAM_BLOCKS_RESULT of %u bytes, expected 1..%u blocks of %zu bytes",
+			return err_set(err, "RAM_BLOCKS_RESULT of %u bytes, expected 1..%u blocks of %zu bytes",
 					h->len, RAM_BLOCKS_MAX, size);
 		return 0;
 	}
 	if (!h->repeat || h->repeat > RDMA_CONTROL_MAX_COMMANDS)
-		return wire_err(err, "%s message with repeat %u, expected 1..%u", name, h->repeat,
+		return err_set(err, "%s message with repeat %u, expected 1..%u", name, h->repeat,
 				RDMA_CONTROL_MAX_COMMANDS);
 	if (h->len != size * h->repeat)
-		return wire_err(err, "%s message of %u bytes for %u records, expected %zu",
+		return err_set(err, "%s message of %u bytes for %u records, expected %zu",
 				name, h->len, h->repeat, size * h->repeat);
 	return 0;
 }
 
 int rdma_control_decode(const unsigned char *msg, size_t n, struct rdma_control *h,
-			char err[RDMA_ERR_LEN])
+			char err[ERR_LEN])
 {
 	memset(h, 0, sizeof(*h));
 	if (n < RDMA_CONTROL_HEADER_SIZE)
-		return wire_err(err, "message of %zu bytes, shorter than its %d-byte header", n,
+		return err_set(err, "message of %zu bytes, shorter than its %d-byte header", n,
 				RDMA_CONTROL_HEADER_SIZE);
 	h->len = get_be32(msg);
 	h->type = get_be32(msg + 4);
 	h->repeat = get_be32(msg + 8);
 	if (h->type == RDMA_CONTROL_NONE || h->type >= RDMA_CONTROL_TYPES)
-		return wire_err(err, "unknown control message type %u", h->type);
+		return err_set(err, "unknown control message type %u", h->type);
 	if (h->len > RDMA_CONTROL_MAX_PAYLOAD)
-		return wire_err(err, "%s message length %u, expected at most %u",
+		return err_set(err, "%s message length %u, expected at most %u",
 				rdma_control_name(h->type), h->len, RDMA_CONTROL_MAX_PAYLOAD);
 	if ((size_t)h->len + RDMA_CONTROL_HEADER_SIZE != n)
-		return wire_err(err, "%s message length %u, but %zu bytes arrived",
+		return err_set(err, "%s message length %u, but %zu bytes arrived",
 				rdma_control_name(h->type), h->len, n - RDMA_CONTROL_HEADER_SIZE);
 	return check_payload(h, err);
 }
@@ -206,18 +195,18 @@ static bool range_inside(uint64_t start, uint64_t len, const struct rdma_dest_bl
 static int range_err(char *err, const char *what, uint32_t idx, uint64_t start, uint64_t len,
 		     const struct rdma_dest_block *b)
 {
-	return wire_err(err, "%s of %llu bytes at 0x%llx is outside block %u (0x%llx, %llu bytes)",
+	return err_set(err, "%s of %llu bytes at 0x%llx is outside block %u (0x%llx, %llu bytes)",
 			what, (unsigned long long)len, (unsigned long long)start, idx,
 			(unsigned long long)b->offset, (unsigned long long)b->length);
 }
 
 int rdma_compress_check(const struct rdma_compress *c, const struct rdma_dest_block *blocks,
-			uint32_t nblocks, char err[RDMA_ERR_LEN])
+			uint32_t nblocks, char err[ERR_LEN])
 {
 	if (c->block_idx >= nblocks)
-		return wire_err(err, "COMPRESS for block %u, expected below %u", c->block_idx, nblocks);
+		return err_set(err, "COMPRESS for block %u, expected below %u", c->block_idx, nblocks);
 	if (c->value > 0xff)
-		return wire_err(err, "COMPRESS with fill value 0x%x, expected a byte", c->value);
+		return err_set(err, "COMPRESS with fill value 0x%x, expected a byte", c->value);
 	if (!range_inside(c->offset, c->length, &blocks[c->block_idx]))
 		return range_err(err, "COMPRESS", c->block_idx, c->offset, c->length,
 				 &blocks[c->block_idx]);
@@ -225,13 +214,13 @@ int rdma_compress_check(const struct rdma_compress *c, const struct rdma_dest_bl
 }
 
 int rdma_register_check(const struct rdma_register *r, const struct rdma_dest_block *blocks,
-			uint32_t nblocks, uint64_t *first, uint64_t *last, char err[RDMA_ERR_LEN])
+			uint32_t nblocks, uint64_t *first, uint64_t *last, char err[ERR_LEN])
 {
 	const struct rdma_dest_block *b;
 	uint64_t last_chunk;
 
 	if (r->current_index >= nblocks)
-		return wire_err(err, "REGISTER_REQUEST for block %u, expected below %u",
+		return err_set(err, "REGISTER_REQUEST for block %u, expected below %u",
 				r->current_index, nblocks);
 	b = &blocks[r->current_index];
 	if (!range_inside(r->key, 1, b))
@@ -241,7 +230,7 @@ int rdma_register_check(const struct rdma_register *r, const struct rdma_dest_bl
 	last_chunk = (b->length - 1) >> RDMA_REG_CHUNK_SHIFT;
 	*first = (r->key - b->offset) >> RDMA_REG_CHUNK_SHIFT;
 	if (r->chunks > last_chunk - *first)
-		return wire_err(err, "REGISTER_REQUEST for %llu chunks after chunk %llu of block %u, which has %llu",
+		return err_set(err, "REGISTER_REQUEST for %llu chunks after chunk %llu of block %u, which has %llu",
 				(unsigned long long)r->chunks, (unsigned long long)*first,
 				r->current_index, (unsigned long long)last_chunk + 1);
 	*last = *first + r->chunks;
@@ -249,32 +238,32 @@ int rdma_register_check(const struct rdma_register *r, const struct rdma_dest_bl
 }
 
 int rdma_register_result_check(const struct rdma_register_result *r, const struct rdma_dest_block *b,
-			       char err[RDMA_ERR_LEN])
+			       char err[ERR_LEN])
 {
 	if (!r->rkey)
-		return wire_err(err, "REGISTER_RESULT with rkey 0");
+		return err_set(err, "REGISTER_RESULT with rkey 0");
 	if (b->length > UINT64_MAX - r->host_addr)
-		return wire_err(err, "REGISTER_RESULT with address 0x%llx: a block of %llu bytes there wraps",
+		return err_set(err, "REGISTER_RESULT with address 0x%llx: a block of %llu bytes there wraps",
 				(unsigned long long)r->host_addr, (unsigned long long)b->length);
 	return 0;
 }
 
 int rdma_dest_blocks_check(const struct rdma_dest_block *blocks, uint32_t nblocks,
-			   const struct ram_list *ram, char err[RDMA_ERR_LEN])
+			   const struct ram_list *ram, char err[ERR_LEN])
 {
 	if (nblocks != ram->count)
-		return wire_err(err, "the destination has %u RAM blocks, the stream %u", nblocks,
+		return err_set(err, "the destination has %u RAM blocks, the stream %u", nblocks,
 				ram->count);
 	for (uint32_t i = 0; i < nblocks; i++) {
 		const struct rdma_dest_block *b = &blocks[i];
 
 		if (b->length != ram->blocks[i].length)
-			return wire_err(err, "RAM block %u ('%s'): %llu bytes at the destination, %llu in the stream",
+			return err_set(err, "RAM block %u ('%s'): %llu bytes at the destination, %llu in the stream",
 					i, ram->blocks[i].name, (unsigned long long)b->length,
 					(unsigned long long)ram->blocks[i].length);
 		if (b->length > UINT64_MAX - b->remote_host_addr ||
 		    b->length > UINT64_MAX - b->offset)
-			return wire_err(err, "RAM block %u ('%s'): address 0x%llx or offset 0x%llx wraps",
+			return err_set(err, "RAM block %u ('%s'): address 0x%llx or offset 0x%llx wraps",
 					i, ram->blocks[i].name, (unsigned long long)b->remote_host_addr,
 					(unsigned long long)b->offset);
 	}

@@ -114,6 +114,18 @@ int session_watch_cond(struct session *s, pthread_cond_t *c)
 	return ret;
 }
 
+void session_unwatch_cond(struct session *s, pthread_cond_t *c)
+{
+	pthread_mutex_lock(&s->lock);
+	for (unsigned int i = 0; i < s->nconds; i++) {
+		if (s->conds[i] == c) {
+			s->conds[i] = s->conds[--s->nconds];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 bool session_wait(struct session *s, pthread_cond_t *c)
 {
 	if (!session_failed(s))

@@ -194,3 +194,14 @@ int stream_write_item(struct stream_writer *w, const struct stream_item *it,
 	}
 	return -1;
 }
+
+int stream_write_end(struct stream_writer *w, const struct stream_reader *r)
+{
+	size_t vmlen;
+	const char *vm = stream_vmdesc(r, &vmlen);
+
+	stream_write_eof(w);
+	if (vm)
+		stream_write_vmdesc(w, vm, vmlen);
+	return w->out->err ? -1 : 0;
+}

@@ -7,22 +7,12 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-#include "io.h"
+#include "clock.h"
+#include "error.h"
 #include "json.h"
 #include "opts.h"
+#include "outfile.h"
 #include "transfer.h"
-
-static int opt_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int opt_err(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, XFER_ERR_LEN, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 void xfer_opts_init(struct xfer_opts *o)
 {
@@ -31,33 +21,33 @@ void xfer_opts_init(struct xfer_opts *o)
 	o->method = &compress_none;
 }
 
-int xfer_opt(struct xfer_opts *o, int c, const char *arg, char err[XFER_ERR_LEN])
+int xfer_opt(struct xfer_opts *o, int c, const char *arg, char err[ERR_LEN])
 {
 	uint64_t v;
 
 	switch (c) {
 	case 'c':
 		if (parse_uint(arg, 1, XFER_CHANNELS_MAX, &v) < 0)
-			return opt_err(err, "-c %s: expected a channel count 1..%u", arg,
+			return err_set(err, "-c %s: expected a channel count 1..%u", arg,
 				       XFER_CHANNELS_MAX);
 		o->channels = (unsigned int)v;
 		return 1;
 	case 'z':
 		o->method = compress_method_find(arg);
 		if (!o->method)
-			return opt_err(err, "-z %s: expected none, zlib or zstd", arg);
+			return err_set(err, "-z %s: expected none, zlib or zstd", arg);
 		return 1;
 	case 'l':
 		o->level_arg = arg;
 		return 1;
 	case XOPT_UUID:
 		if (uuid_parse(arg, o->uuid) < 0)
-			return opt_err(err, "--uuid %s: expected a UUID like 12345678-9abc-def0-1234-56789abcdef0",
+			return err_set(err, "--uuid %s: expected a UUID like 12345678-9abc-def0-1234-56789abcdef0",
 				       arg);
 		return 1;
 	case XOPT_TIMEOUT:
 		if (parse_uint(arg, 1, 86400, &v) < 0)
-			return opt_err(err, "--timeout %s: expected seconds, 1..86400", arg);
+			return err_set(err, "--timeout %s: expected seconds, 1..86400", arg);
 		o->timeout_s = (unsigned int)v;
 		return 1;
 	case XOPT_PROGRESS:
@@ -66,12 +56,15 @@ int xfer_opt(struct xfer_opts *o, int c, const char *arg, char err[XFER_ERR_LEN]
 	case XOPT_STATS_JSON:
 		o->stats_path = arg;
 		return 1;
+	case 'o':
+		o->out_path = arg;
+		return 1;
 	default:
 		return 0;
 	}
 }
 
-int xfer_opts_finish(struct xfer_opts *o, char err[XFER_ERR_LEN])
+int xfer_opts_finish(struct xfer_opts *o, char err[ERR_LEN])
 {
 	const struct compress_method *m = o->method;
 	char *end;
@@ -81,38 +74,47 @@ int xfer_opts_finish(struct xfer_opts *o, char err[XFER_ERR_LEN])
 	if (!o->level_arg)
 		return 0;
 	if (m == &compress_none)
-		return opt_err(err, "-l needs -z zlib or -z zstd");
+		return err_set(err, "-l needs -z zlib or -z zstd");
 	errno = 0;
 	l = strtol(o->level_arg, &end, 10);
 	if (errno || !*o->level_arg || *end || l < m->min_level || l > m->max_level)
-		return opt_err(err, "-l %s: expected a %s level %d..%d", o->level_arg, m->name,
+		return err_set(err, "-l %s: expected a %s level %d..%d", o->level_arg, m->name,
 			       m->min_level, m->max_level);
 	o->level = (int)l;
 	return 0;
 }
 
-int xfer_getopt(struct xfer_opts *o, int argc, char **argv, const char *shortopts,
-		const struct option *longopts,
-		int (*own)(void *ctx, int c, const char *arg, char *err), void *ctx,
-		char err[XFER_ERR_LEN])
+struct getopt_ctx {
+	struct xfer_opts *o;
+	int (*own)(void *ctx, int key, const char *arg, char *err);
+	void *ctx;
+};
+
+static int take(void *arg, int key, const char *val, char err[ERR_LEN])
 {
-	int c, rc;
+	struct getopt_ctx *g = arg;
+	int rc = xfer_opt(g->o, key, val, err);
+
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	if (!g->own) {
+		snprintf(err, ERR_LEN, "bad option");
+		return -1;
+	}
+	return g->own(g->ctx, key, val, err);
+}
+
+int xfer_getopt(struct xfer_opts *o, int argc, char **argv, const struct opt *table,
+		int (*own)(void *ctx, int key, const char *arg, char *err), void *ctx,
+		char err[ERR_LEN])
+{
+	struct getopt_ctx g = { o, own, ctx };
+	int rc;
 
 	xfer_opts_init(o);
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		rc = xfer_opt(o, c, optarg, err);
-		if (rc < 0)
-			return -1;
-		if (rc)
-			continue;
-		if (c == 'h')
-			return 1;
-		if (c == '?' || !own || own(ctx, c, optarg, err) < 0) {
-			if (c == '?' || !own)
-				snprintf(err, XFER_ERR_LEN, "bad option");
-			return -1;
-		}
-	}
+	rc = opts_parse(table, argc, argv, take, &g, err);
+	if (rc)
+		return rc;
 	return xfer_opts_finish(o, err);
 }
 
@@ -196,7 +198,7 @@ void chan_counters_json(struct json_writer *w, struct chan_counters *const *ch,
 }
 
 int xfer_stats_write(struct xfer *x, void (*fields)(void *ctx, struct json_writer *w),
-		     void *ctx, char err[XFER_ERR_LEN])
+		     void *ctx, char err[ERR_LEN])
 {
 	struct session *s = &x->session;
 	struct out_file of;
@@ -205,14 +207,14 @@ int xfer_stats_write(struct xfer *x, void (*fields)(void *ctx, struct json_write
 	int fd;
 
 	if (out_file_open(&of, x->opts.stats_path) < 0)
-		return opt_err(err, "cannot create %s: %s", x->opts.stats_path, strerror(errno));
+		return err_set(err, "cannot create %s: %s", x->opts.stats_path, strerror(errno));
 	fd = dup(of.fd);
 	f = fd < 0 ? NULL : fdopen(fd, "w");
 	if (!f) {
 		if (fd >= 0)
 			close(fd);
 		out_file_abort(&of);
-		return opt_err(err, "cannot write %s: %s", x->opts.stats_path, strerror(errno));
+		return err_set(err, "cannot write %s: %s", x->opts.stats_path, strerror(errno));
 	}
 	jw_init(&w, f, true);
 	jw_object(&w);
@@ -228,9 +230,9 @@ int xfer_stats_write(struct xfer *x, void (*fields)(void *ctx, struct json_write
 	jw_end(&w);
 	if (fclose(f) != 0) {
 		out_file_abort(&of);
-		return opt_err(err, "cannot write %s: %s", x->opts.stats_path, strerror(errno));
+		return err_set(err, "cannot write %s: %s", x->opts.stats_path, strerror(errno));
 	}
 	if (out_file_commit(&of) < 0)
-		return opt_err(err, "cannot complete %s: %s", x->opts.stats_path, strerror(errno));
+		return err_set(err, "cannot complete %s: %s", x->opts.stats_path, strerror(errno));
 	return 0;
 }

@@ -105,6 +105,42 @@ load helpers
 	[[ ${lines[2]} == --raw ]]
 }
 
+@test "bash completion takes option arguments from the applets' option tables" {
+	run bash -c "
+		source '$BATS_TEST_DIRNAME/../completions/migbox.bash'
+		migbox() { '$MIGBOX' \"\$@\"; }
+		cd '$BATS_TEST_TMPDIR' && touch out.mig
+		COMP_WORDS=(multifd-send -z ''); COMP_CWORD=2; _migbox; echo \"\${COMPREPLY[*]}\"
+		COMP_WORDS=(migbox multifd-recv --compress zs); COMP_CWORD=3; _migbox; echo \"\${COMPREPLY[*]}\"
+		COMP_WORDS=(stream-dump --color = a); COMP_CWORD=3; _migbox; echo \"\${COMPREPLY[*]}\"
+		COMP_WORDS=(multifd-recv -o out.); COMP_CWORD=2; _migbox; echo \"\${COMPREPLY[*]}\"
+		COMP_WORDS=(pvrdma-mux --socket-group roo); COMP_CWORD=2; _migbox; echo \"\${COMPREPLY[*]}\"
+		COMP_WORDS=(multifd-send --channels ''); COMP_CWORD=2; _migbox; echo \"[\${COMPREPLY[*]}]\"
+		COMP_WORDS=(migbox --man postcopy-s); COMP_CWORD=2; _migbox; echo \"\${COMPREPLY[*]}\""
+	assert_ok
+	[[ ${lines[0]} == 'none zlib zstd' ]]
+	[[ ${lines[1]} == zstd ]]
+	[[ ${lines[2]} == 'auto always' ]]
+	[[ ${lines[3]} == out.mig ]]
+	[[ ${lines[4]} == root ]]
+	[[ ${lines[5]} == '[]' ]]
+	[[ ${lines[6]} == postcopy-serve ]]
+}
+
+@test "--options lists each applet's table: every option of --help, and only those" {
+	local a
+	for a in $(mb --list); do
+		run mb --options "$a"
+		assert_ok
+		# "-x --name KIND" or "- --name KIND"
+		[[ -z $(grep -Ev '^(-[a-zA-Z]|-) --[a-z][a-z0-9-]* (-|@file|@dir|@group|@value|[a-z0-9,]+)$' <<<"$output") ]]
+		diff <(awk '{ print $2 }' <<<"$output" | sort) \
+			<(mb "$a" --help | grep -oE '^ +(-[a-zA-Z], )?--[a-z][a-z0-9-]*' | grep -oE -- '--[a-z][a-z0-9-]*' | sort)
+	done
+	run mb --options no-such-applet
+	assert_fails_with 2 "no built applet named 'no-such-applet'"
+}
+
 @test "the committed man pages are what --man makes (run make man after changing a usage text)" {
 	for a in migbox $(mb --list); do
 		if [[ $a == migbox ]]; then mb --man > "$BATS_TEST_TMPDIR/p"; else mb --man "$a" > "$BATS_TEST_TMPDIR/p"; fi

@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct ram_list ram;
 	const struct compress_method *methods[] = { &compress_zlib, &compress_zstd };
 	unsigned char hdr[MULTIFD_PACKET_HEADER_SIZE] = { 0 };
-	char err[MULTIFD_ERR_LEN];
+	char err[ERR_LEN];
 	struct mfd_init init;
 	struct mfd_packet pkt;
 

@@ -2,7 +2,7 @@
  * bytes. The first byte picks what the rest is:
  *   even: return-path messages one after another (be16 type | be16 len |
  *         len bytes), through pc_rp_header and pc_rp_body;
- *   odd:  a stream file, indexed by pc_index_build over a mapping of it as
+ *   odd:  a stream file, indexed by stream_index_build over a mapping of it as
  *         postcopy-serve does, and the index checked against the file. */
 #include <stdint.h>
 #include <stdio.h>
@@ -11,9 +11,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "io.h"
-#include "postcopy.h"
+#include "iobuf.h"
+#include "postcopy_wire.h"
 #include "stream.h"
+#include "stream_index.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,7 +33,7 @@ static void check_rp_msg(const struct pc_rp_msg *m)
 			break;
 		/* fall through */
 	case PC_RP_REQ_PAGES:
-		if (m->start % PC_PAGE_SIZE || !m->length || m->length % PC_PAGE_SIZE)
+		if (m->start % STREAM_INDEX_PAGE_SIZE || !m->length || m->length % STREAM_INDEX_PAGE_SIZE)
 			abort();
 		break;
 	case PC_RP_SHUT:
@@ -46,7 +47,7 @@ static void check_rp_msg(const struct pc_rp_msg *m)
 
 static void fuzz_return_path(const uint8_t *data, size_t size)
 {
-	char err[PC_ERR_LEN];
+	char err[ERR_LEN];
 
 	while (size >= PC_RP_HEADER_SIZE) {
 		struct pc_rp_msg m;
@@ -80,7 +81,7 @@ static void fuzz_return_path(const uint8_t *data, size_t size)
 }
 
 /* What postcopy-serve relies on when it serves from the index. */
-static void check_index(const struct pc_index *ix, const unsigned char *base, size_t size)
+static void check_index(const struct stream_index *ix, const unsigned char *base, size_t size)
 {
 	uint64_t total = 0;
 
@@ -94,17 +95,17 @@ static void check_index(const struct pc_index *ix, const unsigned char *base, si
 	if (ix->repeated > ix->records)
 		abort();
 	for (uint32_t i = 0; i < ix->nblocks; i++) {
-		const struct pc_block *b = &ix->blocks[i];
+		const struct stream_index_block *b = &ix->blocks[i];
 
-		if (!b->rb || b->rb->index != i || b->pages != b->rb->length / PC_PAGE_SIZE)
+		if (!b->rb || b->rb->index != i || b->pages != b->rb->length / STREAM_INDEX_PAGE_SIZE)
 			abort();
 		total += b->pages;
 		for (uint64_t p = 0; p < b->pages; p++) {
 			uint64_t e = b->page[p];
 
-			if (!e || (e & ~0xffull) == PC_ZERO)
+			if (!e || (e & ~0xffull) == STREAM_INDEX_ZERO)
 				continue;
-			if (e & PC_ZERO || e > size || size - e < PC_PAGE_SIZE)
+			if (e & STREAM_INDEX_ZERO || e > size || size - e < STREAM_INDEX_PAGE_SIZE)
 				abort();	/* a page's data must lie inside the file */
 		}
 	}
@@ -116,9 +117,9 @@ static void fuzz_index(const uint8_t *data, size_t size)
 {
 	static int fd = -1;
 	struct stream_reader *r;
-	struct pc_index ix;
+	struct stream_index ix;
 	struct in_buf in;
-	char err[PC_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (fd < 0) {
 		fd = memfd_create("fuzz-postcopy", 0);
@@ -133,11 +134,11 @@ static void fuzz_index(const uint8_t *data, size_t size)
 	if (!r)
 		abort();
 	err[0] = 0;
-	if (pc_index_build(&ix, r, in.buf, err) == 0)
+	if (stream_index_build(&ix, r, in.buf, err) == 0)
 		check_index(&ix, in.buf, size);
 	else if (!err[0])
 		abort();
-	pc_index_free(&ix);
+	stream_index_free(&ix);
 	stream_reader_free(r);
 	in_free(&in);
 }

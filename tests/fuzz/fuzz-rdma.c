@@ -96,7 +96,7 @@ static void check_marked(const struct rdma_compress *c, const struct rdma_dest_b
 static void check_compress(const struct rdma_compress *c, const struct rdma_dest_block *blocks,
 			   uint32_t n)
 {
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 	bool got = rdma_compress_check(c, blocks, n, err) == 0;
 	bool want = c->block_idx < n && c->value <= 0xff &&
 		    ref_inside(c->offset, c->length, &blocks[c->block_idx]);
@@ -110,7 +110,7 @@ static void check_compress(const struct rdma_compress *c, const struct rdma_dest
 static void check_register(const struct rdma_register *r, const struct rdma_dest_block *blocks,
 			   uint32_t n)
 {
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 	uint64_t first = 0, last = 0;
 	bool got = rdma_register_check(r, blocks, n, &first, &last, err) == 0;
 	const struct rdma_dest_block *b = r->current_index < n ? &blocks[r->current_index] : NULL;
@@ -125,7 +125,7 @@ static void check_register(const struct rdma_register *r, const struct rdma_dest
 
 static void check_result(const struct rdma_register_result *rr, const struct rdma_dest_block *b)
 {
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 	bool got = rdma_register_result_check(rr, b, err) == 0;
 	bool want = rr->rkey && (u128)rr->host_addr + b->length <= UINT64_MAX;
 
@@ -135,7 +135,7 @@ static void check_result(const struct rdma_register_result *rr, const struct rdm
 
 static void check_dest_blocks(const struct rdma_dest_block *b, uint32_t n, const struct ram_list *ram)
 {
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 	bool got = rdma_dest_blocks_check(b, n, ram, err) == 0;
 	bool want = n == ram->count;
 
@@ -219,7 +219,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct rdma_dest_block *blocks;
 	struct rdma_control h;
 	struct rdma_caps caps;
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 	uint32_t nblocks;
 
 	if (!ram.count) {

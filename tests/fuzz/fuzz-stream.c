@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "digest.h"
-#include "io.h"
+#include "iobuf.h"
 #include "sendmap.h"
 #include "stream.h"
 

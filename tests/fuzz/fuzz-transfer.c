@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "digest.h"
-#include "io.h"
+#include "iobuf.h"
 #include "multifd.h"
 #include "ram.h"
 #include "stream.h"
@@ -46,7 +46,7 @@ static void send_packet(struct flow *f)
 {
 	unsigned char hdr[MULTIFD_PACKET_HEADER_SIZE];
 	unsigned char rec[STREAM_PAGE_HEADER_MAX];
-	char err[MULTIFD_ERR_LEN];
+	char err[ERR_LEN];
 	struct mfd_packet got;
 	const struct ram_block *b;
 
@@ -136,7 +136,7 @@ static int digests(int fd, struct digest *d, uint32_t max)
 static void decode_tail(struct flow *f, const uint8_t *data, size_t size)
 {
 	unsigned char hdr[MULTIFD_PACKET_HEADER_SIZE] = { 0 };
-	char err[MULTIFD_ERR_LEN];
+	char err[ERR_LEN];
 	struct mfd_packet pkt;
 	size_t n = size < sizeof(hdr) ? size : sizeof(hdr);
 

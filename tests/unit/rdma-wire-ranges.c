@@ -45,7 +45,7 @@ static void registers(void)
 	/* [0, 2^64 - 4096): (length + chunk - 1) / chunk wraps to 0 */
 	const struct rdma_dest_block edge = { 0x7f0000000000ull, 0, UINT64_MAX - 4095, 0 };
 	const struct rdma_dest_block whole = { 0, 0, UINT64_MAX, 0 };
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 	uint64_t first = 0, last = 0;
 
 	ok(!reg(&edge, CHUNK, 1ull << 44, &first, &last, err),
@@ -65,7 +65,7 @@ static void fills(void)
 	const struct rdma_dest_block top = { 0x1000, UINT64_MAX - CHUNK + 1, CHUNK, 0 };
 	const struct rdma_dest_block low = { 0, 0x1000, UINT64_MAX - 0x1fff, 0 };
 	struct rdma_register_result rr = { .rkey = 1, .host_addr = UINT64_MAX - CHUNK };
-	char err[RDMA_ERR_LEN];
+	char err[ERR_LEN];
 
 	ok(fill(&top, UINT64_MAX - 4095, 4096, err),
 	   "COMPRESS: the last page of a block ending at 2^64 taken", err);

@@ -174,7 +174,7 @@ static int caps(const struct net_endpoint *ep, uint32_t version, uint32_t flags)
 int main(int argc, char **argv)
 {
 	struct net_endpoint ep;
-	char err[NET_ERR_LEN];
+	char err[ERR_LEN];
 
 	if (argc < 4 || net_endpoint_parse(argv[2], true, &ep, err) < 0) {
 		fprintf(stderr, "usage: rdma-peer caps|source|dest ADDR:PORT ARGS\n");
