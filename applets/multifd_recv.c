@@ -994,6 +994,7 @@ static const struct xfer_ops recv_ops = {
 	.applet = "multifd-recv",
 	.role = XFER_RECEIVER,
 	.opts = recv_opts,
+	.help = &multifd_recv_help,
 	.operands = operands,
 	.setup = setup,
 	.open = open_main,

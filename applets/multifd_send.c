@@ -744,6 +744,7 @@ static const struct xfer_ops send_ops = {
 	.applet = "multifd-send",
 	.role = XFER_SENDER,
 	.opts = send_opts,
+	.help = &multifd_send_help,
 	.operands = operands,
 	.setup = setup,
 	.open = open_channels,

@@ -1341,6 +1341,7 @@ static const struct xfer_ops serve_ops = {
 	.applet = "postcopy-serve",
 	.role = XFER_SERVER,
 	.opts = serve_opts,
+	.help = &postcopy_serve_help,
 	.option = take_option,
 	.operands = operands,
 	.setup = setup,

@@ -813,6 +813,7 @@ static const struct xfer_ops recv_ops = {
 	.applet = "rdma-recv",
 	.role = XFER_RECEIVER,
 	.opts = recv_opts,
+	.help = &rdma_recv_help,
 	.option = take_own,
 	.operands = operands,
 	.setup = setup,

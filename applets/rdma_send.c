@@ -664,6 +664,7 @@ static const struct xfer_ops send_ops = {
 	.applet = "rdma-send",
 	.role = XFER_SENDER,
 	.opts = send_opts,
+	.help = &rdma_send_help,
 	.option = take_pin_all,
 	.operands = operands,
 	.setup = setup,

@@ -33,6 +33,7 @@ struct xfer_ops {
 	const char *applet;
 	enum xfer_role role;
 	const struct opt *opts;			/* its option table */
+	const struct applet_help *help;		/* --help */
 	/* An option of its own (not a shared row); may be NULL. */
 	int (*option)(void *ctx, int key, const char *arg, char err[ERR_LEN]);
 	/* The operands after the options; exits with die_usage() if wrong. */

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "applets.h"
 #include "log.h"
 #include "xfer_run.h"
 
@@ -23,8 +22,11 @@ static void parse(struct xfer *x, int argc, char **argv)
 	char err[ERR_LEN];
 
 	switch (xfer_getopt(&x->opts, argc, argv, ops->opts, ops->option, x->ctx, err)) {
-	case 1: applet_help();
-	case -1: die_usage("%s", err);
+	case 1:
+		applet_help_print(stdout, ops->help);
+		exit(stdout_finish("the usage text"));
+	case -1:
+		die_usage("%s", err);
 	}
 	ops->operands(x->ctx, argc, argv);
 	if (ops->role == XFER_RECEIVER) {
