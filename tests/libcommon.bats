@@ -26,5 +26,5 @@ unit() {
 }
 
 @test "rdma codec: range checks exact at the edges of 64 bits (block lengths near 2^64, ends at 2^64); page ranges marked word-wise" {
-	unit rdma-wire-ranges rdma_wire.c ram.c pagemap.c -lxxhash
+	unit rdma-wire-ranges rdma_wire.c ram.c pagemap.c error.c -lxxhash
 }
