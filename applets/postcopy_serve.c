@@ -100,7 +100,8 @@ const struct applet_help postcopy_serve_help = {
 "A destination's return-path message out of its place fails the run: page\n"
 "requests before the guest was started or past a block's end, bitmaps and\n"
 "RESUME_ACK not asked for. Page requests wait in a bounded queue; one for\n"
-"pages already sent is dropped.\n"
+"pages already sent is dropped, and so is one that finds the queue full\n"
+"before RESUME_ACK (its pages go out in the background).\n"
 "\n"
 XFER_USAGE_SIGNALS
 "\n"
@@ -115,6 +116,7 @@ XFER_USAGE_SIGNALS
  * reads is made to wait (its return path is not read meanwhile), not
  * given memory. */
 #define QUEUE_MAX	4096u
+#define DEV_PIECE	(64u << 10)	/* device state copied at a time */
 
 /* Where the run is: which return-path messages may come (under the lock). */
 enum srv_phase {
@@ -123,6 +125,7 @@ enum srv_phase {
 	PH_BITMAPS,	/* --resume: the RECV_BITMAPs asked for */
 	PH_RESUME,	/* --resume: POSTCOPY_RESUME sent, RESUME_ACK awaited */
 	PH_PAGES,	/* LISTEN sent, or resumed: page requests */
+	PH_DONE,	/* every page sent: requests are dropped */
 };
 
 struct request {
@@ -208,13 +211,26 @@ static void mark_sent(struct server *s, uint32_t b, uint64_t p)
 		s->sent_pages++;
 }
 
+/* The first page of block b in [p, end) not sent yet, or end: a word of
+ * pages at a time, since a request may span a million of them. */
+static uint64_t next_unsent(struct server *s, uint32_t b, uint64_t p, uint64_t end)
+{
+	while (p < end) {
+		uint64_t word = ~__atomic_load_n(&s->sent[b][p / 64], __ATOMIC_RELAXED) >> (p % 64);
+
+		if (word) {
+			p += (uint64_t)__builtin_ctzll(word);
+			return p < end ? p : end;
+		}
+		p = (p / 64 + 1) * 64;
+	}
+	return end;
+}
+
 /* Every page of [p, p + n) of block b was sent. */
 static bool pages_sent(struct server *s, uint32_t b, uint64_t p, uint64_t n)
 {
-	for (uint64_t i = p; i < p + n; i++)
-		if (!page_sent(s, b, i))
-			return false;
-	return true;
+	return next_unsent(s, b, p, p + n) == p + n;
 }
 
 /* One page record from the index: PAGE with the file's bytes, or ZERO. */
@@ -253,15 +269,15 @@ static int close_section(struct server *s)
 /* ---- the return path ---- */
 
 /* A page request, with the lock held: checked, dropped when its pages
- * went already, queued otherwise (waiting, woken by a failure, while the
- * queue is full). */
+ * went already, queued otherwise (while the queue is full, waiting for the
+ * sender to drain it, woken by a failure or the last page sent). */
 static int queue_request_locked(struct server *s, const struct pc_rp_msg *m)
 {
 	struct session *ss = &s->x.session;
 	uint64_t page = m->start / STREAM_INDEX_PAGE_SIZE, pages = m->length / STREAM_INDEX_PAGE_SIZE;
 	uint32_t b;
 
-	if (s->phase != PH_PAGES && s->phase != PH_RESUME)
+	if (s->phase != PH_PAGES && s->phase != PH_RESUME && s->phase != PH_DONE)
 		return session_fail_locked(ss, "the destination asks for pages (%s) before the guest was started",
 					   pc_rp_name(m->type)), -1;
 	if (m->type == PC_RP_REQ_PAGES_ID) {
@@ -280,11 +296,20 @@ static int queue_request_locked(struct server *s, const struct pc_rp_msg *m)
 		return session_fail_locked(ss, "the destination asks for %u bytes at 0x%" PRIx64 " of block '%s', past its end (%" PRIu64 " bytes)",
 					   m->length, m->start, s->ix.blocks[b].rb->name, s->ix.blocks[b].rb->length), -1;
 	atomic_fetch_add(&s->requests, 1);
-	if (pages_sent(s, b, page, pages))
-		return 0;	/* it asked before our page arrived */
-	while (s->qcount == QUEUE_MAX)
+	for (;;) {
+		/* it asked before our page arrived, or all went already */
+		if (s->phase == PH_DONE || pages_sent(s, b, page, pages))
+			return 0;
+		if (s->qcount < QUEUE_MAX)
+			break;
+		/* Full. Before RESUME_ACK nothing drains it, and waiting would
+		 * leave the ACK unread: dropped, the pages go out with the
+		 * background ones. */
+		if (s->phase != PH_PAGES)
+			return 0;
 		if (session_wait(ss, &s->cond))
 			return -1;
+	}
 	s->queue[(s->qhead + s->qcount++) % QUEUE_MAX] = (struct request){ b, page, pages, now_ns() };
 	pthread_cond_broadcast(&s->cond);
 	return 0;
@@ -451,13 +476,14 @@ static int serve_requests_locked(struct server *s)
 	pthread_cond_broadcast(&s->cond);	/* room in the queue */
 	pthread_mutex_unlock(&ss->lock);
 
-	for (size_t i = 0; i < n && !s->out.err; i++) {
+	for (size_t i = 0; i < n && !s->out.err && !srv_failed(s); i++) {
 		const struct request *rq = &s->batch[i];
+		uint64_t end = rq->page + rq->pages;
 		bool any = false;
 
-		for (uint64_t p = rq->page; p < rq->page + rq->pages; p++) {
-			if (page_sent(s, rq->block, p))
-				continue;	/* on its way already */
+		/* the pages on their way already are skipped */
+		for (uint64_t p = next_unsent(s, rq->block, rq->page, end); p < end;
+		     p = next_unsent(s, rq->block, p + 1, end)) {
 			if (!opened)
 				open_part(s);
 			opened = any = true;
@@ -481,25 +507,6 @@ static int serve_requests_locked(struct server *s)
 	return ret;
 }
 
-/* The first page of block b at or after p not sent yet, or its page
- * count: whole words of sent pages are skipped at once. */
-static uint64_t next_unsent(struct server *s, uint32_t b, uint64_t p)
-{
-	uint64_t pages = s->ix.blocks[b].pages;
-	const uint64_t *bits = s->sent[b];
-
-	while (p < pages) {
-		uint64_t word = ~bits[p / 64] >> (p % 64);
-
-		if (word) {
-			p += (uint64_t)__builtin_ctzll(word);
-			return p < pages ? p : pages;
-		}
-		p = (p / 64 + 1) * 64;
-	}
-	return pages;
-}
-
 /* Up to SECTION_PAGES unsent pages from the cursor on, in one section. */
 static int push_background(struct server *s)
 {
@@ -507,7 +514,7 @@ static int push_background(struct server *s)
 
 	while (n < SECTION_PAGES && s->sent_pages < s->ix.total_pages) {
 		uint32_t b = (uint32_t)s->cursor_block;
-		uint64_t p = next_unsent(s, b, s->cursor_page);
+		uint64_t p = next_unsent(s, b, s->cursor_page, s->ix.blocks[b].pages);
 
 		if (p >= s->ix.blocks[b].pages) {
 			/* every block seen twice with nothing unsent: the count
@@ -570,6 +577,15 @@ static int serve_pages(struct server *s)
 		pthread_mutex_unlock(&ss->lock);
 		ret = push_background(s);
 		pthread_mutex_lock(&ss->lock);
+	}
+	if (!ret) {
+		/* What is still queued asks for pages sent since; a return-path
+		 * thread waiting for room must go on to read the SHUT. */
+		s->phase = PH_DONE;
+		s->qcount = 0;
+		pthread_cond_broadcast(&s->cond);
+		/* nothing is held back any more: a silence now is a stall */
+		atomic_store(&s->push_at_ns, 0);
 	}
 	pthread_mutex_unlock(&ss->lock);
 	return ret;
@@ -664,7 +680,13 @@ static int send_package(struct server *s)
 	put_be32(b, size);
 	send_command(s, MIG_CMD_PACKAGED, b, sizeof(b));
 	send_command(s, MIG_CMD_POSTCOPY_LISTEN, NULL, 0);
-	out_write(&s->out, s->in.buf + s->ix.devices_start, dev);
+	/* Copied through the send buffer in pieces smaller than it: a larger
+	 * write goes to the socket straight from the mapping, where a file
+	 * cut short fails as EFAULT ("Bad address") instead of the SIGBUS
+	 * that guarded() explains. */
+	for (uint64_t off = 0; off < dev; off += DEV_PIECE)
+		out_write(&s->out, s->in.buf + s->ix.devices_start + off,
+			  dev - off < DEV_PIECE ? dev - off : DEV_PIECE);
 	ping(s, 3);
 	send_command(s, MIG_CMD_POSTCOPY_RUN, NULL, 0);
 	return s->out.err ? -1 : 0;
@@ -763,6 +785,7 @@ struct spool {
 	struct io_end in;
 	int fd;
 	int err;
+	_Atomic uint64_t *read;		/* bytes so far: --timeout's activity */
 };
 
 static ssize_t spool_read(void *ctx, void *p, size_t n)
@@ -770,7 +793,11 @@ static ssize_t spool_read(void *ctx, void *p, size_t n)
 	struct spool *sp = ctx;
 	ssize_t r = io_read(&sp->in, p, n);
 
-	if (r > 0 && write_full(sp->fd, p, (size_t)r) < 0) {
+	if (r <= 0)
+		return r;
+	/* every byte counts: a record may take longer than --timeout */
+	atomic_fetch_add(sp->read, (uint64_t)r);
+	if (write_full(sp->fd, p, (size_t)r) < 0) {
 		sp->err = errno;
 		return -1;
 	}
@@ -783,7 +810,7 @@ static ssize_t spool_read(void *ctx, void *p, size_t n)
  * read. The walk is the reader's own, so its errors are those of a file. */
 static int spool_walk(struct server *s, int fd, char err[ERR_LEN])
 {
-	struct spool sp = { .fd = fd };
+	struct spool sp = { .fd = fd, .read = &s->spooled };
 	struct in_buf in;
 	struct stream_reader *r = NULL;
 	struct stream_item it;
@@ -797,7 +824,6 @@ static int spool_walk(struct server *s, int fd, char err[ERR_LEN])
 	}
 	in_set_source(&in, spool_read, &sp);
 	while ((n = stream_next(r, &it)) > 0) {
-		atomic_store(&s->spooled, in_offset(&in));
 		if (it.type == SI_RAM_MEM_SIZE) {
 			uint64_t ram = 0;
 

@@ -6,6 +6,7 @@
 # exit 1 and a message naming what went wrong; never by timeout(1) (124),
 # never killed by a signal of its own making, never with unbounded memory.
 load helpers
+load stream-builder
 load lib/fakedest
 
 setup() {
@@ -91,6 +92,21 @@ serve() {
 	assert_fails_with 1 'the destination sends RESUME_ACK 7 '
 }
 
+@test "--resume: more page requests than the queue holds before RESUME_ACK are no stall" {
+	# the destination has every page but the last
+	FAKE_FIRST="$(rp bitmap pc.ram)0000000000000008ff7f000000000000"0123456789abcdef
+	# 5000 requests for that page before the ACK: the sender serves none
+	# before it, so a return-path thread waiting for room in the queue
+	# would never read the ACK
+	perl -e 'print unpack("H*", pack("nnQ>NC/a*", 3, 19, 15 * 4096, 4096, "pc.ram") .
+		pack("nnQ>N", 4, 12, 15 * 4096, 4096) x 5000 . pack("nnN", 6, 4, 1))' >"$T/reqs"
+	FAKE_FIRST=$FAKE_FIRST fake_dest play "@$T/reqs"
+	serve --resume --stats-json "$T/s.json"
+	assert_ok
+	[[ $(jq -r '.ok, .pages_already_there, .pages_requested + .pages_pushed, .requests' "$T/s.json") == \
+		$'true\n15\n1\n5001' ]]
+}
+
 # max_rss CMD...: runs CMD, stderr in $T/serve.err; its peak RSS in KiB
 # in $rss, its status in $rss_status.
 max_rss() {
@@ -124,10 +140,42 @@ max_rss() {
 	((rss < 131072))
 }
 
+@test "requests piling up while the last pages go out leave the SHUT readable: no stall at the end" {
+	mb stream-gen -b pc.ram:64M --devices 2 -o "$T/in"
+	# the whole block asked for at once, then 20000 requests for its last
+	# page: they fill the queue while the block goes out, and once every
+	# page is sent nothing drains it
+	perl -e 'print unpack("H*", pack("nnQ>NC/a*", 3, 19, 0, 64 << 20, "pc.ram") .
+		pack("nnQ>N", 4, 12, (64 << 20) - 4096, 4096) x 20000)' >"$T/reqs"
+	fake_dest play "@$T/reqs"
+	serve --push-delay 60000 --stats-json "$T/s.json"
+	assert_ok
+	[[ $(jq -r '.ok, .pages_requested, .pages_pushed, .requests' "$T/s.json") == $'true\n16384\n0\n20001' ]]
+}
+
+@test "--push-delay: once every page went, a destination that never says SHUT meets --timeout" {
+	# it asks for the whole block: nothing is left to hold back
+	fake_dest play-hold "$(rp req_id 0 $((16 * 4096)) pc.ram)"
+	serve --push-delay 60000
+	assert_fails_with 1 'the destination took no byte and sent nothing for 5 s (--timeout)'
+}
+
 @test "a stream file cut short while it is served is exit 1 saying so, not SIGBUS" {
 	# pushing waits, so the page asked for after the cut is read then
 	FAKE_TRUNCATE="$T/in 4096" fake_dest play "$(rp req_id $((15 * 4096)) 4096 pc.ram)"
 	serve --push-delay 60000
+	assert_fails_with 1 'stdin: the stream file was cut short while it was read (SIGBUS at offset' \
+		'it must not change until postcopy-serve is done'
+}
+
+@test "a stream file cut short before its device state goes out (over 1 MiB) is exit 1 saying so" {
+	# 2 MiB of device state: more than the send buffer, so not copied
+	# through it unless on purpose
+	{ sb_valid_head; sb_page 0 pc.ram a; sb_eos; sb_footer 2; sb_end 2; sb_eos; sb_footer 2
+	  sb_full 3 timer 0 2; head -c 2M /dev/zero; sb_footer 3; sb_eof; } >"$T/in"
+	# cut when PING 2 comes: the package follows its PONG
+	FAKE_TRUNCATE="$T/in 4096" FAKE_TRUNCATE_AT=2 fake_dest play ''
+	serve
 	assert_fails_with 1 'stdin: the stream file was cut short while it was read (SIGBUS at offset' \
 		'it must not change until postcopy-serve is done'
 }
@@ -153,6 +201,19 @@ max_rss() {
 	run timeout -k 5 30 "$MIGBOX" postcopy-serve --timeout 2 "127.0.0.1:$port" <"$T/fifo"
 	kill "$writer"
 	assert_fails_with 1 'stdin: no byte of the stream came for 2 s (--timeout) while it was spooled'
+}
+
+@test "a pipe that brings its bytes slowly, each within --timeout, is spooled to its end" {
+	port=$(free_port)
+	# 20000 bytes, then one every 0.2 s for 4 s (no record completes
+	# meanwhile), then the rest
+	run bash -c 'perl -e '\''open(my $f, "<:raw", $ARGV[0]) or die; $| = 1;
+		read($f, my $b, 20000); print $b;
+		for (1 .. 20) { read($f, $b, 1); print $b; select(undef, undef, undef, 0.2) }
+		local $/; print <$f>'\'' "$1" |
+		timeout -k 5 30 "$MIGBOX" postcopy-serve --timeout 2 "127.0.0.1:$2"' - "$T/in" "$port"
+	# past the spool: then nothing listens
+	assert_fails_with 1 "postcopy-serve: cannot connect to 127.0.0.1:$port: Connection refused"
 }
 
 @test "a piped stream going on past what its RAM can explain is refused, and spooled no further" {
