@@ -14,7 +14,7 @@ setup_file()
 	# rdma-peer: a misbehaving peer for the fault cases
 	gcc -static -O2 -D_GNU_SOURCE -DRDMA_STATIC_PROVIDERS=all -I"$top/include" \
 		-o "$BATS_FILE_TMPDIR/rdma-peer" "$top/tests/vm/tools/rdma-peer.c" \
-		"$top"/libcommon/{rdma_link,rdma_wire,net,io,progress,log,ram,pagemap}.c \
+		"$top"/libcommon/{rdma_link,rdma_wire,net,io,progress,log,ram,pagemap,error}.c \
 		-Wl,--start-group $(pkg-config --static --libs librdmacm libibverbs) -Wl,--end-group \
 		-lxxhash 2>"$BATS_FILE_TMPDIR/cc.err" ||
 		{ cat "$BATS_FILE_TMPDIR/cc.err" >&2; echo "cannot build rdma-peer" >&2; return 1; }
