@@ -708,6 +708,11 @@ static int start_postcopy(struct server *s)
 	pc_advise_encode(advise);
 	send_command(s, MIG_CMD_POSTCOPY_ADVISE, advise, sizeof(advise));
 	send_ram_start(s);
+	/* a saver that sent SWITCHOVER_START (a QEMU 9.2+ machine type) has a
+	 * destination that expects it at postcopy's start, as QEMU 10 sends it;
+	 * a 7.2 destination would refuse it, and never gets such a stream */
+	if (s->ix.switchover_start)
+		send_command(s, MIG_CMD_SWITCHOVER_START, NULL, 0);
 	/* QEMU 7.2 needs a DISCARD before LISTEN; a whole block costs nothing */
 	for (uint32_t i = 0; i < ram->count; i++)
 		send_command(s, MIG_CMD_POSTCOPY_RAM_DISCARD, discard,

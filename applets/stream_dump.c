@@ -146,6 +146,7 @@ static const char *command_name(uint16_t cmd)
 		"?", "OPEN_RETURN_PATH", "PING", "POSTCOPY_ADVISE",
 		"POSTCOPY_LISTEN", "POSTCOPY_RUN", "POSTCOPY_RAM_DISCARD",
 		"PACKAGED", "ENABLE_COLO", "POSTCOPY_RESUME", "RECV_BITMAP",
+		"SWITCHOVER_START",
 	};
 
 	return cmd < COMMANDS ? names[cmd] : "?";

@@ -38,6 +38,7 @@ struct stream_index {
 	uint32_t devices;
 	uint64_t records, repeated;	/* page records, and those a later one replaced */
 	uint64_t total_pages;
+	bool switchover_start;		/* the saver sent MIG_CMD_SWITCHOVER_START (QEMU 9.2+ machines) */
 };
 
 /* The RAM a block list claims is within what can be served (STREAM_INDEX_MAX_PAGES);

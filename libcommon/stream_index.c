@@ -111,6 +111,10 @@ static int index_item(struct stream_index *ix, struct stream_reader *r, const st
 		if (it->section->kind == SECTION_KIND_OPAQUE)
 			ix->devices_end = it->end_offset;
 		return 0;
+	case SI_COMMAND:
+		if (it->cmd == MIG_CMD_SWITCHOVER_START)
+			ix->switchover_start = true;
+		return 0;
 	default:
 		return 0;
 	}

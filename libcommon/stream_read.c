@@ -515,6 +515,8 @@ static int read_command(struct stream_reader *r, struct stream_item *it)
 		return fail(r, base + 1, "unknown command %u, expected 1..%u", cmd, MIG_CMD_MAX);
 	if ((cmd == MIG_CMD_PACKAGED || cmd == MIG_CMD_PING) && len != 4)
 		return fail(r, base + 3, "command %u with length %u, expected 4", cmd, len);
+	if (cmd == MIG_CMD_SWITCHOVER_START && len != 0)
+		return fail(r, base + 3, "command %u (SWITCHOVER_START) with length %u, expected 0", cmd, len);
 	p = peek(r, 5, len, "command data");
 	if (!p)
 		return -1;
