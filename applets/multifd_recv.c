@@ -110,7 +110,8 @@ struct receiver;
 /* A packet's pages and their record headers, on their way out. */
 struct recv_slot {
 	unsigned char *pages;			/* MULTIFD_PACKET_DATA bytes */
-	unsigned char header[MULTIFD_PACKET_PAGES][STREAM_PAGE_HEADER_MAX];
+	/* a record header, and a ZERO record's fill byte */
+	unsigned char header[MULTIFD_PACKET_PAGES][STREAM_PAGE_HEADER_MAX + 1];
 	uint64_t written_at;			/* output position past them */
 };
 
@@ -156,7 +157,12 @@ struct receiver {
 	const struct section_info *ram_section;
 	bool ram_open;			/* main's RAM section, before its EOS */
 	bool own_part_open;		/* a PART opened for channel pages */
-	uint64_t eos_written;		/* sync points completed */
+	uint64_t sync_points;		/* sync points completed */
+	/* What a sync point is on the main channel: a RAM EOS (QEMU 7.2, and
+	 * machines up to 8.0: multifd-flush-after-each-section), or, once the
+	 * stream has one, a MULTIFD_FLUSH record (later machines flush once a
+	 * round and send EOS without a sync). Decided by the first of the two. */
+	bool flush_mode, eos_synced;
 	uint64_t own_parts;
 	uint64_t ram_total;
 	int first_closed;		/* first channel closed in order, or -1 */
@@ -272,10 +278,10 @@ static int queue_pages(struct recv_channel *ch, struct recv_slot *slot, const st
 	pthread_mutex_lock(&s->lock);
 	/* Pages after our SYNC number k belong to sync point k + 1: they go
 	 * out only after main's EOS number k. */
-	while (rx->eos_written < ch->syncs)
+	while (rx->sync_points < ch->syncs)
 		if (session_wait(s, &rx->cond))
 			goto out;
-	if (outq_reserve(&rx->x.q, 32, 2 * pkt->normal_pages + 1) < 0)
+	if (outq_reserve(&rx->x.q, 32, 2 * pkt->normal_pages + pkt->zero_pages + 1) < 0)
 		goto out;
 	if (!rx->ram_open && !rx->own_part_open) {
 		stream_write_section(&rx->w, QEMU_VM_SECTION_PART, rx->ram_section);
@@ -291,7 +297,15 @@ static int queue_pages(struct recv_channel *ch, struct recv_slot *slot, const st
 		slot->written_at = outq_ref(&rx->x.q, slot->pages + (size_t)i * MULTIFD_PAGE_SIZE,
 					    MULTIFD_PAGE_SIZE);
 	}
-	ch->pages_since_sync += pkt->normal_pages;
+	/* zero pages listed in the packet (QEMU 9.0+): ZERO records, fill 0 */
+	for (uint32_t i = pkt->normal_pages; i < pkt->normal_pages + pkt->zero_pages; i++) {
+		size_t n = stream_page_header(&rx->w, b, pkt->offset[i], RAM_SAVE_FLAG_ZERO,
+					      slot->header[i]);
+
+		slot->header[i][n] = 0;
+		slot->written_at = outq_ref(&rx->x.q, slot->header[i], n + 1);
+	}
+	ch->pages_since_sync += pkt->normal_pages + pkt->zero_pages;
 	ret = 0;
 out:
 	pthread_mutex_unlock(&s->lock);
@@ -334,17 +348,21 @@ static int receive_pages(struct recv_channel *ch)
 		rx_fail(rx, "channel %u: packet %" PRIu64 ": %s", ch->id, pkt->packet_num, err);
 		return -1;
 	}
-	payload = m->recv_buffer(ch->dctx, slot->pages, pkt->next_packet_size);
-	if (channel_read(ch, payload, pkt->next_packet_size, "payload") <= 0)
-		return -1;
-	if (m->recv(ch->dctx, payload, pkt->next_packet_size, slot->pages,
-		    (size_t)pkt->normal_pages * MULTIFD_PAGE_SIZE, err) < 0) {
-		rx_fail(rx, "channel %u: packet %" PRIu64 ": %s", ch->id, pkt->packet_num, err);
-		return -1;
+	/* a zero-only packet has no payload, compressed or not */
+	if (pkt->normal_pages) {
+		payload = m->recv_buffer(ch->dctx, slot->pages, pkt->next_packet_size);
+		if (channel_read(ch, payload, pkt->next_packet_size, "payload") <= 0)
+			return -1;
+		if (m->recv(ch->dctx, payload, pkt->next_packet_size, slot->pages,
+			    (size_t)pkt->normal_pages * MULTIFD_PAGE_SIZE, err) < 0) {
+			rx_fail(rx, "channel %u: packet %" PRIu64 ": %s", ch->id, pkt->packet_num, err);
+			return -1;
+		}
 	}
 	if (queue_pages(ch, slot, b) < 0)
 		return -1;
 	atomic_fetch_add_explicit(&ch->cnt.pages, pkt->normal_pages, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rx->zero_pages, pkt->zero_pages, memory_order_relaxed);
 	atomic_fetch_add_explicit(&ch->cnt.payload_bytes, pkt->next_packet_size,
 				  memory_order_relaxed);
 	return 0;
@@ -374,7 +392,7 @@ static int receive_packet(struct recv_channel *ch)
 			", expected numbers that never go back", ch->id, pkt->packet_num, last_num);
 		return -1;
 	}
-	if (pkt->normal_pages && receive_pages(ch) < 0)
+	if (pkt->normal_pages + pkt->zero_pages && receive_pages(ch) < 0)
 		return -1;
 	atomic_fetch_add_explicit(&ch->cnt.packets, 1, memory_order_relaxed);
 	if (pkt->flags & MULTIFD_FLAG_SYNC) {
@@ -629,11 +647,31 @@ static int stage_item(struct receiver *rx, struct stream_reader *r, const struct
 	return 0;
 }
 
+/* A MULTIFD_FLUSH: every channel's next SYNC came, and the pages before
+ * it are queued. The record itself is the transport's, not the stream's:
+ * it is not written (a loader without multifd has no use for it, QEMU 7.2
+ * would refuse it). Lock held. */
+static int flush_sync_locked(struct receiver *rx, const struct stream_item *it)
+{
+	if (rx->eos_synced) {
+		session_fail_locked(&rx->x.session, "main channel, offset %" PRIu64 ": a MULTIFD_FLUSH after RAM EOS records were sync points: the source mixes both kinds",
+				    it->offset);
+		return -1;
+	}
+	rx->flush_mode = true;
+	if (wait_sync_locked(rx, rx->sync_points + 1) < 0)
+		return -1;
+	rx->sync_points++;
+	pthread_cond_broadcast(&rx->cond);
+	return 0;
+}
+
 static int main_ram_item(struct receiver *rx, struct stream_reader *r,
 			 const struct stream_item *it)
 {
 	struct session *s = &rx->x.session;
 	struct ram_list *ram = stream_ram(r);
+	bool sync;
 	int ret;
 
 	if (it->type == SI_RAM_ZERO)
@@ -644,10 +682,16 @@ static int main_ram_item(struct receiver *rx, struct stream_reader *r,
 		return -1;
 	}
 	pthread_mutex_lock(&s->lock);
+	if (it->type == SI_RAM_MULTIFD_FLUSH) {
+		ret = flush_sync_locked(rx, it);
+		pthread_mutex_unlock(&s->lock);
+		return ret;
+	}
 	/* The EOS goes with its footer, after every channel's SYNC: a
 	 * channel may queue its next pages right after, and must find a
 	 * section boundary. */
-	ret = it->type == SI_RAM_EOS ? wait_sync_locked(rx, rx->eos_written + 1) : 0;
+	sync = it->type == SI_RAM_EOS && !rx->flush_mode;
+	ret = sync ? wait_sync_locked(rx, rx->sync_points + 1) : 0;
 	if (!ret)
 		ret = emit_locked(rx, it, ram, item_need(it));
 	if (!ret && it->type == SI_RAM_MEM_SIZE) {
@@ -658,7 +702,10 @@ static int main_ram_item(struct receiver *rx, struct stream_reader *r,
 	}
 	if (!ret && it->type == SI_RAM_EOS) {
 		rx->ram_open = false;
-		rx->eos_written++;
+		if (sync) {
+			rx->sync_points++;
+			rx->eos_synced = true;
+		}
 		pthread_cond_broadcast(&rx->cond);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -689,6 +736,7 @@ static int main_item(struct receiver *rx, struct stream_reader *r,
 	case SI_RAM_ZERO:
 	case SI_RAM_PAGE:
 	case SI_RAM_EOS:
+	case SI_RAM_MULTIFD_FLUSH:
 		return main_ram_item(rx, r, it);
 	case SI_FOOTER:
 		return 0;	/* a RAM footer: written with its EOS */
@@ -725,9 +773,9 @@ static int check_channels_locked(struct receiver *rx)
 					    i, ch->pages_since_sync);
 			return -1;
 		}
-		if (ch->syncs != rx->eos_written) {
+		if (ch->syncs != rx->sync_points) {
 			session_fail_locked(s, "channel %u: %" PRIu64 " SYNC packets, expected %" PRIu64
-					    " (the main channel's sync points)", i, ch->syncs, rx->eos_written);
+					    " (the main channel's sync points)", i, ch->syncs, rx->sync_points);
 			return -1;
 		}
 	}
@@ -841,7 +889,7 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "channels"); jw_u64(w, rx->x.opts.channels);
 	jw_key(w, "compression"); jw_string(w, rx->x.opts.method->name);
 	jw_key(w, "ram_total"); jw_u64(w, rx->ram_total);
-	jw_key(w, "sync_points"); jw_u64(w, rx->eos_written);
+	jw_key(w, "sync_points"); jw_u64(w, rx->sync_points);
 	jw_key(w, "own_part_sections"); jw_u64(w, rx->own_parts);
 	jw_key(w, "output_bytes"); jw_u64(w, outq_written(&rx->x.q));
 	jw_key(w, "zero_pages"); jw_u64(w, rx->zero_pages);

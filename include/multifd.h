@@ -22,10 +22,11 @@
 #define MULTIFD_VERSION			1
 
 #define MULTIFD_FLAG_SYNC		0x1
-#define MULTIFD_FLAG_COMPRESSION_MASK	0xe
+#define MULTIFD_FLAG_COMPRESSION_MASK	0x3e	/* 7.2: 0xe; 10.0 adds uadk, qatzip */
 #define MULTIFD_FLAG_NOCOMP		0x0
 #define MULTIFD_FLAG_ZLIB		0x2
 #define MULTIFD_FLAG_ZSTD		0x4
+#define MULTIFD_FLAG_DEVICE_STATE	0x40	/* QEMU 10: a device's state, another layout */
 
 /* Only 4 KiB target pages: the header's offset array is sized for
  * 512 KiB / page size, so another page size is another wire format. */
@@ -54,9 +55,12 @@ struct mfd_packet {
 	uint32_t normal_pages;
 	uint32_t next_packet_size;
 	uint64_t packet_num;
-	/* Decoded only when normal_pages > 0 (otherwise stale on the wire). */
+	/* QEMU 9.0+ (zero-page-detection=multifd): zero pages listed after the
+	 * normal ones, no data; 7.2 leaves the field 0. */
+	uint32_t zero_pages;
+	/* Decoded only when the packet has pages (otherwise stale on the wire). */
 	char ramblock[MULTIFD_RAMBLOCK_LEN];	/* NUL-terminated */
-	uint64_t offset[MULTIFD_PACKET_PAGES];
+	uint64_t offset[MULTIFD_PACKET_PAGES];	/* normal_pages, then zero_pages */
 };
 
 void mfd_init_encode(const struct mfd_init *m, unsigned char out[MULTIFD_INIT_SIZE]);
@@ -69,12 +73,13 @@ int mfd_init_decode(const unsigned char in[MULTIFD_INIT_SIZE], struct mfd_init *
 
 void mfd_packet_encode(const struct mfd_packet *p,
 		       unsigned char out[MULTIFD_PACKET_HEADER_SIZE]);
-/* Decodes and checks a packet header: magic, version, known flags,
- * pages_alloc and normal_pages within MULTIFD_PACKET_PAGES, and, for a
- * packet with pages, the compression flag (must be comp_flag), a
- * NUL-terminated block name, a payload size that fits the pages (exactly
- * normal_pages pages without compression) and page-aligned offsets. -1
- * with err filled otherwise. */
+/* Decodes and checks a packet header: magic, version, known flags (a
+ * DEVICE_STATE packet is refused by name), pages_alloc, normal_pages and
+ * zero_pages within MULTIFD_PACKET_PAGES, and, for a packet with pages,
+ * the compression flag (must be comp_flag, also on a zero-only packet), a
+ * NUL-terminated block name, a payload size that fits the normal pages
+ * (exactly normal_pages pages without compression, nothing for none) and
+ * page-aligned offsets. -1 with err filled otherwise. */
 int mfd_packet_decode(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
 		      struct mfd_packet *p, uint32_t comp_flag,
 		      char err[ERR_LEN]);

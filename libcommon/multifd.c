@@ -14,6 +14,9 @@ const char *mfd_compression_name(uint32_t comp_flag)
 	case MULTIFD_FLAG_NOCOMP: return "none";
 	case MULTIFD_FLAG_ZLIB: return "zlib";
 	case MULTIFD_FLAG_ZSTD: return "zstd";
+	case 0x8: return "qpl";
+	case 0x10: return "uadk";
+	case 0x20: return "qatzip";
 	default: return "unknown";
 	}
 }
@@ -74,8 +77,9 @@ void mfd_packet_encode(const struct mfd_packet *p,
 	put_be32(out + 16, p->normal_pages);
 	put_be32(out + 20, p->next_packet_size);
 	put_be64(out + 24, p->packet_num);
+	put_be32(out + 32, p->zero_pages);
 	memcpy(out + 64, p->ramblock, name_len);
-	for (uint32_t i = 0; i < p->normal_pages && i < MULTIFD_PACKET_PAGES; i++)
+	for (uint32_t i = 0; i < p->normal_pages + p->zero_pages && i < MULTIFD_PACKET_PAGES; i++)
 		put_be64(out + 320 + 8 * i, p->offset[i]);
 }
 
@@ -93,7 +97,7 @@ static int check_pages(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
 			 mfd_compression_name(comp_flag));
 		return -1;
 	}
-	if (comp_flag == MULTIFD_FLAG_NOCOMP) {
+	if (comp_flag == MULTIFD_FLAG_NOCOMP || !p->normal_pages) {
 		if (p->next_packet_size != p->normal_pages * MULTIFD_PAGE_SIZE) {
 			snprintf(err, ERR_LEN, "next_packet_size %u, expected %u (%u pages)",
 				 p->next_packet_size, p->normal_pages * MULTIFD_PAGE_SIZE,
@@ -118,7 +122,7 @@ static int check_pages(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
 		}
 	}
 	memcpy(p->ramblock, name, MULTIFD_RAMBLOCK_LEN);
-	for (uint32_t i = 0; i < p->normal_pages; i++) {
+	for (uint32_t i = 0; i < p->normal_pages + p->zero_pages; i++) {
 		p->offset[i] = get_be64(in + 320 + 8 * i);
 		if (p->offset[i] % MULTIFD_PAGE_SIZE) {
 			snprintf(err, ERR_LEN, "page %u: offset 0x%llx is not page-aligned",
@@ -140,6 +144,7 @@ int mfd_packet_decode(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
 	p->normal_pages = get_be32(in + 16);
 	p->next_packet_size = get_be32(in + 20);
 	p->packet_num = get_be64(in + 24);
+	p->zero_pages = get_be32(in + 32);
 	p->ramblock[0] = 0;
 
 	if (p->magic != MULTIFD_MAGIC) {
@@ -152,8 +157,13 @@ int mfd_packet_decode(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
 			 p->version, MULTIFD_VERSION);
 		return -1;
 	}
+	if (p->flags & MULTIFD_FLAG_DEVICE_STATE) {
+		snprintf(err, ERR_LEN, "a DEVICE_STATE packet (flags 0x%x): a device's state over multifd (QEMU 10's VFIO default with compression none) is not carried here; on the source: -global vfio-pci.x-migration-multifd-transfer=off",
+			 p->flags);
+		return -1;
+	}
 	if (p->flags & ~(uint32_t)KNOWN_FLAGS) {
-		snprintf(err, ERR_LEN, "packet flags 0x%x, expected only SYNC (0x1) and a compression flag (0xe)",
+		snprintf(err, ERR_LEN, "packet flags 0x%x, expected only SYNC (0x1) and a compression flag (0x3e)",
 			 p->flags);
 		return -1;
 	}
@@ -167,7 +177,12 @@ int mfd_packet_decode(const unsigned char in[MULTIFD_PACKET_HEADER_SIZE],
 			 p->normal_pages, p->pages_alloc);
 		return -1;
 	}
-	return p->normal_pages ? check_pages(in, p, comp_flag, err) : 0;
+	if (p->zero_pages > p->pages_alloc - p->normal_pages) {
+		snprintf(err, ERR_LEN, "zero_pages %u, expected at most pages_alloc - normal_pages %u",
+			 p->zero_pages, p->pages_alloc - p->normal_pages);
+		return -1;
+	}
+	return p->normal_pages + p->zero_pages ? check_pages(in, p, comp_flag, err) : 0;
 }
 
 struct ram_block *mfd_packet_block(const struct mfd_packet *p,
@@ -180,7 +195,7 @@ struct ram_block *mfd_packet_block(const struct mfd_packet *p,
 		snprintf(err, ERR_LEN, "unknown RAM block '%.64s'", p->ramblock);
 		return NULL;
 	}
-	for (uint32_t i = 0; i < p->normal_pages; i++) {
+	for (uint32_t i = 0; i < p->normal_pages + p->zero_pages; i++) {
 		if (p->offset[i] >= b->length || b->length - p->offset[i] < MULTIFD_PAGE_SIZE) {
 			snprintf(err, ERR_LEN, "page %u: offset 0x%llx is outside block '%.64s' (length 0x%llx)",
 				 i, (unsigned long long)p->offset[i], b->name,

@@ -192,7 +192,7 @@ by_hand() {
 		'offset 0x10 is not page-aligned|0 128 1 4096 1 pc.ram 16'
 		"unknown RAM block 'nosuch'|0 128 1 4096 1 nosuch 0"
 		"offset 0x10000 is outside block 'pc.ram' (length 0x10000)|0 128 1 4096 1 pc.ram 65536"
-		'packet flags 0x10, expected only SYNC|16 128 0 0 1 pc.ram'
+		'packet flags 0x80, expected only SYNC|128 128 0 0 1 pc.ram'
 		'packet_num 3 after 7|1 128 0 0 7 x -- 1 128 0 0 3 x'
 	)
 	local c want spec p
