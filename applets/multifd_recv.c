@@ -890,6 +890,8 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "compression"); jw_string(w, rx->x.opts.method->name);
 	jw_key(w, "ram_total"); jw_u64(w, rx->ram_total);
 	jw_key(w, "sync_points"); jw_u64(w, rx->sync_points);
+	jw_key(w, "sync_mode");
+	jw_string(w, rx->flush_mode ? "round" : rx->eos_synced ? "section" : "unknown");
 	jw_key(w, "own_part_sections"); jw_u64(w, rx->own_parts);
 	jw_key(w, "output_bytes"); jw_u64(w, outq_written(&rx->x.q));
 	jw_key(w, "zero_pages"); jw_u64(w, rx->zero_pages);

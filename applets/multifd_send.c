@@ -30,6 +30,8 @@
 #include "transfer.h"
 #include "xfer_run.h"
 
+enum { OPT_SYNC = 0x2000, OPT_ZERO_PAGES };
+
 static const struct opt send_opts[] = {
 	XFER_ROW_CHANNELS,
 	XFER_ROW_COMPRESS("none, zlib or zstd (default none)"),
@@ -39,6 +41,16 @@ static const struct opt send_opts[] = {
 	XFER_ROW_TIMEOUT("give up connecting after SECONDS (default 30) and fail when no byte "
 			 "moves for SECONDS, saying whether stdin or the receiver stalled "
 			 "(default: no limit)"),
+	{ OPT_SYNC, "sync", "MODE", "how the destination syncs the channels: 'section' (a SYNC "
+	  "on every channel before each RAM end-of-section, as QEMU 7.2: "
+	  "migration.multifd-flush-after-each-section=on, machine types up to 8.0) or 'round' "
+	  "(the SYNCs followed by a MULTIFD_FLUSH record on the main channel: the property off, "
+	  "machine types 8.1 and later); default: from the stream's machine type", "section round" },
+	{ OPT_ZERO_PAGES, "zero-pages", "MODE", "where zero pages go: 'legacy' (ZERO records on "
+	  "the main channel; zero-page-detection=legacy, machine types up to 8.2; every "
+	  "destination takes them) or 'multifd' (listed in the packets, QEMU 9.0 and later; "
+	  "zero-page-detection=multifd, machine types 9.0 and later); default: from the "
+	  "stream's machine type, legacy when it has no version", "legacy multifd" },
 	XFER_ROW_PROGRESS,
 	XFER_ROW_STATS,
 	OPT_HELP,
@@ -55,10 +67,20 @@ const struct applet_help multifd_send_help = {
 "does: the main channel first, then CHANNELS multifd channels that each open\n"
 "with an init packet. Non-zero pages travel in packets of up to 128 pages of\n"
 "one RAM block, on whichever channel is free; zero pages stay on the main\n"
-"channel as ZERO records; at every RAM end-of-section record each channel\n"
-"sends a SYNC packet before the main channel goes on. The receiver is\n"
-"multifd-recv or a QEMU destination with the multifd capability and the\n"
-"same channel count and compression.\n"
+"channel as ZERO records or go in the packets (--zero-pages); at every RAM\n"
+"end-of-section record each channel sends a SYNC packet before the main\n"
+"channel goes on (followed by a MULTIFD_FLUSH record with --sync round).\n"
+"The receiver is multifd-recv or a QEMU destination with the multifd\n"
+"capability and the same channel count and compression.\n"
+"\n"
+"A QEMU destination's sync mode follows its machine type, which is the\n"
+"stream's (QEMU refuses any other): both modes are read from the version in\n"
+"the machine type's name (pc-i440fx-7.2: section and legacy, as QEMU 7.2;\n"
+"pc-i440fx-10.0: round and multifd, QEMU 10.0's defaults). A machine type\n"
+"without a version (or a stream without one) needs --sync: a wrong mode\n"
+"stalls the destination or, worse, lets it finish without the channels'\n"
+"pages. A destination started with -global\n"
+"migration.multifd-flush-after-each-section=on|off needs --sync to match.\n"
 "\n",
 	.notes =
 "\n"
@@ -78,10 +100,12 @@ XFER_USAGE_SIGNALS
 /* One packet's worth of pages, or a SYNC. */
 struct send_job {
 	const struct ram_block *block;
-	uint32_t npages;
+	uint32_t npages;		/* normal pages, with data */
+	uint32_t nzero;			/* zero pages, listed only */
 	uint32_t flags;
 	uint64_t packet_num;
 	uint64_t offset[MULTIFD_PACKET_PAGES];
+	uint64_t zero_offset[MULTIFD_PACKET_PAGES];
 	unsigned char *pages;		/* MULTIFD_PACKET_DATA bytes */
 };
 
@@ -120,6 +144,9 @@ struct sender {
 	const struct section_info *ram_section;
 	uint8_t ram_section_type;
 	struct ram_pageset touched;	/* pages sent since the last sync point */
+	enum mfd_sync_mode sync_mode;	/* AUTO until the stream's machine says */
+	enum mfd_zero_mode zero_mode;
+	unsigned char fill_page[MULTIFD_PAGE_SIZE];	/* a ZERO record's page */
 	uint64_t ram_total;
 	uint64_t sync_points, extra_sync_points;
 
@@ -173,17 +200,21 @@ static int send_packet(struct send_channel *ch, const struct send_job *job)
 	struct iovec iov[2] = { { ch->header, sizeof(ch->header) } };
 	char err[ERR_LEN];
 
-	if (job->npages) {
-		if (tx->x.opts.method->send_prepare(ch->cctx, job->pages,
-						    (size_t)job->npages * MULTIFD_PAGE_SIZE,
-						    &iov[1], err) < 0) {
-			tx_fail(tx, "channel %u: packet %" PRIu64 ": %s", ch->id, job->packet_num, err);
-			return -1;
-		}
+	if (job->npages && tx->x.opts.method->send_prepare(ch->cctx, job->pages,
+							   (size_t)job->npages * MULTIFD_PAGE_SIZE,
+							   &iov[1], err) < 0) {
+		tx_fail(tx, "channel %u: packet %" PRIu64 ": %s", ch->id, job->packet_num, err);
+		return -1;
+	}
+	if (job->npages + job->nzero) {
+		/* a zero-only packet has the method's flag too, and no payload */
 		pkt.flags |= tx->x.opts.method->wire_flag;
-		pkt.next_packet_size = (uint32_t)iov[1].iov_len;
+		pkt.zero_pages = job->nzero;
+		pkt.next_packet_size = job->npages ? (uint32_t)iov[1].iov_len : 0;
 		snprintf(pkt.ramblock, sizeof(pkt.ramblock), "%s", job->block->name);
 		memcpy(pkt.offset, job->offset, job->npages * sizeof(job->offset[0]));
+		memcpy(pkt.offset + job->npages, job->zero_offset,
+		       job->nzero * sizeof(job->zero_offset[0]));
 	}
 	mfd_packet_encode(&pkt, ch->header);
 	if (net_writev_full(ch->fd, iov, job->npages ? 2 : 1) < 0) {
@@ -315,20 +346,20 @@ static int hand_off_pages(struct sender *tx)
 	ch->pending = true;
 	pthread_cond_signal(&ch->wake);
 	pthread_mutex_unlock(&s->lock);
-	tx->filling->npages = 0;
+	tx->filling->npages = tx->filling->nzero = 0;
 	return 0;
 }
 
 /* Every page handed over so far is written, then a SYNC on every channel;
- * only then may the main channel write the EOS that the receiver syncs
- * on. */
+ * only then may the main channel write the record that the receiver syncs
+ * on: the EOS, or in round mode a MULTIFD_FLUSH (written here). */
 static int sync_channels(struct sender *tx)
 {
 	struct session *s = &tx->x.session;
 	bool flushed = false;
 	int ret = 0;
 
-	if (tx->filling->npages && hand_off_pages(tx) < 0)
+	if (tx->filling->npages + tx->filling->nzero && hand_off_pages(tx) < 0)
 		return -1;
 	pthread_mutex_lock(&s->lock);
 	for (unsigned int i = 0; i < tx->x.opts.channels && !ret; i++) {
@@ -338,7 +369,7 @@ static int sync_channels(struct sender *tx)
 			ret = -1;
 			break;
 		}
-		ch->job->npages = 0;
+		ch->job->npages = ch->job->nzero = 0;
 		ch->job->flags = MULTIFD_FLAG_SYNC;
 		ch->job->packet_num = tx->packet_num++;
 		ch->pending = true;
@@ -348,28 +379,31 @@ static int sync_channels(struct sender *tx)
 		if (!wait_idle_locked(tx, &tx->ch[i], &flushed))
 			ret = -1;
 	pthread_mutex_unlock(&s->lock);
-	if (!ret) {
-		ram_pageset_clear(&tx->touched);
-		tx->sync_points++;
-	}
-	return ret;
+	if (ret)
+		return ret;
+	ram_pageset_clear(&tx->touched);
+	tx->sync_points++;
+	if (tx->sync_mode == MFD_SYNC_ROUND)
+		stream_write_ram_flag(&tx->w, RAM_SAVE_FLAG_MULTIFD_FLUSH);
+	return 0;
 }
 
 /* A sync point of our own in the middle of a RAM section: sync, EOS,
- * footer, and the section reopened (a START goes on as a PART). */
+ * footer, and the section reopened (a START goes on as a PART); in round
+ * mode the MULTIFD_FLUSH is the whole sync point. */
 static int extra_sync_point(struct sender *tx)
 {
 	if (sync_channels(tx) < 0)
 		return -1;
+	tx->extra_sync_points++;
+	if (tx->sync_mode == MFD_SYNC_ROUND)
+		return flush_main(tx);
 	stream_write_ram_flag(&tx->w, RAM_SAVE_FLAG_EOS);
 	stream_write_footer(&tx->w, tx->ram_section->id);
 	if (tx->ram_section_type == QEMU_VM_SECTION_START)
 		tx->ram_section_type = QEMU_VM_SECTION_PART;
 	stream_write_section(&tx->w, tx->ram_section_type, tx->ram_section);
-	if (flush_main(tx) < 0)
-		return -1;
-	tx->extra_sync_points++;
-	return 0;
+	return flush_main(tx);
 }
 
 /* Marks a page as sent in this epoch; a second send in the same epoch
@@ -397,14 +431,50 @@ static int queue_page(struct sender *tx, const struct ram_block *b, uint64_t add
 {
 	struct send_job *j = tx->filling;
 
-	if (j->npages && j->block != b && hand_off_pages(tx) < 0)
+	if (j->npages + j->nzero && j->block != b && hand_off_pages(tx) < 0)
 		return -1;
 	j = tx->filling;
 	j->block = b;
-	memcpy(j->pages + (size_t)j->npages * MULTIFD_PAGE_SIZE, data, MULTIFD_PAGE_SIZE);
-	j->offset[j->npages++] = addr;
-	if (j->npages == MULTIFD_PACKET_PAGES)
+	if (data) {
+		memcpy(j->pages + (size_t)j->npages * MULTIFD_PAGE_SIZE, data, MULTIFD_PAGE_SIZE);
+		j->offset[j->npages++] = addr;
+	} else {
+		j->zero_offset[j->nzero++] = addr;
+	}
+	if (j->npages + j->nzero == MULTIFD_PACKET_PAGES)
 		return hand_off_pages(tx);
+	return 0;
+}
+
+/* A zero page: a ZERO record on the main channel, or listed in a packet. */
+static int send_zero(struct sender *tx, const struct ram_block *b, uint64_t addr)
+{
+	atomic_fetch_add_explicit(&tx->zero_pages, 1, memory_order_relaxed);
+	if (tx->zero_mode == MFD_ZERO_MULTIFD)
+		return queue_page(tx, b, addr, NULL);
+	return stream_write_zero(&tx->w, b, addr, 0);
+}
+
+/* Both modes known before the first RAM record: from the options, else
+ * from the machine type the configuration section named. */
+static int modes_known(struct sender *tx, struct stream_reader *r)
+{
+	const struct stream_config *cfg = stream_config(r);
+	enum mfd_sync_mode sync;
+	enum mfd_zero_mode zero;
+	bool versioned = cfg->present && mfd_machine_modes(cfg->machine, &sync, &zero) == 0;
+
+	if (tx->sync_mode == MFD_SYNC_AUTO) {
+		if (!versioned) {
+			tx_fail(tx, "stdin: %s%s%s, so the destination's multifd sync mode is unknown: say --sync section (QEMU 7.2, machine types up to 8.0, or migration.multifd-flush-after-each-section=on) or --sync round (machine types 8.1 and later)",
+				cfg->present ? "machine type '" : "no configuration section before RAM",
+				cfg->present ? cfg->machine : "", cfg->present ? "' has no version" : "");
+			return -1;
+		}
+		tx->sync_mode = sync;
+	}
+	if (tx->zero_mode == MFD_ZERO_AUTO)
+		tx->zero_mode = versioned ? zero : MFD_ZERO_LEGACY;
 	return 0;
 }
 
@@ -420,6 +490,8 @@ static int send_ram_item(struct sender *tx, struct stream_reader *r,
 				stream_page_size(r), MULTIFD_PAGE_SIZE);
 			return -1;
 		}
+		if (modes_known(tx, r) < 0)
+			return -1;
 		tx->ram_total = ram->total;
 		stream_write_item(&tx->w, it, ram);
 		/* Channels' pages name blocks the receiver learns here. */
@@ -427,16 +499,20 @@ static int send_ram_item(struct sender *tx, struct stream_reader *r,
 	case SI_RAM_PAGE:
 		if (touch_page(tx, it->block, it->addr) < 0)
 			return -1;
-		if (page_is_zero(it->data, MULTIFD_PAGE_SIZE)) {
-			atomic_fetch_add_explicit(&tx->zero_pages, 1, memory_order_relaxed);
-			return stream_write_zero(&tx->w, it->block, it->addr, 0);
-		}
+		if (page_is_zero(it->data, MULTIFD_PAGE_SIZE))
+			return send_zero(tx, it->block, it->addr);
 		return queue_page(tx, it->block, it->addr, it->data);
 	case SI_RAM_ZERO:
 		if (touch_page(tx, it->block, it->addr) < 0)
 			return -1;
-		atomic_fetch_add_explicit(&tx->zero_pages, 1, memory_order_relaxed);
-		return stream_write_item(&tx->w, it, ram);
+		if (!it->fill)
+			return send_zero(tx, it->block, it->addr);
+		/* QEMU 10.0 refuses a ZERO record whose fill is not 0: the
+		 * page goes as the bytes it stands for */
+		memset(tx->fill_page, it->fill, sizeof(tx->fill_page));
+		return queue_page(tx, it->block, it->addr, tx->fill_page);
+	case SI_RAM_MULTIFD_FLUSH:
+		return 0;	/* the sync points are ours */
 	default:		/* EOS */
 		if (sync_channels(tx) < 0)
 			return -1;
@@ -458,6 +534,7 @@ static int send_item(struct sender *tx, struct stream_reader *r,
 	case SI_RAM_MEM_SIZE:
 	case SI_RAM_PAGE:
 	case SI_RAM_ZERO:
+	case SI_RAM_MULTIFD_FLUSH:
 	case SI_RAM_EOS:
 		return send_ram_item(tx, r, it);
 	case SI_EOF:
@@ -659,6 +736,10 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "ram_total"); jw_u64(w, tx->ram_total);
 	jw_key(w, "sync_points"); jw_u64(w, tx->sync_points);
 	jw_key(w, "extra_sync_points"); jw_u64(w, tx->extra_sync_points);
+	jw_key(w, "sync_mode");
+	jw_string(w, tx->sync_mode == MFD_SYNC_ROUND ? "round" :
+		  tx->sync_mode == MFD_SYNC_SECTION ? "section" : "unknown");
+	jw_key(w, "zero_pages_in_packets"); jw_bool(w, tx->zero_mode == MFD_ZERO_MULTIFD);
 	jw_key(w, "zero_pages"); jw_u64(w, tx->zero_pages);
 	jw_key(w, "main_bytes"); jw_u64(w, tx->main_bytes);
 	chan_counters_json(w, cnt, NULL, tx->x.opts.channels, MULTIFD_PAGE_SIZE);
@@ -728,6 +809,36 @@ static int end(void *ctx, struct stream_reader *r)
 	return tx_failed(tx) ? -1 : 0;
 }
 
+static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
+{
+	struct sender *tx = ctx;
+
+	switch (key) {
+	case OPT_SYNC:
+		if (!strcmp(arg, "section"))
+			tx->sync_mode = MFD_SYNC_SECTION;
+		else if (!strcmp(arg, "round"))
+			tx->sync_mode = MFD_SYNC_ROUND;
+		else
+			goto bad;
+		return 0;
+	case OPT_ZERO_PAGES:
+		if (!strcmp(arg, "legacy"))
+			tx->zero_mode = MFD_ZERO_LEGACY;
+		else if (!strcmp(arg, "multifd"))
+			tx->zero_mode = MFD_ZERO_MULTIFD;
+		else
+			goto bad;
+		return 0;
+	}
+	snprintf(err, ERR_LEN, "bad option");
+	return -1;
+bad:
+	snprintf(err, ERR_LEN, "--%s: expected %s, not '%s'", key == OPT_SYNC ? "sync" : "zero-pages",
+		 key == OPT_SYNC ? "section or round" : "legacy or multifd", arg);
+	return -1;
+}
+
 static void operands(void *ctx, int argc, char **argv)
 {
 	struct sender *tx = ctx;
@@ -745,6 +856,7 @@ static const struct xfer_ops send_ops = {
 	.role = XFER_SENDER,
 	.opts = send_opts,
 	.help = &multifd_send_help,
+	.option = take_option,
 	.operands = operands,
 	.setup = setup,
 	.open = open_channels,

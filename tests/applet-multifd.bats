@@ -127,6 +127,71 @@ teardown() { multifd_teardown; }
 	[[ $(jq '.zero_pages, .pages' "$T/s.json" | tr '\n' ' ') == '1 0 ' ]]
 }
 
+# modes MACHINE: stream-gen with that machine type through multifd-send
+# and multifd-recv (3 channels, zstd, options $SEND_MODES for the sender);
+# same digests, every page of the output sent, the sync points agreeing;
+# prints the sender's sync_mode and zero_pages_in_packets.
+modes() {
+	gen -s 20 -b pc.ram:4M -b vga:1M -i 3 -r 20 --machine "$1" -o "$T/in"
+	transfer "$T/in" "-c 3 -z zstd ${SEND_MODES:-} --stats-json $T/s.json" "-c 3 -z zstd --stats-json $T/r.json"
+	same_digests "$T/in" "$T/out"
+	mb stream-dump --map --json "$T/out" | jq -e '[.ram_blocks[].map.never] | add == 0' >/dev/null
+	[[ $(jq .sync_points "$T/s.json") == $(jq .sync_points "$T/r.json") ]]
+	[[ $(jq .sync_mode "$T/s.json") == $(jq .sync_mode "$T/r.json") ]]
+	[[ $(jq .zero_pages "$T/s.json") == $(jq .zero_pages "$T/r.json") ||
+		$(jq .zero_pages_in_packets "$T/s.json") == false ]]
+	jq -r '"\(.sync_mode) \(.zero_pages_in_packets)"' "$T/s.json"
+}
+
+@test "the stream's machine type picks the destination's sync and zero-page modes; --sync and --zero-pages override" {
+	local m
+	for m in pc-i440fx-7.2:section:false pc-q35-8.0:section:false pc-q35-8.1:round:false \
+		pc-i440fx-8.2:round:false virt-9.0:round:true pc-i440fx-10.0:round:true; do
+		[[ $(modes "${m%%:*}") == "$(cut -d: -f2 <<<"$m") $(cut -d: -f3 <<<"$m")" ]]
+	done
+	# zero pages listed in packets: the receiver writes them as ZERO records
+	[[ $(mb stream-dump --json "$T/out" | jq .ram_records.zero) == $(jq .zero_pages "$T/s.json") ]]
+	[[ $(jq '.per_channel | map(.syncs) | unique' -c "$T/r.json") == "[$(jq .sync_points "$T/s.json")]" ]]
+	SEND_MODES='--sync section --zero-pages legacy'
+	[[ $(modes pc-i440fx-10.0) == 'section false' ]]
+	SEND_MODES='--sync round --zero-pages multifd'
+	[[ $(modes pc-i440fx-7.2) == 'round true' ]]
+	run mb multifd-send --sync sometimes 127.0.0.1:1 </dev/null
+	assert_fails_with 2 '--sync: expected section or round'
+	run mb multifd-send --zero-pages none 127.0.0.1:1 </dev/null
+	assert_fails_with 2 '--zero-pages: expected legacy or multifd'
+}
+
+@test "a machine type without a version: multifd-send fails naming --sync, and nothing is written; --sync makes it go" {
+	gen -s 21 -b pc.ram:1M --machine microvm -o "$T/in"
+	recv_bg -c 2 --timeout 20 -o "$T/out" 127.0.0.1:0
+	port=$(recv_port)
+	send_fg "$T/in" -c 2 --timeout 20 "127.0.0.1:$port"
+	recv_wait
+	[[ $SEND_STATUS == 1 && $RECV_STATUS == 1 ]]
+	grep -q "machine type 'microvm' has no version, so the destination's multifd sync mode is unknown: say --sync section" "$T/send.err"
+	[[ ! -e $T/out ]]
+	transfer "$T/in" "-c 2 --sync section --stats-json $T/s.json" "-c 2"
+	same_digests "$T/in" "$T/out"
+	[[ $(jq -r '"\(.sync_mode) \(.zero_pages_in_packets)"' "$T/s.json") == 'section false' ]]
+	# a stream without a configuration section
+	{ sb_header; sb_start 2 ram 0 4; sb_mem_size pc.ram 65536; sb_eos; sb_footer 2; sb_eof; } >"$T/bare"
+	recv_bg -c 1 --timeout 20 -o "$T/out2" 127.0.0.1:0
+	port=$(recv_port)
+	send_fg "$T/bare" -c 1 --timeout 20 "127.0.0.1:$port"
+	recv_wait
+	[[ $SEND_STATUS == 1 ]]
+	grep -q 'no configuration section before RAM, so .* say --sync' "$T/send.err"
+}
+
+@test "a ZERO record whose fill is not 0 goes as the page it stands for (QEMU 10.0 refuses such a record)" {
+	{ sb_valid_head; sb_zero 0 pc.ram 90; sb_zero 4096 "" 0; sb_page 8192 "" b; sb_valid_tail; } >"$T/in"
+	transfer "$T/in" "-c 2 --stats-json $T/s.json" "-c 2"
+	same_digests "$T/in" "$T/out"
+	[[ $(jq '.zero_pages, .pages' "$T/s.json" | tr '\n' ' ') == '1 2 ' ]]
+	[[ $(mb stream-dump --json "$T/out" | jq -c '.ram_records | [.page, .zero]') == '[2,1]' ]]
+}
+
 @test "--progress and --stats-json report the transfer" {
 	gen -s 13 -b pc.ram:16M -o "$T/in"
 	transfer "$T/in" "-c 2 -z zstd --progress --stats-json $T/s.json" "-c 2 -z zstd --progress --stats-json $T/r.json"

@@ -22,9 +22,10 @@ sb_page() {
 	if [[ -n $2 ]]; then be64 $(($1 | 8)); str8 "$2"; else be64 $(($1 | 8 | 0x20)); fi
 	head -c 4096 /dev/zero | tr '\0' "${3:-a}"
 }
+# zero record: offset block-name-or-empty [fill byte, default 0]
 sb_zero() {
 	if [[ -n $2 ]]; then be64 $(($1 | 2)); str8 "$2"; else be64 $(($1 | 2 | 0x20)); fi
-	u8 0
+	u8 "${3:-0}"
 }
 # A small valid stream: one block "pc.ram" of 64 KiB, two pages, one device.
 sb_valid_head() {
