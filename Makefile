@@ -35,7 +35,7 @@ quiet = @echo "  $(1)	$@";
 endif
 
 .PHONY: all demo deb static asan fuzz man check check-quick check-asan check-interop \
-	check-vm check-fuzz install clean bench
+	check-interop10 check-vm check-fuzz install clean bench
 
 all: migbox
 
@@ -93,6 +93,9 @@ check-asan: asan
 
 check-interop: migbox
 	SUITES=interop tests/run-all
+
+check-interop10: migbox
+	SUITES=interop10 tests/run-all
 
 check-vm: migbox-static migbox
 	SUITES=vm tests/run-all

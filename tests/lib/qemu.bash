@@ -72,6 +72,22 @@ _qemu_size() {
 	fi
 }
 
+# qemu_version: MAJOR.MINOR of $QEMU_BIN (7.2, 10.0); the tests run as a
+#   matrix over QEMU 7.2 and 10.0 (QEMU_BIN), and a few expectations differ.
+qemu_version() {
+	"$QEMU_BIN" --version | sed -n '1s/^QEMU emulator version \([0-9]*\.[0-9]*\).*/\1/p'
+}
+
+# qemu_multifd_sync_mode: how a multifd destination of $QEMU_BIN's default
+#   machine type (-M pc) syncs: section (7.2, machine types up to 8.0) or
+#   round (multifd-flush-after-each-section off, 8.1 and later).
+qemu_multifd_sync_mode() {
+	local v
+	v=$(qemu_version) || return 1
+	[[ -n $v ]] || { echo "qemu.bash: cannot read the version of $QEMU_BIN" >&2; return 1; }
+	if ((${v%%.*} < 8)) || [[ $v == 8.0 ]]; then echo section; else echo round; fi
+}
+
 # qemu_exec_uri CMD PATH: an exec: migration URI running CMD on PATH, quoted
 #   for /bin/sh: qemu_start dst --incoming "$(qemu_exec_uri cat "$F")"
 qemu_exec_uri() {
