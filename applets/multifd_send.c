@@ -23,6 +23,7 @@
 #include "iobuf.h"
 #include "json.h"
 #include "log.h"
+#include "machine.h"
 #include "multifd.h"
 #include "net.h"
 #include "opts.h"
@@ -97,6 +98,12 @@ XFER_USAGE_SIGNALS
 "connection, receiver), 2 usage error.\n",
 };
 
+/* How the destination syncs the channels: a SYNC on each before every
+ * RAM EOS (SECTION), or SYNCs then a MULTIFD_FLUSH record (ROUND). Where
+ * zero pages go: ZERO records (LEGACY) or the packets' zero lists. */
+enum sync_mode { SYNC_AUTO, SYNC_SECTION, SYNC_ROUND };
+enum zero_mode { ZERO_AUTO, ZERO_LEGACY, ZERO_MULTIFD };
+
 /* One packet's worth of pages, or a SYNC. */
 struct send_job {
 	const struct ram_block *block;
@@ -144,8 +151,8 @@ struct sender {
 	const struct section_info *ram_section;
 	uint8_t ram_section_type;
 	struct ram_pageset touched;	/* pages sent since the last sync point */
-	enum mfd_sync_mode sync_mode;	/* AUTO until the stream's machine says */
-	enum mfd_zero_mode zero_mode;
+	enum sync_mode sync_mode;	/* AUTO until the stream's machine says */
+	enum zero_mode zero_mode;
 	unsigned char fill_page[MULTIFD_PAGE_SIZE];	/* a ZERO record's page */
 	uint64_t ram_total;
 	uint64_t sync_points, extra_sync_points;
@@ -383,7 +390,7 @@ static int sync_channels(struct sender *tx)
 		return ret;
 	ram_pageset_clear(&tx->touched);
 	tx->sync_points++;
-	if (tx->sync_mode == MFD_SYNC_ROUND)
+	if (tx->sync_mode == SYNC_ROUND)
 		stream_write_ram_flag(&tx->w, RAM_SAVE_FLAG_MULTIFD_FLUSH);
 	return 0;
 }
@@ -396,7 +403,7 @@ static int extra_sync_point(struct sender *tx)
 	if (sync_channels(tx) < 0)
 		return -1;
 	tx->extra_sync_points++;
-	if (tx->sync_mode == MFD_SYNC_ROUND)
+	if (tx->sync_mode == SYNC_ROUND)
 		return flush_main(tx);
 	stream_write_ram_flag(&tx->w, RAM_SAVE_FLAG_EOS);
 	stream_write_footer(&tx->w, tx->ram_section->id);
@@ -450,7 +457,7 @@ static int queue_page(struct sender *tx, const struct ram_block *b, uint64_t add
 static int send_zero(struct sender *tx, const struct ram_block *b, uint64_t addr)
 {
 	atomic_fetch_add_explicit(&tx->zero_pages, 1, memory_order_relaxed);
-	if (tx->zero_mode == MFD_ZERO_MULTIFD)
+	if (tx->zero_mode == ZERO_MULTIFD)
 		return queue_page(tx, b, addr, NULL);
 	return stream_write_zero(&tx->w, b, addr, 0);
 }
@@ -460,21 +467,20 @@ static int send_zero(struct sender *tx, const struct ram_block *b, uint64_t addr
 static int modes_known(struct sender *tx, struct stream_reader *r)
 {
 	const struct stream_config *cfg = stream_config(r);
-	enum mfd_sync_mode sync;
-	enum mfd_zero_mode zero;
-	bool versioned = cfg->present && mfd_machine_modes(cfg->machine, &sync, &zero) == 0;
+	struct machine_defaults d;
+	bool versioned = cfg->present && machine_defaults(cfg->machine, &d) == 0;
 
-	if (tx->sync_mode == MFD_SYNC_AUTO) {
+	if (tx->sync_mode == SYNC_AUTO) {
 		if (!versioned) {
 			tx_fail(tx, "stdin: %s%s%s, so the destination's multifd sync mode is unknown: say --sync section (QEMU 7.2, machine types up to 8.0, or migration.multifd-flush-after-each-section=on) or --sync round (machine types 8.1 and later)",
 				cfg->present ? "machine type '" : "no configuration section before RAM",
 				cfg->present ? cfg->machine : "", cfg->present ? "' has no version" : "");
 			return -1;
 		}
-		tx->sync_mode = sync;
+		tx->sync_mode = d.multifd_flush_per_section ? SYNC_SECTION : SYNC_ROUND;
 	}
-	if (tx->zero_mode == MFD_ZERO_AUTO)
-		tx->zero_mode = versioned ? zero : MFD_ZERO_LEGACY;
+	if (tx->zero_mode == ZERO_AUTO)
+		tx->zero_mode = versioned && d.multifd_zero_pages ? ZERO_MULTIFD : ZERO_LEGACY;
 	return 0;
 }
 
@@ -737,9 +743,9 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "sync_points"); jw_u64(w, tx->sync_points);
 	jw_key(w, "extra_sync_points"); jw_u64(w, tx->extra_sync_points);
 	jw_key(w, "sync_mode");
-	jw_string(w, tx->sync_mode == MFD_SYNC_ROUND ? "round" :
-		  tx->sync_mode == MFD_SYNC_SECTION ? "section" : "unknown");
-	jw_key(w, "zero_pages_in_packets"); jw_bool(w, tx->zero_mode == MFD_ZERO_MULTIFD);
+	jw_string(w, tx->sync_mode == SYNC_ROUND ? "round" :
+		  tx->sync_mode == SYNC_SECTION ? "section" : "unknown");
+	jw_key(w, "zero_pages_in_packets"); jw_bool(w, tx->zero_mode == ZERO_MULTIFD);
 	jw_key(w, "zero_pages"); jw_u64(w, tx->zero_pages);
 	jw_key(w, "main_bytes"); jw_u64(w, tx->main_bytes);
 	chan_counters_json(w, cnt, NULL, tx->x.opts.channels, MULTIFD_PAGE_SIZE);
@@ -816,17 +822,17 @@ static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
 	switch (key) {
 	case OPT_SYNC:
 		if (!strcmp(arg, "section"))
-			tx->sync_mode = MFD_SYNC_SECTION;
+			tx->sync_mode = SYNC_SECTION;
 		else if (!strcmp(arg, "round"))
-			tx->sync_mode = MFD_SYNC_ROUND;
+			tx->sync_mode = SYNC_ROUND;
 		else
 			goto bad;
 		return 0;
 	case OPT_ZERO_PAGES:
 		if (!strcmp(arg, "legacy"))
-			tx->zero_mode = MFD_ZERO_LEGACY;
+			tx->zero_mode = ZERO_LEGACY;
 		else if (!strcmp(arg, "multifd"))
-			tx->zero_mode = MFD_ZERO_MULTIFD;
+			tx->zero_mode = ZERO_MULTIFD;
 		else
 			goto bad;
 		return 0;

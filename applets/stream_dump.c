@@ -132,6 +132,7 @@ struct dump {
 	uint64_t total_bytes;
 	struct digest_state *state;
 	int vmdesc_devices;
+	bool vmdesc_configuration;	/* describes the configuration (QEMU 10.0) */
 	char oom[128];			/* set when a table could not grow */
 };
 
@@ -298,6 +299,7 @@ static int account(struct dump *d, const struct stream_item *it)
 		return 0;
 	case SI_VMDESC:
 		d->vmdesc_devices = json_vmdesc_devices((const char *)it->data, it->len, NULL, NULL);
+		d->vmdesc_configuration = json_has_key((const char *)it->data, it->len, "configuration");
 		return 0;
 	default:
 		return 0;
@@ -440,7 +442,8 @@ static void print_text(struct dump *d)
 		fprintf(f, "packaged data: %" PRIu64 " bytes (not parsed)\n", d->package_bytes);
 	fprintf(f, "EOF @%" PRIu64 "\n", d->eof_offset);
 	if (stream_vmdesc(d->r, &vmlen))
-		fprintf(f, "vmdesc: %zu bytes of JSON, %d devices\n", vmlen, d->vmdesc_devices);
+		fprintf(f, "vmdesc: %zu bytes of JSON, %d devices%s\n", vmlen, d->vmdesc_devices,
+			d->vmdesc_configuration ? ", the configuration described" : "");
 	else
 		fprintf(f, "vmdesc: none\n");
 }
@@ -704,6 +707,7 @@ static int print_json(struct dump *d, const char *error, const struct digest *st
 		jw_object(&w);
 		jw_key(&w, "bytes"); jw_u64(&w, vmlen);
 		jw_key(&w, "devices"); jw_i64(&w, d->vmdesc_devices);
+		jw_key(&w, "configuration"); jw_bool(&w, d->vmdesc_configuration);
 		jw_object_end(&w);
 	} else {
 		jw_null(&w);

@@ -10,6 +10,7 @@
 #include "applets.h"
 #include "iobuf.h"
 #include "log.h"
+#include "machine.h"
 #include "opts.h"
 #include "outfile.h"
 #include "progress.h"
@@ -34,7 +35,9 @@ static const struct opt gen_opts[] = {
 	{ OPT_VFIO, "vfio", "IDSTR:SIZE", "add a vfio device with SIZE bytes of state", NULL },
 	{ OPT_NO_VMDESC, "no-vmdesc", NULL, "end the stream at EOF, without a vmdesc", NULL },
 	{ OPT_MACHINE, "machine", "NAME", "machine type in the configuration (default "
-	  "pc-i440fx-7.2)", NULL },
+	  "pc-i440fx-7.2); from version 10.0 (pc-i440fx-10.0) the stream is as QEMU 10.0 "
+	  "writes it: SWITCHOVER_START before the END sections, a vmdesc that starts with "
+	  "the configuration", NULL },
 	{ OPT_UUID, "uuid", "UUID", "add a configuration/uuid subsection", NULL },
 	{ OPT_RAW, "raw", NULL, "write the final RAM image (blocks one after another) instead of "
 	  "the stream: what the destination must hold", NULL },
@@ -83,6 +86,8 @@ struct gen {
 	bool vmdesc;
 	bool raw;
 	const char *machine;
+	bool qemu10;			/* a 10.0+ machine: its stream's marks */
+	bool switchover_said;
 	bool has_uuid;
 	unsigned char uuid[16];
 	char vfio_idstr[STREAM_IDSTR_MAX];
@@ -243,8 +248,13 @@ static int write_raw(struct gen *g)
 	return 0;
 }
 
+/* QEMU 10.0 machines say the switchover starts before the END sections. */
 static void open_section(struct gen *g, uint8_t type, const struct section_info *s)
 {
+	if (type == QEMU_VM_SECTION_END && g->qemu10 && !g->switchover_said) {
+		stream_write_command(&g->w, MIG_CMD_SWITCHOVER_START, NULL, 0);
+		g->switchover_said = true;
+	}
 	stream_write_section(&g->w, type, s);
 }
 
@@ -308,7 +318,13 @@ static void write_vfio_data(struct gen *g)
  * into js (open_memstream'd). */
 static int write_devices(struct gen *g, FILE *jf)
 {
-	fprintf(jf, "{\"page_size\": %u, \"devices\": [", PAGE_SIZE);
+	fprintf(jf, "{");
+	if (g->qemu10)
+		fprintf(jf, "\"configuration\": {\"vmsd_name\": \"configuration\", \"version\": 1, "
+			"\"fields\": [{\"name\": \"len\", \"type\": \"uint32\", \"size\": 4}, "
+			"{\"name\": \"name\", \"type\": \"buffer\", \"size\": %zu}]}, ",
+			strlen(g->machine));
+	fprintf(jf, "\"page_size\": %u, \"devices\": [", PAGE_SIZE);
 	for (unsigned d = 0; d < g->devices; d++) {
 		struct section_info dev = { .id = RAM_SECTION_ID + 2 + d, .version = 1 };
 		unsigned char body[PAGE_SIZE];	/* fill_random writes a whole page */
@@ -341,6 +357,9 @@ static int write_stream(struct gen *g)
 	FILE *jf;
 	int ret = 0;
 
+	struct machine_defaults md;
+
+	g->qemu10 = machine_defaults(g->machine, &md) == 0 && md.switchover_start;
 	strcpy(ram.idstr, "ram");
 	strcpy(vfio.idstr, g->vfio_idstr);
 	stream_write_header(&g->w);

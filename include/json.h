@@ -13,6 +13,10 @@
  * to 256 levels. */
 int json_validate(const char *s, size_t n, size_t *bad);
 
+/* Whether the object s[0..n) has key at its top level (QEMU 10.0's vmdesc
+ * starts with "configuration"). */
+bool json_has_key(const char *s, size_t n, const char *key);
+
 /* Calls fn for each element of the top-level "devices" array of a vmdesc:
  * its "name" and "instance_id" (-1 if absent). Returns the number of
  * devices, or -1 if the text is not a vmdesc object. */

@@ -91,25 +91,4 @@ struct ram_block *mfd_packet_block(const struct mfd_packet *p,
 
 const char *mfd_compression_name(uint32_t comp_flag);
 
-/* What a QEMU destination expects of a multifd source, fixed by its
- * machine type's version through the machine's compat properties (the
- * destination's machine type is the one the stream names: QEMU refuses
- * any other).
- * Sync points (migration.multifd-flush-after-each-section):
- *   SECTION  on: a SYNC on every channel before every RAM EOS, as QEMU
- *            7.2; machines up to 8.0
- *   ROUND    off: EOS syncs nothing; a MULTIFD_FLUSH record on the main
- *            channel follows each round of SYNCs; machines 8.1 and later
- * Zero pages (zero-page-detection):
- *   LEGACY   ZERO records on the main channel; machines up to 8.2
- *   MULTIFD  listed in the packets, after the normal pages; 9.0 and later
- *            (a destination of any version also takes ZERO records) */
-enum mfd_sync_mode { MFD_SYNC_AUTO, MFD_SYNC_SECTION, MFD_SYNC_ROUND };
-enum mfd_zero_mode { MFD_ZERO_AUTO, MFD_ZERO_LEGACY, MFD_ZERO_MULTIFD };
-
-/* The modes of a machine type named "...-MAJOR.MINOR" (pc-i440fx-10.0,
- * pc-q35-7.2, virt-9.2); -1 when the name carries no such version. */
-int mfd_machine_modes(const char *machine, enum mfd_sync_mode *sync,
-		      enum mfd_zero_mode *zero);
-
 #endif

@@ -60,7 +60,7 @@
 #define MIG_CMD_ENABLE_COLO		8
 #define MIG_CMD_POSTCOPY_RESUME		9
 #define MIG_CMD_RECV_BITMAP		10
-#define MIG_CMD_SWITCHOVER_START	11	/* QEMU 9.2+ (send-switchover-start), length 0 */
+#define MIG_CMD_SWITCHOVER_START	11	/* machine types 10.0+ (send-switchover-start), length 0 */
 #define MIG_CMD_MAX			MIG_CMD_SWITCHOVER_START
 
 #define STREAM_IDSTR_MAX	256	/* u8 length + NUL */

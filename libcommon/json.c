@@ -286,6 +286,38 @@ int json_vmdesc_devices(const char *s, size_t n,
 	}
 }
 
+bool json_has_key(const char *s, size_t n, const char *key)
+{
+	struct jp p = { .s = s, .n = n };
+
+	skip_ws(&p);
+	if (p.i >= n || s[p.i] != '{')
+		return false;
+	p.i++;
+	for (;;) {
+		bool match;
+
+		skip_ws(&p);
+		if (p.i >= n || s[p.i] != '"')
+			return false;
+		match = key_is(&p, key);
+		if (parse_string(&p) < 0)
+			return false;
+		if (match)
+			return true;
+		skip_ws(&p);
+		if (p.i >= n || s[p.i] != ':')
+			return false;
+		p.i++;
+		if (parse_value(&p) < 0)
+			return false;
+		skip_ws(&p);
+		if (p.i >= n || s[p.i] != ',')
+			return false;
+		p.i++;
+	}
+}
+
 void jw_init(struct json_writer *w, FILE *f, bool pretty)
 {
 	memset(w, 0, sizeof(*w));

@@ -205,37 +205,3 @@ struct ram_block *mfd_packet_block(const struct mfd_packet *p,
 	}
 	return b;
 }
-
-/* "MAJOR.MINOR", each one or two digits, and nothing after. */
-static int parse_version(const char *v, unsigned int *major, unsigned int *minor)
-{
-	unsigned int n[2] = { 0, 0 };
-
-	for (int part = 0; part < 2; part++) {
-		int digits = 0;
-
-		for (; *v >= '0' && *v <= '9'; v++, digits++)
-			n[part] = n[part] * 10 + (unsigned int)(*v - '0');
-		if (digits < 1 || digits > 2 || *v != (part ? '\0' : '.'))
-			return -1;
-		v++;
-	}
-	*major = n[0];
-	*minor = n[1];
-	return 0;
-}
-
-int mfd_machine_modes(const char *machine, enum mfd_sync_mode *sync,
-		      enum mfd_zero_mode *zero)
-{
-	const char *v = strrchr(machine, '-');
-	unsigned int major, minor;
-
-	if (!v || parse_version(v + 1, &major, &minor) < 0)
-		return -1;
-	/* hw_compat_8_0 turns multifd-flush-after-each-section on,
-	 * hw_compat_8_2 sets zero-page-detection to legacy */
-	*sync = major < 8 || (major == 8 && minor == 0) ? MFD_SYNC_SECTION : MFD_SYNC_ROUND;
-	*zero = major < 9 ? MFD_ZERO_LEGACY : MFD_ZERO_MULTIFD;
-	return 0;
-}

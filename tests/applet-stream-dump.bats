@@ -30,6 +30,40 @@ setup() {
 	[[ $(jq '.bytes' <<<"$output") == $(stat -c %s "$T/s") ]]
 }
 
+@test "QEMU 10.0's marks: SWITCHOVER_START, a vmdesc describing the configuration, a FULL section before RAM's END; -p passes them byte for byte" {
+	mb stream-gen -b pc.ram:1M --devices 2 -i 2 --machine pc-i440fx-10.0 -o "$T/s"
+	run mb stream-dump "$T/s"
+	assert_ok
+	[[ $output == *"command SWITCHOVER_START (11): 1 record, 0 bytes"* ]]
+	[[ $output == *"vmdesc: "*" bytes of JSON, 2 devices, the configuration described"* ]]
+	run mb stream-dump --json "$T/s"
+	assert_ok
+	[[ $(jq -c '[.vmdesc.configuration, .vmdesc.devices, (.commands | map(.name))]' <<<"$output") == '[true,2,["SWITCHOVER_START"]]' ]]
+	mb stream-dump -p "$T/s" >"$T/p" 2>/dev/null
+	cmp "$T/s" "$T/p"
+	# the command comes after the last PART's footer, before the END section
+	mb stream-gen -b pc.ram:1M -i 1 --machine pc-i440fx-10.0 -o "$T/s1"
+	[[ $(mb stream-dump --json "$T/s1" | jq -e '.commands[0].offset') -lt \
+		$(mb stream-dump --json "$T/s1" | jq '[.devices[].offset] | min') ]]
+	mb stream-gen -b pc.ram:1M --machine pc-i440fx-9.2 -o "$T/s92"
+	[[ $(mb stream-dump --json "$T/s92" | jq -c '[.vmdesc.configuration, .commands]') == '[false,[]]' ]]
+	# an early-setup device (virtio-mem on 8.0+ machines) saved during setup
+	{
+		sb_header; sb_config pc-i440fx-10.0
+		sb_start 2 ram 0 4; sb_mem_size pc.ram 65536; sb_eos; sb_footer 2
+		sb_full 3 virtio-mem-early 0 1; printf 'earlybytes'; sb_footer 3
+		sb_part 2; sb_page 0 pc.ram a; sb_zero 4096 ""; sb_eos; sb_footer 2
+		u8 8; be16 11; be16 0
+		sb_end 2; sb_eos; sb_footer 2
+		sb_full 4 timer 0 2; printf 'devicebytes'; sb_footer 4
+		sb_eof
+	} >"$T/early"
+	run mb stream-dump "$T/early"
+	assert_ok
+	[[ $output == *"virtio-mem-early"*"10 bytes @80"*"timer"* ]]
+	mb stream-dump -p "$T/early" | cmp - "$T/early"
+}
+
 @test "--json on a bad stream: valid false with the error, exit 1" {
 	printf 'QEVX\0\0\0\3' > "$T/s"
 	run mb stream-dump --json "$T/s"
