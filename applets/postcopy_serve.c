@@ -170,6 +170,7 @@ struct server {
 	bool shut;
 	uint32_t shut_status;
 	bool resume_acked;
+	bool switchover_acked;		/* SWITCHOVER_ACK came (switchover-ack) */
 	uint32_t pong_max;		/* the highest PONG: how far the destination got */
 	uint32_t bitmaps_in;		/* RECV_BITMAPs read (resume) */
 	pthread_t rp_thread;
@@ -416,6 +417,16 @@ static int handle_rp(struct server *s, const struct pc_rp_msg *m)
 		}
 		s->resume_acked = true;
 		s->phase = PH_PAGES;
+		break;
+	case PC_RP_SWITCHOVER_ACK:
+		/* A destination with switchover-ack approves the switchover
+		 * once: the stream is saved, so nothing waits for it. */
+		if (s->switchover_acked) {
+			session_fail_locked(&s->x.session, "the destination sends SWITCHOVER_ACK twice");
+			ret = -1;
+			break;
+		}
+		s->switchover_acked = true;
 		break;
 	default:
 		ret = queue_request_locked(s, m);
@@ -1107,6 +1118,7 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "requests"); jw_u64(w, s->requests);
 	jw_key(w, "requests_served"); jw_u64(w, s->nlatency);
 	jw_key(w, "return_path_messages"); jw_u64(w, s->rp_messages);
+	jw_key(w, "switchover_acked"); jw_bool(w, s->switchover_acked);
 	jw_key(w, "bytes_sent"); jw_u64(w, s->bytes_sent);
 	jw_key(w, "index_ms"); jw_double(w, (double)s->index_ns / 1e6);
 	jw_key(w, "connected_ms"); jw_double(w, since_start_ms(s, s->connect_ns));

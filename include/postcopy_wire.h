@@ -32,6 +32,7 @@ enum pc_rp_type {
 	PC_RP_REQ_PAGES,
 	PC_RP_RECV_BITMAP,
 	PC_RP_RESUME_ACK,
+	PC_RP_SWITCHOVER_ACK,		/* QEMU 8.1+, switchover-ack: no body */
 	PC_RP_TYPES
 };
 

@@ -10,7 +10,7 @@ const char *pc_rp_name(uint16_t type)
 {
 	static const char *const names[PC_RP_TYPES] = {
 		"INVALID", "SHUT", "PONG", "REQ_PAGES_ID", "REQ_PAGES", "RECV_BITMAP",
-		"RESUME_ACK",
+		"RESUME_ACK", "SWITCHOVER_ACK",
 	};
 
 	return type < PC_RP_TYPES ? names[type] : "unknown";
@@ -40,6 +40,10 @@ int pc_rp_header(const unsigned char in[PC_RP_HEADER_SIZE], struct pc_rp_msg *m,
 	case PC_RP_RECV_BITMAP:
 		if (m->len < 2 || m->len > 1 + 255)
 			return err_set(err, "return-path RECV_BITMAP of %u bytes, expected 2..256", m->len);
+		return 0;
+	case PC_RP_SWITCHOVER_ACK:
+		if (m->len)
+			return err_set(err, "return-path SWITCHOVER_ACK of %u bytes, expected 0", m->len);
 		return 0;
 	default:
 		return err_set(err, "return-path message of unknown type %u (length %u)", m->type, m->len);
@@ -72,6 +76,8 @@ int pc_rp_body(const unsigned char *in, struct pc_rp_msg *m, char err[ERR_LEN])
 		return 0;
 	case PC_RP_RECV_BITMAP:
 		return take_name(in, m->len, m, err);
+	case PC_RP_SWITCHOVER_ACK:
+		return 0;
 	default:	/* REQ_PAGES, REQ_PAGES_ID */
 		m->start = get_be64(in);
 		m->length = get_be32(in + 8);

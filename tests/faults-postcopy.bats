@@ -80,6 +80,21 @@ serve() {
 	assert_fails_with 1 'the destination sends RESUME_ACK 1 without being asked to resume'
 }
 
+@test "SWITCHOVER_ACK (a destination with switchover-ack) is taken once; twice, or with a body, is refused" {
+	FAKE_FIRST=00070000 fake_dest play ""
+	serve --stats-json "$T/s.json"
+	assert_ok
+	[[ $(jq .switchover_acked "$T/s.json") == true ]]
+	stop_fake_dest
+	FAKE_FIRST=0007000000070000 fake_dest play ""
+	serve
+	assert_fails_with 1 'the destination sends SWITCHOVER_ACK twice'
+	stop_fake_dest
+	FAKE_FIRST=000700015a fake_dest play ""
+	serve
+	assert_fails_with 1 'return-path SWITCHOVER_ACK of 1 bytes, expected 0'
+}
+
 @test "--resume: a second bitmap of one block, or a RESUME_ACK other than 1, is refused" {
 	local bitmap
 	bitmap="$(rp bitmap pc.ram)00000000000000080000000000000000"0123456789abcdef

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# postcopy-serve against a real QEMU 7.2 destination (TCG, no VM): a saved
-# guest restored lazily, recovery after a broken connection, and faults.
+# postcopy-serve against a real QEMU destination (TCG, no VM; 7.2, and 10.0
+# with QEMU_BIN naming it): a saved guest restored lazily, recovery after a
+# broken connection, and faults.
 # The guest is tests/guests/read-ram-bios.S: it only reads RAM, one byte
 # every MiB, adds them up and halts, so the destination's RAM must equal
 # what was saved and its registers show that it ran to its end on the
@@ -121,6 +122,23 @@ lazy_restore() {
 	restored_as_saved 256
 	grep -q 'requested [0-9]*  pushed [0-9]*  left 0' "$T/serve.err"
 	(($(stat_of pages_pushed) > 0))
+}
+
+@test "postcopy: a destination with switchover-ack (QEMU 8.1+) acknowledges and completes; QEMU 7.2 has no such capability" {
+	local port
+	port=$(free_port)
+	if [[ $(qemu_version) == 7.2 ]]; then
+		qemu_start dst --run --mem 256 --mem-path "$SHM" --share on --incoming defer -- -bios "$BIOS"
+		run qmp_migrate_set_caps dst return-path=on switchover-ack=on
+		[[ $status != 0 ]]
+		return 0
+	fi
+	PC_DEST_CAPS='return-path=on switchover-ack=on' pc_dest dst 256 "$SHM" "$port" -bios "$BIOS"
+	serve_bg "$T/serve" "127.0.0.1:$port" <"$BATS_FILE_TMPDIR/saved256.mig"
+	serve_wait 120
+	[[ $SERVE_STATUS -eq 0 ]]
+	restored_as_saved 256
+	[[ $(stat_of switchover_acked) == true ]]
 }
 
 # Kill the serve after the guest ran: QEMU pauses (postcopy-paused) and

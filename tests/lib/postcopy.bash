@@ -55,7 +55,7 @@ pc_dest() {
 	shift 4
 	rm -f "$shm"
 	qemu_start "$name" --run --mem "$mb" --mem-path "$shm" --share on --incoming defer -- "$@" &&
-		qmp_migrate_set_caps "$name" postcopy-ram=on &&
+		qmp_migrate_set_caps "$name" postcopy-ram=on ${PC_DEST_CAPS:-} &&
 		qmp "$name" migrate-incoming "{\"uri\":\"tcp:127.0.0.1:$port\"}" >/dev/null
 }
 
