@@ -48,6 +48,9 @@
 #define VFIO_MIG_FLAG_DEV_CONFIG_STATE	0xffffffffef100002ULL
 #define VFIO_MIG_FLAG_DEV_SETUP_STATE	0xffffffffef100003ULL
 #define VFIO_MIG_FLAG_DEV_DATA_STATE	0xffffffffef100004ULL
+/* QEMU 8.1+ with switchover-ack: the device's initial precopy data is all
+ * sent; it ends an iterative section in END_OF_STATE's place */
+#define VFIO_MIG_FLAG_DEV_INIT_DATA_SENT 0xffffffffef100005ULL
 
 /* MIG_CMD_* values of a QEMU_VM_COMMAND record. */
 #define MIG_CMD_OPEN_RETURN_PATH	1

@@ -44,6 +44,7 @@ struct stream_reader {
 	uint16_t *section_slots;	/* by id: index + 1, 0 empty */
 	struct section_info *cur;	/* section whose body is being read */
 	bool cur_started;		/* cur came from a START section */
+	uint8_t cur_type;		/* the type of cur's header */
 	struct ram_block *last_block;	/* for RAM_SAVE_FLAG_CONTINUE */
 	uint32_t page_size;
 	bool vfio_setup_seen;		/* SETUP_STATE must be followed by EOS */
@@ -486,6 +487,7 @@ static int read_section_header(struct stream_reader *r, struct stream_item *it,
 	if (!s)
 		return -1;
 	r->cur = s;
+	r->cur_type = type;
 	it->type = SI_SECTION;
 	it->section_type = type;
 	it->section = s;
@@ -754,6 +756,12 @@ static int read_vfio_tag(struct stream_reader *r, struct stream_item *it)
 	it->size = 0;
 	switch (tag) {
 	case VFIO_MIG_FLAG_END_OF_STATE:
+		r->state = RS_FOOTER;
+		break;
+	case VFIO_MIG_FLAG_DEV_INIT_DATA_SENT:
+		if (r->cur_type != QEMU_VM_SECTION_PART)
+			return fail(r, base, "vfio '%s': DEV_INIT_DATA_SENT outside an iteration (PART) section",
+				    r->cur->idstr);
 		r->state = RS_FOOTER;
 		break;
 	case VFIO_MIG_FLAG_DEV_SETUP_STATE:
@@ -1068,6 +1076,7 @@ const char *vfio_tag_name(uint64_t tag)
 	case VFIO_MIG_FLAG_DEV_CONFIG_STATE: return "DEV_CONFIG_STATE";
 	case VFIO_MIG_FLAG_DEV_SETUP_STATE: return "DEV_SETUP_STATE";
 	case VFIO_MIG_FLAG_DEV_DATA_STATE: return "DEV_DATA_STATE";
+	case VFIO_MIG_FLAG_DEV_INIT_DATA_SENT: return "DEV_INIT_DATA_SENT";
 	default: return "?";
 	}
 }

@@ -64,6 +64,32 @@ setup() {
 	mb stream-dump -p "$T/early" | cmp - "$T/early"
 }
 
+@test "QEMU 10.0's vfio framing: iterations without data, DEV_INIT_DATA_SENT ending one; -p passes it byte for byte" {
+	tag() { be32 0xffffffff; be32 $((0xef100000 + $1)); }
+	{
+		sb_header; sb_config pc-i440fx-10.0
+		u8 1; be32 5; str8 0000:00:05.0/vfio; be32 0; be32 1; tag 3; tag 1; sb_footer 5
+		sb_part 5; tag 4; be64 4; printf abcd; tag 5; sb_footer 5
+		sb_part 5; tag 1; sb_footer 5
+		sb_part 5; tag 4; be64 3; printf efg; tag 1; sb_footer 5
+		sb_end 5; tag 4; be64 2; printf hi; tag 1; sb_footer 5
+		sb_eof
+	} >"$T/s"
+	run mb stream-dump "$T/s"
+	assert_ok
+	[[ $output == *"vfio 0000:00:05.0/vfio instance 0: 9 bytes of device data"* ]]
+	mb stream-dump -p "$T/s" 2>/dev/null | cmp - "$T/s"
+	# only an iteration may end so
+	{
+		sb_header; sb_config pc-i440fx-10.0
+		u8 1; be32 5; str8 0000:00:05.0/vfio; be32 0; be32 1; tag 3; tag 1; sb_footer 5
+		sb_end 5; tag 4; be64 2; printf hi; tag 5; sb_footer 5
+		sb_eof
+	} >"$T/bad"
+	run mb stream-dump "$T/bad"
+	assert_fails_with 1 "offset 102: vfio '0000:00:05.0/vfio': DEV_INIT_DATA_SENT outside an iteration (PART) section"
+}
+
 @test "--json on a bad stream: valid false with the error, exit 1" {
 	printf 'QEVX\0\0\0\3' > "$T/s"
 	run mb stream-dump --json "$T/s"
