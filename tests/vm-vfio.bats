@@ -15,7 +15,7 @@ setup_file()
 		{ echo "cannot build vfio-regs" >&2; return 1; }
 	local rc=0
 	"$top/tests/vm/run" --timeout 240 --add "$BATS_FILE_TMPDIR/vfio-regs:/bin/vfio-regs" \
-		vfio info precopy pipe file passthrough multifd garbage truncated toolong \
+		vfio info precopy qemu10 pipe file passthrough multifd garbage truncated toolong \
 		wrongdevice truncated_every sigpipe sigterm busy nodevice nomigration \
 		> "$VFIO_OUT" 2>&1 || rc=$?
 	echo "rc=$rc" >> "$VFIO_OUT"
@@ -31,6 +31,10 @@ passed() { vm_case_passed "$VFIO_OUT" "$1" state stderr time info dump; }
 
 @test "vfio: --precopy dump (START, PART, END; 96 bytes) loads into another device" {
 	passed precopy
+}
+
+@test "vfio: that dump framed as QEMU 10.0 does (DEV_INIT_DATA_SENT, an iteration of END_OF_STATE alone) loads too" {
+	passed qemu10
 }
 
 @test "vfio: vfio-dump A | vfio-load B moves the UART registers and FIFO" {
