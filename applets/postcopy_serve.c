@@ -1362,7 +1362,9 @@ static const char *failure_hint(void *ctx)
 	pong = s->pong_max;
 	shut = s->shut;
 	pthread_mutex_unlock(&s->x.session.lock);
-	if (shut)
+	/* QEMU 7.2 closes the connection when it refuses the package; 10.0
+	 * says SHUT 1 first: either way how far it got tells why */
+	if (shut && (s->resume || pong >= 2))
 		return "QEMU's log on the destination says why it failed";
 	if (s->resume)
 		return s->resume_acked ?

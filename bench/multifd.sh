@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# bench/multifd.sh - multifd-send | multifd-recv beside QEMU 7.2 migrating
-# the same RAM to itself, and beside a single TCP stream and a pipe.
+# bench/multifd.sh - multifd-send | multifd-recv beside QEMU migrating the
+# same RAM to itself (QEMU 7.2 and QEMU 10.0 in the same run), and beside
+# raw loopback TCP with as many streams as channels, one TCP stream and a
+# pipe.
 #
 # The RAM: a 1 GiB `stream-gen --raw` image (30% zero, 30% random, 40% text
 # pages). QEMU: a paused TCG guest whose RAM is that image
@@ -9,7 +11,12 @@
 # source's total-time. migbox: the stream QEMU saved of that guest
 # (exec:cat) goes through multifd-send into multifd-recv > /dev/null with
 # the same channels and compression; its figure is the wall time from the
-# sender's start to both ends' exit. Best of BENCH_RUNS each.
+# sender's start to both ends' exit. Best of BENCH_RUNS each. With QEMU
+# 10.0 (-M pc: pc-i440fx-10.0) the stream is 10.0's and multifd-send speaks
+# its mode (a MULTIFD_FLUSH per sync, zero pages in the packets). "TCP xN"
+# is the stream split in CHANNELS byte ranges sent at once over as many
+# loopback connections (socat): what the wire here allows that many
+# streams.
 #
 # Compression ratio = page bytes / bytes on the multifd channels (headers
 # included). QEMU 7.2's own multifd-bytes counts pages before compression,
@@ -19,10 +26,11 @@
 # window): the compressor's CPU time is most of both pipelines.
 #
 #   bench/multifd.sh
-#   BENCH_SIZE=256 BENCH_RUNS=1 BENCH_CHANNELS="1 4" bench/multifd.sh
+#   BENCH_SIZE=256 BENCH_RUNS=1 BENCH_CHANNELS="1 4" BENCH_QEMUS=10.0 bench/multifd.sh
 #
-# Needs: qemu-system-x86 (7.2), socat, jq, perl, ss. Not a test: it exits 0
-# unless a tool fails or a migration does not arrive intact.
+# Needs: qemu-system-x86 (7.2), QEMU 10.0 from tests/qemu10/fetch (built on
+# first use), socat, jq, perl, ss. Not a test: it exits 0 unless a tool
+# fails or a migration does not arrive intact.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,6 +39,7 @@ BENCH_SIZE=${BENCH_SIZE:-1024}		# MiB of guest RAM
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_CHANNELS=${BENCH_CHANNELS:-1 2 4}
 BENCH_COMPRESSION=${BENCH_COMPRESSION:-none zstd}
+BENCH_QEMUS=${BENCH_QEMUS:-7.2 10.0}
 if [[ -z ${BENCH_DIR:-} ]]; then
 	BENCH_DIR=/tmp
 	# tmpfs keeps the disk out of the figures; it needs about 4x the RAM
@@ -43,6 +52,14 @@ die() { echo "multifd.sh: $*" >&2; exit 1; }
 for t in qemu-system-x86_64 socat jq perl ss; do
 	command -v "$t" >/dev/null || die "$t not installed"
 done
+# qemu_bin VERSION: the QEMU to run for 7.2 (the host's) or 10.0
+qemu_bin() {
+	case $1 in
+	7.2) command -v qemu-system-x86_64 ;;
+	10.0) echo "$("$here/../tests/qemu10/fetch")/qemu-system-x86_64" ;;
+	*) die "BENCH_QEMUS: 7.2 or 10.0, not '$1'" ;;
+	esac
+}
 
 work=$(mktemp -d "$BENCH_DIR/bench-multifd.XXXXXX")
 export QEMU_RUN_DIR=$work/qemu
@@ -74,14 +91,17 @@ echo "RAM image: ${BENCH_SIZE} MiB, stream-gen --raw, zero=30,random=30,text=40 
 "$MIGBOX" stream-gen -s 1 -b "pc.ram:${BENCH_SIZE}M" -m zero=30,random=30,text=40 --raw -o "$image"
 want_digest=$("$MIGBOX" stream-dump --image-digest "$image" | awk '{ print $2 }')
 
-qemu_start saver --mem "$BENCH_SIZE" --mem-path "$image" --share on
-qmp_migrate_set_params saver max-bandwidth=1000000000000
-qemu_save_stream saver "$stream" 300 >/dev/null
-qemu_stop saver
-[[ $("$MIGBOX" stream-dump --digest "$stream" | awk '$1 == "ram" && $4 == "m" { print $2 }') == "$want_digest" ]] ||
-	die "the stream QEMU saved does not hold the image"
-echo "stream saved by QEMU: $(stat -c %s "$stream") bytes"
-cat "$stream" >/dev/null
+# save_stream: the stream the current QEMU saves of the image
+save_stream() {
+	qemu_start saver --mem "$BENCH_SIZE" --mem-path "$image" --share on
+	qmp_migrate_set_params saver max-bandwidth=1000000000000
+	qemu_save_stream saver "$stream" 300 >/dev/null
+	qemu_stop saver
+	[[ $("$MIGBOX" stream-dump --digest "$stream" | awk '$1 == "ram" && $4 == "m" { print $2 }') == "$want_digest" ]] ||
+		die "the stream QEMU saved does not hold the image"
+	echo "stream saved by QEMU $qemu_version ($("$MIGBOX" stream-dump --json "$stream" | jq -r .machine)): $(stat -c %s "$stream") bytes"
+	cat "$stream" >/dev/null
+}
 
 # qemu_once CHANNELS COMPRESSION [check]: one QEMU-to-QEMU migration;
 #   prints the source's total-time in ms.
@@ -163,7 +183,27 @@ best_of() {	# CMD...: the least of BENCH_RUNS outputs
 	echo "$best"
 }
 
-# Ceilings: one TCP stream of the file (socat), and cat through a pipe.
+# Ceilings: the file in N byte ranges over N TCP connections at once, one
+# TCP stream of it (socat), and cat through a pipe.
+ceil_tcp_n() {	# N
+	local n=$1 size part t0 t1 i ports=() pids=()
+	size=$(stat -c %s "$stream")
+	part=$(((size + n - 1) / n))
+	for ((i = 0; i < n; i++)); do
+		ports+=("$(free_port)")
+		socat -u "TCP-LISTEN:${ports[i]},bind=127.0.0.1,reuseaddr" OPEN:/dev/null &
+		pids+=($!)
+		wait_listen "${ports[i]}"
+	done
+	t0=$(now_us)
+	for ((i = 0; i < n; i++)); do
+		tail -c +$((i * part + 1)) "$stream" | head -c "$part" |
+			socat -u STDIN "TCP:127.0.0.1:${ports[i]}" &
+	done
+	wait
+	t1=$(now_us)
+	echo $(((t1 - t0) / 1000))
+}
 port=$(free_port)
 ceil_tcp() {
 	local t0 t1
@@ -184,12 +224,18 @@ ceil_pipe() {
 	t1=$(now_us)
 	echo $(((t1 - t0) / 1000))
 }
+declare -a fails=()
+declare -A tcpn_ms=()
+bench_qemu() {
+save_stream
 tcp_ms=$(best_of ceil_tcp)
 pipe_ms=$(best_of ceil_pipe)
+for c in $BENCH_CHANNELS; do
+	tcpn_ms[$c]=$(best_of ceil_tcp_n "$c")
+done
 
-printf '\n%-5s %3s %10s %10s %8s %8s %10s %10s\n' comp ch 'QEMU ms' 'migbox ms' ratio target \
-	'QEMU x' 'migbox x'
-declare -a fails=()
+printf '\n%-5s %3s %10s %10s %8s %8s %10s %10s %10s\n' comp ch 'QEMU ms' 'migbox ms' ratio target \
+	'QEMU x' 'migbox x' 'TCP xN ms'
 for z in $BENCH_COMPRESSION; do
 	for c in $BENCH_CHANNELS; do
 		# correctness first, untimed: QEMU's destination and our output
@@ -210,11 +256,11 @@ for z in $BENCH_COMPRESSION; do
 			target=0.5
 		fi
 		ratio=$(awk -v a="$ours_ms" -v b="$qemu_ms" 'BEGIN { printf "%.2f", a / b }')
-		printf '%-5s %3s %10s %10s %7sx %7sx %10s %10.3f\n' "$z" "$c" "$qemu_ms" "$ours_ms" \
-			"$ratio" "$target" "$qemu_x" "$ours_x"
+		printf '%-5s %3s %10s %10s %7sx %7sx %10s %10.3f %10s\n' "$z" "$c" "$qemu_ms" "$ours_ms" \
+			"$ratio" "$target" "$qemu_x" "$ours_x" "${tcpn_ms[$c]}"
 		# without compression only the time counts (headers make both ~0.997)
 		awk -v r="$ratio" -v t="$target" -v q="$qemu_x" -v o="$ours_x" -v z="$z" \
-			'BEGIN { exit !(r <= t && (z == "none" || o >= q)) }' || fails+=("$z/$c")
+			'BEGIN { exit !(r <= t && (z == "none" || o >= q)) }' || fails+=("$qemu_version:$z/$c")
 		echo "      (QEMU's own multifd-bytes counter: $qemu_counter, i.e. pages before compression)" >"$work/note"
 	done
 done
@@ -222,7 +268,16 @@ cat "$work/note"
 printf '\nceilings for the %s-byte stream: one TCP stream (socat) %s ms, cat | cat %s ms\n' \
 	"$(stat -c %s "$stream")" "$tcp_ms" "$pipe_ms"
 printf '(best of %d runs, %s cpus, QEMU %s; ratio = migbox/QEMU time; x = page bytes per multifd byte)\n' \
-	"$BENCH_RUNS" "$(nproc)" "$(qemu-system-x86_64 --version | awk 'NR == 1 { print $4 }')"
+	"$BENCH_RUNS" "$(nproc)" "$("$QEMU_BIN" --version | awk 'NR == 1 { print $4 }')"
+}
+
+for qemu_version in $BENCH_QEMUS; do
+	QEMU_BIN=$(qemu_bin "$qemu_version") || die "no QEMU $qemu_version"
+	echo
+	echo "=== QEMU $qemu_version ($QEMU_BIN)"
+	bench_qemu
+done
+echo
 if ((${#fails[@]})); then
 	echo "missed target: ${fails[*]}"
 else

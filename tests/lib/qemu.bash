@@ -431,11 +431,12 @@ qemu_ram_blocks() {
 	local name=$1 fmt='%s 0x%x\n' b len
 	[[ ${2:-} == --dec ]] && fmt='%s %d\n'
 	hmp "$name" 'info ramblock' >"$(_qemu_dir "$name")/ramblock" || return 1
-	# Columns: name, page size (2 words), offset, used, total.
+	# Columns: name, page size (2 words), offset, used, total (10.0 adds
+	# HVA and RO).
 	while read -r b len; do
 		# shellcheck disable=SC2059
 		printf "$fmt" "$b" "$((len))"
-	done < <(awk 'NR > 1 && NF >= 6 { print $1, $(NF - 1) }' "$(_qemu_dir "$name")/ramblock")
+	done < <(awk 'NR > 1 && NF >= 6 { print $1, $5 }' "$(_qemu_dir "$name")/ramblock")
 }
 
 # qemu_pmemsave NAME ADDR SIZE FILE: dump guest-physical memory (ADDR and
