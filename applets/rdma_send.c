@@ -7,7 +7,7 @@
  * that ends its message, after which the pages travel by RDMA WRITE:
  * contiguous pages merged within their 1 MiB chunk, a chunk registered at
  * the destination on first use (or every block pinned whole with
- * --pin-all), a run of one repeated byte in a chunk not yet registered
+ * --pin-all), a run of zero pages in a chunk not yet registered
  * sent as COMPRESS instead. At the section's EOS every write is drained
  * and REGISTER_FINISHED sent. The block list is exchanged right after
  * MEM_SIZE. A page sent again later overwrites the earlier copy.
@@ -68,7 +68,7 @@ const struct applet_help rdma_send_help = {
 "device): a QEMU started with -incoming rdma:HOST:PORT, or rdma-recv. RAM\n"
 "pages go by RDMA WRITE into the destination's memory, as a QEMU source\n"
 "sends them: 1 MiB chunks registered on demand, contiguous pages merged,\n"
-"chunks of one repeated byte as COMPRESS; everything else as QEMU_FILE\n"
+"runs of zero pages as COMPRESS; everything else as QEMU_FILE\n"
 "messages.\n"
 "\n",
 	.notes =
@@ -306,8 +306,9 @@ static int send_compress(struct sender *tx, const struct merge *m)
 	return 0;
 }
 
-/* The merged run goes out: a COMPRESS for one repeated byte in a chunk
- * not registered yet, else a write. */
+/* The merged run goes out: a COMPRESS for zeros in a chunk not registered
+ * yet, else a write. Only zeros, as QEMU sends them: QEMU 10.0 refuses a
+ * COMPRESS of any other byte. */
 static int flush_merge(struct sender *tx)
 {
 	struct merge *m = &tx->m;
@@ -319,7 +320,7 @@ static int flush_merge(struct sender *tx)
 	tx->merging = false;
 	rb = &tx->remote[m->block];
 	known = tx->pin_all ? NULL : pagemap_chunk(&rb->chunk_rkey, m->offset >> RDMA_REG_CHUNK_SHIFT, false);
-	if (!tx->pin_all && m->one_byte && (!known || !*known))
+	if (!tx->pin_all && m->one_byte && !m->byte && (!known || !*known))
 		return send_compress(tx, m);
 	if (chunk_rkey(tx, m->block, m->offset, &rkey) < 0)
 		return -1;
