@@ -15,8 +15,8 @@
 # 10.0 (-M pc: pc-i440fx-10.0) the stream is 10.0's and multifd-send speaks
 # its mode (a MULTIFD_FLUSH per sync, zero pages in the packets). "TCP xN"
 # is the stream split in CHANNELS byte ranges sent at once over as many
-# loopback connections (socat): what the wire here allows that many
-# streams.
+# loopback connections (bench/tcp-streams.c, sendfile): what the wire here
+# allows that many streams.
 #
 # Compression ratio = page bytes / bytes on the multifd channels (headers
 # included). QEMU 7.2's own multifd-bytes counts pages before compression,
@@ -183,26 +183,12 @@ best_of() {	# CMD...: the least of BENCH_RUNS outputs
 	echo "$best"
 }
 
-# Ceilings: the file in N byte ranges over N TCP connections at once, one
-# TCP stream of it (socat), and cat through a pipe.
+# Ceilings: the file in N byte ranges over N TCP connections at once
+# (bench/tcp-streams.c: sendfile, reads dropped), one TCP stream of it
+# (socat), and cat through a pipe.
+cc -O2 -pthread -o "$work/tcp-streams" "$here/tcp-streams.c" || die "cannot build tcp-streams"
 ceil_tcp_n() {	# N
-	local n=$1 size part t0 t1 i ports=() pids=()
-	size=$(stat -c %s "$stream")
-	part=$(((size + n - 1) / n))
-	for ((i = 0; i < n; i++)); do
-		ports+=("$(free_port)")
-		socat -u "TCP-LISTEN:${ports[i]},bind=127.0.0.1,reuseaddr" OPEN:/dev/null &
-		pids+=($!)
-		wait_listen "${ports[i]}"
-	done
-	t0=$(now_us)
-	for ((i = 0; i < n; i++)); do
-		tail -c +$((i * part + 1)) "$stream" | head -c "$part" |
-			socat -u STDIN "TCP:127.0.0.1:${ports[i]}" &
-	done
-	wait
-	t1=$(now_us)
-	echo $(((t1 - t0) / 1000))
+	"$work/tcp-streams" "$stream" "$1"
 }
 port=$(free_port)
 ceil_tcp() {
