@@ -240,3 +240,30 @@ max_rss() {
 	assert_fails_with 1 'the stream goes on past 8 times the RAM it claims plus 256 MiB: not spooled further'
 	[[ -z $(ls -A "$T/tmp") ]]
 }
+
+@test "--preempt: a destination that closes the second connection at once (no postcopy-preempt) fails the run naming the preempt channel" {
+	FAKE_PREEMPT=close fake_dest play ""
+	serve --preempt
+	assert_fails_with 1 'postcopy-serve: preempt channel: the destination closed it' 'postcopy-preempt capability'
+}
+
+@test "--preempt: a second connection refused or reset fails the run naming the preempt channel" {
+	FAKE_PREEMPT=refuse fake_dest play ""
+	serve --preempt
+	# refused when the listener closed first, reset when it was queued
+	assert_fails_with 1 'postcopy-serve: preempt channel: '
+}
+
+@test "--preempt: a destination that writes on the preempt channel is refused" {
+	# QEMU never writes there: a peer that does is no QEMU
+	perl -MIO::Socket::INET -e '
+		my $l = IO::Socket::INET->new(Listen => 8, LocalAddr => "127.0.0.1:0", ReuseAddr => 1) or die;
+		open(my $p, ">", "$ARGV[0]/port.tmp") or die; print $p $l->sockport, "\n"; close $p;
+		rename("$ARGV[0]/port.tmp", "$ARGV[0]/port") or die;
+		my $c = $l->accept; my $pc = $l->accept; syswrite($pc, "x"); sleep 60' "$T" 3>&- &
+	peer_pid=$!
+	wait_for 10 test -e "$T/port"
+	port=$(<"$T/port")
+	serve --preempt
+	assert_fails_with 1 'postcopy-serve: preempt channel: the destination sent bytes on it'
+}
