@@ -113,6 +113,25 @@ lazy_restore() {
 	lazy_restore 1024
 }
 
+@test "postcopy with --preempt: requested pages come on the preempt channel while the rest is pushed, completes with the saved RAM" {
+	local port total
+	port=$(free_port)
+	PC_DEST_CAPS='postcopy-preempt=on' pc_dest dst 256 "$SHM" "$port" -bios "$BIOS"
+	serve_bg "$T/serve" --preempt --push-delay 8000 "127.0.0.1:$port" <"$BATS_FILE_TMPDIR/saved256.mig"
+	wait_for 60 halted_while_serving
+	serve_wait 120
+	[[ $SERVE_STATUS -eq 0 ]]
+	restored_as_saved 256
+	[[ $(stat_of preempt) == true ]]
+	# every page the guest asked for came on the preempt channel
+	(($(stat_of pages_requested) >= 256))
+	(($(stat_of pages_preempt) == $(stat_of pages_requested)))
+	# a record is 9 bytes at least (a ZERO), then EOS
+	(($(stat_of bytes_sent_preempt) >= $(stat_of pages_preempt) * 9 + 8))
+	total=$(stat_of pages_total)
+	(($(stat_of pages_requested) + $(stat_of pages_pushed) == total))
+}
+
 @test "postcopy: a stream through a pipe is spooled, then served whole with background pushing" {
 	local port
 	port=$(free_port)
