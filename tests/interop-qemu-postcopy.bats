@@ -221,6 +221,23 @@ recover_after() {
 	qemu_log dst | grep -q 'Size mismatch'
 }
 
+@test "postcopy fault: a destination with postcopy-preempt, served without --preempt, stalls: --timeout, the hint names --preempt" {
+	local port
+	port=$(free_port)
+	PC_DEST_CAPS='postcopy-preempt=on' pc_dest dst 256 "$SHM" "$port" -bios "$BIOS"
+	run timeout 60 "$MIGBOX" postcopy-serve --timeout 3 "127.0.0.1:$port" <"$BATS_FILE_TMPDIR/saved256.mig"
+	# 7.2 waits before loading anything, 10.0 before the device state
+	assert_fails_with 1 'took no byte and sent nothing for 3 s (--timeout)' 'run with --preempt'
+}
+
+@test "postcopy fault: --preempt to a destination without postcopy-preempt: exit 1 naming the preempt channel" {
+	local port
+	port=$(free_port)
+	pc_dest dst 256 "$SHM" "$port" -bios "$BIOS"
+	run timeout 60 "$MIGBOX" postcopy-serve --timeout 10 --preempt "127.0.0.1:$port" <"$BATS_FILE_TMPDIR/saved256.mig"
+	assert_fails_with 1 'postcopy-serve: preempt channel: the destination closed it' 'postcopy-preempt capability'
+}
+
 @test "postcopy fault: --resume to a destination that is not paused: exit 1; QEMU exits 1" {
 	local port
 	port=$(free_port)
