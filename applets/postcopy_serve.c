@@ -1514,6 +1514,13 @@ static int setup(void *ctx)
 	return 0;
 }
 
+/* Before the figures: the preempt thread writes some of them. After a
+ * failure it is woken and ends without EOS. */
+static void stop(void *ctx)
+{
+	stop_preempt(ctx);
+}
+
 static void cleanup(void *ctx)
 {
 	struct server *s = ctx;
@@ -1529,13 +1536,6 @@ static void cleanup(void *ctx)
 		/* the destination said SHUT, or the run failed: the watcher ends */
 		shutdown(s->pfd, SHUT_RDWR);
 		session_unwatch_fd(&s->x.session, s->pfd);
-	}
-	if (s->pre_started) {
-		pthread_mutex_lock(&s->x.session.lock);
-		s->pre_stop = true;
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->x.session.lock);
-		pthread_join(s->pre_thread, NULL);
 	}
 	if (s->watch_started)
 		pthread_join(s->watch_thread, NULL);
@@ -1618,6 +1618,7 @@ static const struct xfer_ops serve_ops = {
 	.operands = operands,
 	.setup = setup,
 	.serve = serve_stream,
+	.stop = stop,
 	.moved = monitor_moved,
 	.activity = monitor_activity,
 	.stalled = monitor_idle,
