@@ -191,6 +191,7 @@ struct server {
 	bool switchover_acked;		/* SWITCHOVER_ACK came (switchover-ack) */
 	bool end_sent;			/* EOF on main: the preempt channel may close */
 	bool pre_stop;			/* the preempt thread ends with EOS */
+	bool pre_dropped;		/* the destination refused or closed it */
 	bool hint_set;			/* the last request's end, for the push */
 	uint64_t hint_block, hint_page;
 	uint32_t pong_max;		/* the highest PONG: how far the destination got */
@@ -726,9 +727,11 @@ static void *preempt_watch_thread(void *arg)
 	pthread_mutex_lock(&s->x.session.lock);
 	if (n > 0)
 		session_fail_locked(&s->x.session, "preempt channel: the destination sent bytes on it, which QEMU never does");
-	else if (!s->end_sent && !s->shut)
+	else if (!s->end_sent && !s->shut && !session_failed(&s->x.session)) {
+		s->pre_dropped = true;
 		session_fail_locked(&s->x.session, "preempt channel: the destination closed it%s: has it the postcopy-preempt capability on?",
 				    s->pin.err ? " with an error" : "");
+	}
 	pthread_mutex_unlock(&s->x.session.lock);
 	return NULL;
 }
@@ -744,6 +747,7 @@ static int connect_preempt(struct server *s)
 
 	s->pfd = net_connect(&s->ep, xfer_deadline(&s->x, XFER_CONNECT_DEFAULT_S), wake, false, err);
 	if (s->pfd < 0) {
+		s->pre_dropped = !srv_failed(s);
 		srv_fail(s, "preempt channel: %s (has the destination the postcopy-preempt capability on?)", err);
 		return -1;
 	}
@@ -1578,14 +1582,17 @@ static const char *failure_hint(void *ctx)
 	struct server *s = ctx;
 
 	uint32_t pong;
-	bool shut;
+	bool shut, dropped;
 
 	if (s->fd < 0)
 		return NULL;	/* never connected: the error says why */
 	pthread_mutex_lock(&s->x.session.lock);
 	pong = s->pong_max;
 	shut = s->shut;
+	dropped = s->pre_dropped;
 	pthread_mutex_unlock(&s->x.session.lock);
+	if (dropped)
+		return "--preempt needs the postcopy-preempt capability on the destination (migrate-set-capabilities before migrate-incoming); without it, run without --preempt";
 	if (shut)
 		return "QEMU's log on the destination says why it failed";
 	if (s->resume)

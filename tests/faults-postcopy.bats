@@ -244,14 +244,15 @@ max_rss() {
 @test "--preempt: a destination that closes the second connection at once (no postcopy-preempt) fails the run naming the preempt channel" {
 	FAKE_PREEMPT=close fake_dest play ""
 	serve --preempt
-	assert_fails_with 1 'postcopy-serve: preempt channel: the destination closed it' 'postcopy-preempt capability'
+	assert_fails_with 1 'postcopy-serve: preempt channel: the destination closed it' \
+		'--preempt needs the postcopy-preempt capability on the destination'
 }
 
 @test "--preempt: a second connection refused or reset fails the run naming the preempt channel" {
 	FAKE_PREEMPT=refuse fake_dest play ""
 	serve --preempt
 	# refused when the listener closed first, reset when it was queued
-	assert_fails_with 1 'postcopy-serve: preempt channel: '
+	assert_fails_with 1 'postcopy-serve: preempt channel: ' '--preempt needs the postcopy-preempt capability'
 }
 
 @test "--preempt: a destination that writes on the preempt channel is refused" {
