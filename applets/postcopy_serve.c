@@ -776,6 +776,21 @@ static int start_preempt(struct server *s)
 	return 0;
 }
 
+/* Before our EOF on main: a preempt channel that the destination closed
+ * or wrote to is ready to read, and its watcher, maybe not run yet on a
+ * busy host, is let finish and fail the run (after the EOF its end is
+ * no failure). */
+static int check_preempt(struct server *s)
+{
+	struct pollfd p = { .fd = s->pfd, .events = POLLIN | POLLRDHUP };
+
+	if (!s->watch_started || poll(&p, 1, 0) <= 0)
+		return srv_failed(s) ? -1 : 0;
+	pthread_join(s->watch_thread, NULL);
+	s->watch_started = false;
+	return srv_failed(s) ? -1 : 0;
+}
+
 /* After our EOF on main: the preempt thread sends what it holds and EOS.
  * Its socket stays open until SHUT (a QEMU 10.0 reader hitting its end
  * while running would pause). */
@@ -961,6 +976,8 @@ static int resume_postcopy(struct server *s)
 
 static int finish(struct server *s)
 {
+	if (s->preempt && check_preempt(s) < 0)
+		return -1;
 	/* from here on the destination may close the preempt channel */
 	pthread_mutex_lock(&s->x.session.lock);
 	s->end_sent = true;
