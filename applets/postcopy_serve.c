@@ -15,7 +15,10 @@
  *
  * Threads: the applet's thread sends; a return-path thread reads the
  * destination's messages and queues its page requests; a monitor draws
- * progress and enforces --timeout. */
+ * progress and enforces --timeout. With --preempt (QEMU's postcopy-preempt)
+ * a second connection carries the requested pages, written by a thread of
+ * their own so that none waits behind the background push on the main
+ * one, and a watcher notices that connection closing early. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -49,12 +52,16 @@
 #include "xfer_run.h"
 #include "uffd_probe.h"
 
-enum { OPT_RESUME = 0x2000, OPT_PUSH_DELAY, OPT_PROBE };
+enum { OPT_RESUME = 0x2000, OPT_PUSH_DELAY, OPT_PREEMPT, OPT_PROBE };
 
 static const struct opt serve_opts[] = {
 	{ OPT_RESUME, "resume", NULL, "continue a postcopy migration that broke after the guest "
 	  "started (the destination is postcopy-paused): run migrate-recover tcp:HOST:PORT on "
 	  "it, then this; only the pages it still lacks are sent", NULL },
+	{ OPT_PREEMPT, "preempt", NULL, "send the requested pages on a second connection, as "
+	  "QEMU's postcopy-preempt does, so that they never wait behind the background push; "
+	  "the destination must have the postcopy-preempt capability on if and only if this "
+	  "is given (a mismatch stalls it); not with --resume", NULL },
 	{ OPT_PUSH_DELAY, "push-delay", "MS", "push background pages only after MS milliseconds; "
 	  "requested pages go at once (shows demand paging)", NULL },
 	XFER_ROW_TIMEOUT("give up connecting after SECONDS (default 30) and fail when a piped "
@@ -139,6 +146,7 @@ struct server {
 	struct net_endpoint ep;
 	bool probe, probe_json;		/* --probe [--json] */
 	bool resume;
+	bool preempt;			/* --preempt */
 	unsigned int push_delay_ms;
 
 	int in_fd;			/* the stream: a file, or the spool */
@@ -157,7 +165,17 @@ struct server {
 	 * updated atomically, so the return-path thread may peek to drop
 	 * requests for pages already sent. */
 	uint64_t **sent;
-	uint64_t sent_pages, cursor_block, cursor_page;
+	_Atomic uint64_t sent_pages;	/* claimed by either sending thread */
+	uint64_t cursor_block, cursor_page;
+
+	/* --preempt: the second connection, written by the preempt thread
+	 * only; its records carry no section, CONTINUE per this channel. */
+	int pfd;
+	struct out_buf pout;
+	struct in_buf pin;		/* never written to by the destination */
+	struct stream_writer pw;
+	pthread_t pre_thread, watch_thread;
+	bool pre_started, watch_started;
 
 	/* Shared with the return-path thread, under x.session.lock. */
 	pthread_cond_t cond;
@@ -171,6 +189,11 @@ struct server {
 	uint32_t shut_status;
 	bool resume_acked;
 	bool switchover_acked;		/* SWITCHOVER_ACK came (switchover-ack) */
+	bool end_sent;			/* EOF on main: the preempt channel may close */
+	bool pre_stop;			/* the preempt thread ends with EOS */
+	bool pre_dropped;		/* the destination refused or closed it */
+	bool hint_set;			/* the last request's end, for the push */
+	uint64_t hint_block, hint_page;
 	uint32_t pong_max;		/* the highest PONG: how far the destination got */
 	uint32_t bitmaps_in;		/* RECV_BITMAPs read (resume) */
 	pthread_t rp_thread;
@@ -182,6 +205,7 @@ struct server {
 	_Atomic uint64_t spooled;	/* bytes of a pipe spooled so far */
 	atomic_bool busy;		/* indexing or connecting: no stall */
 	_Atomic uint64_t requested, pushed, requests, rp_messages, bytes_sent, already;
+	_Atomic uint64_t pages_preempt, bytes_preempt;
 	_Atomic uint64_t last_latency_ns;
 	_Atomic uint64_t push_at_ns;	/* --push-delay holds pushing until then */
 	uint64_t *latency_ns;		/* per served request, sender only */
@@ -198,18 +222,34 @@ static bool srv_failed(struct server *s)
 
 /* ---- pages ---- */
 
+static uint64_t next_unsent(struct server *s, uint32_t b, uint64_t p, uint64_t end);
+
 static bool page_sent(struct server *s, uint32_t b, uint64_t p)
 {
 	return __atomic_load_n(&s->sent[b][p / 64], __ATOMIC_RELAXED) & (1ull << (p % 64));
 }
 
-/* Counts the page once, however often it is marked. */
-static void mark_sent(struct server *s, uint32_t b, uint64_t p)
+/* Counts the page once, however often it is marked; true for the caller
+ * that marked it first: with --preempt two threads send, and only that
+ * one sends the page (QEMU 7.2 fails on a page placed twice). */
+static bool mark_sent(struct server *s, uint32_t b, uint64_t p)
 {
 	uint64_t bit = 1ull << (p % 64);
 
-	if (!(__atomic_fetch_or(&s->sent[b][p / 64], bit, __ATOMIC_RELAXED) & bit))
-		s->sent_pages++;
+	if (__atomic_fetch_or(&s->sent[b][p / 64], bit, __ATOMIC_RELAXED) & bit)
+		return false;
+	atomic_fetch_add(&s->sent_pages, 1);
+	return true;
+}
+
+/* Every page is marked: the count may lag a thread between its mark and
+ * its count. */
+static bool all_marked(struct server *s)
+{
+	for (uint32_t b = 0; b < s->ix.nblocks; b++)
+		if (next_unsent(s, b, 0, s->ix.blocks[b].pages) < s->ix.blocks[b].pages)
+			return false;
+	return true;
 }
 
 /* The first page of block b in [p, end) not sent yet, or end: a word of
@@ -234,17 +274,24 @@ static bool pages_sent(struct server *s, uint32_t b, uint64_t p, uint64_t n)
 	return next_unsent(s, b, p, p + n) == p + n;
 }
 
-/* One page record from the index: PAGE with the file's bytes, or ZERO. */
-static void put_page(struct server *s, uint32_t b, uint64_t p)
+/* One page record from the index on writer w, for the caller that
+ * marked it: PAGE with the file's bytes, or ZERO. */
+static void put_page(struct server *s, struct stream_writer *w, uint32_t b, uint64_t p)
 {
 	const struct stream_index_block *pb = &s->ix.blocks[b];
-	uint64_t e = pb->page[p];
+	uint64_t e = pb->page[p], addr = p * STREAM_INDEX_PAGE_SIZE;
 
-	if (!e || (e & STREAM_INDEX_ZERO))
-		stream_write_zero(&s->w, pb->rb, p * STREAM_INDEX_PAGE_SIZE, (uint8_t)(e & 0xff));
-	else
-		stream_write_page(&s->w, pb->rb, p * STREAM_INDEX_PAGE_SIZE, s->in.buf + e);
-	mark_sent(s, b, p);
+	if (e && !(e & STREAM_INDEX_ZERO)) {
+		stream_write_page(w, pb->rb, addr, s->in.buf + e);
+	} else if (!(e & 0xff)) {
+		stream_write_zero(w, pb->rb, addr, 0);
+	} else {
+		/* QEMU 10.0 refuses a ZERO record whose fill is not 0 */
+		unsigned char page[STREAM_INDEX_PAGE_SIZE];
+
+		memset(page, (int)(e & 0xff), sizeof(page));
+		stream_write_page(w, pb->rb, addr, page);
+	}
 }
 
 static void open_part(struct server *s)
@@ -469,12 +516,27 @@ static void *rp_thread(void *arg)
 
 /* ---- sending ---- */
 
+/* The preempt channel's pages so far, flushed. */
+static int preempt_flush(struct server *s, const char *what)
+{
+	if (out_flush(&s->pout) < 0) {
+		if (!srv_failed(s))
+			srv_fail(s, "preempt channel: %s: %s", what, strerror(s->pout.err));
+		return -1;
+	}
+	atomic_store(&s->bytes_preempt, s->pout.written);
+	return 0;
+}
+
 /* The queued requests, taken under the lock (held on entry and on
  * return) and served without it: the pages not sent yet, in a PART
- * section of their own. The background goes on after the last of them. */
+ * section of their own, or with --preempt as bare records on the preempt
+ * channel, flushed per request. The background goes on after the last
+ * of them. */
 static int serve_requests_locked(struct server *s)
 {
 	struct session *ss = &s->x.session;
+	struct stream_writer *w = s->preempt ? &s->pw : &s->w;
 	size_t n = s->qcount, first = s->nlatency;
 	bool opened = false;
 	uint64_t t;
@@ -487,7 +549,7 @@ static int serve_requests_locked(struct server *s)
 	pthread_cond_broadcast(&s->cond);	/* room in the queue */
 	pthread_mutex_unlock(&ss->lock);
 
-	for (size_t i = 0; i < n && !s->out.err && !srv_failed(s); i++) {
+	for (size_t i = 0; i < n && !ret && !w->out->err && !srv_failed(s); i++) {
 		const struct request *rq = &s->batch[i];
 		uint64_t end = rq->page + rq->pages;
 		bool any = false;
@@ -495,19 +557,33 @@ static int serve_requests_locked(struct server *s)
 		/* the pages on their way already are skipped */
 		for (uint64_t p = next_unsent(s, rq->block, rq->page, end); p < end;
 		     p = next_unsent(s, rq->block, p + 1, end)) {
-			if (!opened)
+			if (!mark_sent(s, rq->block, p))
+				continue;	/* the push took it meanwhile */
+			if (!opened && !s->preempt)
 				open_part(s);
 			opened = any = true;
-			put_page(s, rq->block, p);
+			put_page(s, w, rq->block, p);
 			atomic_fetch_add(&s->requested, 1);
+			if (s->preempt)
+				atomic_fetch_add(&s->pages_preempt, 1);
 		}
+		if (s->preempt && any)
+			ret = preempt_flush(s, "sending pages");
 		/* the guest tends to touch the neighbours next */
-		s->cursor_block = rq->block;
-		s->cursor_page = rq->page + rq->pages;
+		if (s->preempt) {
+			pthread_mutex_lock(&ss->lock);
+			s->hint_set = true;
+			s->hint_block = rq->block;
+			s->hint_page = rq->page + rq->pages;
+			pthread_mutex_unlock(&ss->lock);
+		} else {
+			s->cursor_block = rq->block;
+			s->cursor_page = rq->page + rq->pages;
+		}
 		if (any && s->nlatency < LATENCY_MAX)
 			s->latency_ns[s->nlatency++] = rq->at_ns;
 	}
-	if (opened)
+	if (opened && !s->preempt)
 		ret = close_section(s);
 	t = now_ns();
 	for (size_t i = first; i < s->nlatency; i++)
@@ -531,6 +607,10 @@ static int push_background(struct server *s)
 			/* every block seen twice with nothing unsent: the count
 			 * is wrong, and looping on would never end */
 			if (++wraps > 2 * s->ix.nblocks) {
+				/* the preempt thread marked the last ones but
+				 * has not counted them yet */
+				if (s->preempt && all_marked(s))
+					break;
 				srv_fail(s, "internal error: %" PRIu64 " of %" PRIu64 " pages counted sent, yet none is left",
 					 s->sent_pages, s->ix.total_pages);
 				return -1;
@@ -540,9 +620,11 @@ static int push_background(struct server *s)
 			continue;
 		}
 		s->cursor_page = p + 1;
+		if (!mark_sent(s, b, p))
+			continue;	/* the preempt thread took it meanwhile */
 		if (!n)
 			open_part(s);
-		put_page(s, b, p);
+		put_page(s, &s->w, b, p);
 		atomic_fetch_add(&s->pushed, 1);
 		n++;
 	}
@@ -569,9 +651,14 @@ static int serve_pages(struct server *s)
 			ret = -1;
 			break;
 		}
-		if (s->qcount) {
+		if (s->qcount && !s->preempt) {
 			ret = serve_requests_locked(s);
 			continue;
+		}
+		if (s->hint_set) {
+			s->hint_set = false;
+			s->cursor_block = s->hint_block;
+			s->cursor_page = s->hint_page;
 		}
 		if (now_ns() < push_at) {
 			struct timespec ts;
@@ -600,6 +687,124 @@ static int serve_pages(struct server *s)
 	}
 	pthread_mutex_unlock(&ss->lock);
 	return ret;
+}
+
+/* ---- the preempt channel (--preempt) ---- */
+
+/* Serves the page requests on the preempt channel until the main channel
+ * is done, then ends the destination's reader of it with EOS. */
+static void *preempt_thread(void *arg)
+{
+	struct server *s = arg;
+	struct session *ss = &s->x.session;
+	int ret = 0;
+
+	pthread_mutex_lock(&ss->lock);
+	while (!ret) {
+		if (s->qcount) {
+			ret = serve_requests_locked(s);
+			continue;
+		}
+		if (s->pre_stop || session_wait(ss, &s->cond))
+			break;
+	}
+	pthread_mutex_unlock(&ss->lock);
+	if (ret || srv_failed(s))
+		return NULL;
+	stream_write_ram_flag(&s->pw, RAM_SAVE_FLAG_EOS);
+	preempt_flush(s, "sending EOS");
+	return NULL;
+}
+
+/* The destination never writes on the preempt channel: a byte is wrong,
+ * and its end before our EOF means it dropped the connection (a
+ * destination without postcopy-preempt drops a second one at once). */
+static void *preempt_watch_thread(void *arg)
+{
+	struct server *s = arg;
+	ssize_t n = in_want(&s->pin, 1);
+
+	pthread_mutex_lock(&s->x.session.lock);
+	if (n > 0)
+		session_fail_locked(&s->x.session, "preempt channel: the destination sent bytes on it, which QEMU never does");
+	else if (!s->end_sent && !s->shut && !session_failed(&s->x.session)) {
+		s->pre_dropped = true;
+		session_fail_locked(&s->x.session, "preempt channel: the destination closed it%s: has it the postcopy-preempt capability on?",
+				    s->pin.err ? " with an error" : "");
+	}
+	pthread_mutex_unlock(&s->x.session.lock);
+	return NULL;
+}
+
+/* Connects the preempt channel right after the main one (accepted first:
+ * the destination takes the second connection as the preempt channel; a
+ * QEMU 7.2 one loads nothing until it is there). No retry when refused:
+ * the destination listens already. */
+static int connect_preempt(struct server *s)
+{
+	char err[ERR_LEN];
+	int wake = s->x.session.wake_fd;
+
+	s->pfd = net_connect(&s->ep, xfer_deadline(&s->x, XFER_CONNECT_DEFAULT_S), wake, false, err);
+	if (s->pfd < 0) {
+		s->pre_dropped = !srv_failed(s);
+		srv_fail(s, "preempt channel: %s (has the destination the postcopy-preempt capability on?)", err);
+		return -1;
+	}
+	if (session_watch_fd(&s->x.session, s->pfd, SHUT_RDWR) < 0) {
+		srv_fail(s, "%s", SESSION_WATCH_FULL_FDS);
+		return -1;
+	}
+	if (out_init(&s->pout, s->pfd, 256u << 10) < 0 || in_init(&s->pin, s->pfd, 4096) < 0) {
+		srv_fail(s, "out of memory");
+		return -1;
+	}
+	out_set_wake(&s->pout, wake);
+	in_set_wake(&s->pin, wake);
+	stream_writer_init(&s->pw, &s->pout, STREAM_INDEX_PAGE_SIZE);
+	return 0;
+}
+
+static int start_preempt(struct server *s)
+{
+	if (pthread_create(&s->watch_thread, NULL, preempt_watch_thread, s) != 0)
+		return srv_fail(s, "cannot start the preempt channel's watcher"), -1;
+	s->watch_started = true;
+	if (pthread_create(&s->pre_thread, NULL, preempt_thread, s) != 0)
+		return srv_fail(s, "cannot start the preempt channel's thread"), -1;
+	s->pre_started = true;
+	return 0;
+}
+
+/* Before our EOF on main: a preempt channel that the destination closed
+ * or wrote to is ready to read, and its watcher, maybe not run yet on a
+ * busy host, is let finish and fail the run (after the EOF its end is
+ * no failure). */
+static int check_preempt(struct server *s)
+{
+	struct pollfd p = { .fd = s->pfd, .events = POLLIN | POLLRDHUP };
+
+	if (!s->watch_started || poll(&p, 1, 0) <= 0)
+		return srv_failed(s) ? -1 : 0;
+	pthread_join(s->watch_thread, NULL);
+	s->watch_started = false;
+	return srv_failed(s) ? -1 : 0;
+}
+
+/* After our EOF on main: the preempt thread sends what it holds and EOS.
+ * Its socket stays open until SHUT (a QEMU 10.0 reader hitting its end
+ * while running would pause). */
+static int stop_preempt(struct server *s)
+{
+	if (!s->pre_started)
+		return 0;
+	pthread_mutex_lock(&s->x.session.lock);
+	s->pre_stop = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->x.session.lock);
+	pthread_join(s->pre_thread, NULL);
+	s->pre_started = false;
+	return srv_failed(s) ? -1 : 0;
 }
 
 /* What the sender waits for from the return-path thread (lock held). */
@@ -771,6 +976,12 @@ static int resume_postcopy(struct server *s)
 
 static int finish(struct server *s)
 {
+	if (s->preempt && check_preempt(s) < 0)
+		return -1;
+	/* from here on the destination may close the preempt channel */
+	pthread_mutex_lock(&s->x.session.lock);
+	s->end_sent = true;
+	pthread_mutex_unlock(&s->x.session.lock);
 	stream_write_section(&s->w, QEMU_VM_SECTION_END, &s->ix.ram);
 	stream_write_ram_flag(&s->w, RAM_SAVE_FLAG_EOS);
 	stream_write_footer(&s->w, s->ix.ram.id);
@@ -779,6 +990,8 @@ static int finish(struct server *s)
 		srv_fail(s, "sending the end: %s", strerror(s->out.err));
 		return -1;
 	}
+	if (stop_preempt(s) < 0)
+		return -1;
 	if (wait_for_rp(s, got_shut, 0, "SHUT") < 0)
 		return -1;
 	if (s->shut_status) {
@@ -1048,7 +1261,7 @@ static uint64_t monitor_moved(void *ctx, char *extra, size_t n)
 			 s->ix.total_pages > done ? s->ix.total_pages - done : 0,
 			 atomic_load(&s->requests), (double)atomic_load(&s->last_latency_ns) / 1e6);
 	}
-	return atomic_load(&s->bytes_sent);
+	return atomic_load(&s->bytes_sent) + atomic_load(&s->bytes_preempt);
 }
 
 static uint64_t monitor_activity(void *ctx)
@@ -1060,7 +1273,8 @@ static uint64_t monitor_activity(void *ctx)
 	 * are indexing and connecting (with a deadline of its own) */
 	if (now < atomic_load(&s->push_at_ns) || atomic_load(&s->busy))
 		return now;
-	return atomic_load(&s->spooled) + atomic_load(&s->bytes_sent) + atomic_load(&s->rp_messages);
+	return atomic_load(&s->spooled) + atomic_load(&s->bytes_sent) + atomic_load(&s->bytes_preempt) +
+	       atomic_load(&s->rp_messages);
 }
 
 static void monitor_idle(void *ctx, unsigned int timeout_s)
@@ -1106,6 +1320,7 @@ static void stats_fields(void *ctx, struct json_writer *w)
 		qsort(s->latency_ns, s->nlatency, sizeof(*s->latency_ns), cmp_u64);
 	jw_key(w, "peer"); jw_string(w, s->peer);
 	jw_key(w, "resume"); jw_bool(w, s->resume);
+	jw_key(w, "preempt"); jw_bool(w, s->preempt);
 	jw_key(w, "push_delay_ms"); jw_u64(w, s->push_delay_ms);
 	jw_key(w, "blocks"); jw_u64(w, s->ix.nblocks);
 	jw_key(w, "pages_total"); jw_u64(w, s->ix.total_pages);
@@ -1114,12 +1329,14 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "device_sections"); jw_u64(w, s->ix.devices);
 	jw_key(w, "pages_requested"); jw_u64(w, s->requested);
 	jw_key(w, "pages_pushed"); jw_u64(w, s->pushed);
+	jw_key(w, "pages_preempt"); jw_u64(w, s->pages_preempt);
 	jw_key(w, "pages_already_there"); jw_u64(w, s->already);
 	jw_key(w, "requests"); jw_u64(w, s->requests);
 	jw_key(w, "requests_served"); jw_u64(w, s->nlatency);
 	jw_key(w, "return_path_messages"); jw_u64(w, s->rp_messages);
 	jw_key(w, "switchover_acked"); jw_bool(w, s->switchover_acked);
 	jw_key(w, "bytes_sent"); jw_u64(w, s->bytes_sent);
+	jw_key(w, "bytes_sent_preempt"); jw_u64(w, s->bytes_preempt);
 	jw_key(w, "index_ms"); jw_double(w, (double)s->index_ns / 1e6);
 	jw_key(w, "connected_ms"); jw_double(w, since_start_ms(s, s->connect_ns));
 	/* PONG 3 comes once the package with RUN is loaded: the guest runs */
@@ -1185,6 +1402,9 @@ static int take_option(void *ctx, int c, const char *arg, char *err)
 	case OPT_RESUME:
 		s->resume = true;
 		return 0;
+	case OPT_PREEMPT:
+		s->preempt = true;
+		return 0;
 	case OPT_PUSH_DELAY: {
 		uint64_t ms;
 
@@ -1220,6 +1440,8 @@ static void operands(void *ctx, int argc, char **argv)
 	}
 	if (s->probe_json)
 		die_usage("--json goes with --probe (the transfer's figures: --stats-json FILE)");
+	if (s->resume && s->preempt)
+		die_usage("--resume does not go with --preempt: a recovery re-creates the preempt channel, which postcopy-serve does not do yet");
 	if (argc - optind != 1)
 		die_usage("expected one HOST:PORT");
 	if (net_endpoint_parse(argv[optind], true, &s->ep, err) < 0)
@@ -1255,7 +1477,7 @@ static int connect_destination(struct server *s)
 	out_set_wake(&s->out, wake);
 	in_set_wake(&s->rp_in, wake);
 	stream_writer_init(&s->w, &s->out, STREAM_INDEX_PAGE_SIZE);
-	return 0;
+	return s->preempt ? connect_preempt(s) : 0;
 }
 
 static int serve_all(struct server *s, void *unused)
@@ -1276,6 +1498,8 @@ static void serve(struct server *s)
 		return;
 	}
 	s->rp_started = true;
+	if (s->preempt && start_preempt(s) < 0)
+		return;
 	ret = guarded(s, serve_all, NULL);
 	if (ret == 0)
 		info("served %" PRIu64 " pages: %" PRIu64 " on request, %" PRIu64 " pushed%s",
@@ -1311,6 +1535,13 @@ static int setup(void *ctx)
 	return 0;
 }
 
+/* Before the figures: the preempt thread writes some of them. After a
+ * failure it is woken and ends without EOS. */
+static void stop(void *ctx)
+{
+	stop_preempt(ctx);
+}
+
 static void cleanup(void *ctx)
 {
 	struct server *s = ctx;
@@ -1322,6 +1553,20 @@ static void cleanup(void *ctx)
 	}
 	if (s->rp_started)
 		pthread_join(s->rp_thread, NULL);
+	if (s->pfd >= 0) {
+		/* the destination said SHUT, or the run failed: the watcher ends */
+		shutdown(s->pfd, SHUT_RDWR);
+		session_unwatch_fd(&s->x.session, s->pfd);
+	}
+	if (s->watch_started)
+		pthread_join(s->watch_thread, NULL);
+	if (s->pfd >= 0) {
+		if (srv_failed(s))
+			net_abort_on_close(s->pfd);
+		out_discard(&s->pout);
+		in_free(&s->pin);
+		close(s->pfd);
+	}
 	if (s->fd >= 0) {
 		if (srv_failed(s))
 			net_abort_on_close(s->fd);
@@ -1354,14 +1599,17 @@ static const char *failure_hint(void *ctx)
 	struct server *s = ctx;
 
 	uint32_t pong;
-	bool shut;
+	bool shut, dropped;
 
 	if (s->fd < 0)
 		return NULL;	/* never connected: the error says why */
 	pthread_mutex_lock(&s->x.session.lock);
 	pong = s->pong_max;
 	shut = s->shut;
+	dropped = s->pre_dropped;
 	pthread_mutex_unlock(&s->x.session.lock);
+	if (dropped)
+		return "--preempt needs the postcopy-preempt capability on the destination (migrate-set-capabilities before migrate-incoming); without it, run without --preempt";
 	/* QEMU 7.2 closes the connection when it refuses the package; 10.0
 	 * says SHUT 1 first: either way how far it got tells why */
 	if (shut && (s->resume || pong >= 2))
@@ -1372,11 +1620,16 @@ static const char *failure_hint(void *ctx)
 		       "is the destination postcopy-paused, with migrate-recover listening here? QEMU's log says why it refused";
 	switch (pong) {
 	case 0:
-		return "is this a QEMU destination waiting with migrate-incoming? QEMU's log says why it refused";
+		/* QEMU 7.2 with postcopy-preempt reads nothing before the
+		 * second connection; 8.0+ stops before the device state */
+		return s->preempt ? "is this a QEMU destination waiting with migrate-incoming? QEMU's log says why it refused" :
+		       "is this a QEMU destination waiting with migrate-incoming? One with the postcopy-preempt capability (QEMU 7.2) waits for a second connection: run with --preempt. QEMU's log says why it refused";
+	case 2:
+		if (!s->preempt)
+			return "the destination refused or waits before the device state: is it the saved VM's machine and devices? One with the postcopy-preempt capability (QEMU 8.0+) waits there for a second connection: run with --preempt. QEMU's log says which";
+		return "the destination refused the device state: is it the saved VM's machine and devices? QEMU's log says which";
 	case 1:
 		return "the destination refused postcopy or the RAM blocks: is postcopy-ram set on it, and are its -M, -m, memory backend id, -bios and -kernel those of the saved VM? QEMU's log says which";
-	case 2:
-		return "the destination refused the device state: is it the saved VM's machine and devices? QEMU's log says which";
 	default:
 		return "the guest was running: the destination is postcopy-paused; migrate-recover on it, then postcopy-serve --resume finishes the migration";
 	}
@@ -1391,6 +1644,7 @@ static const struct xfer_ops serve_ops = {
 	.operands = operands,
 	.setup = setup,
 	.serve = serve_stream,
+	.stop = stop,
 	.moved = monitor_moved,
 	.activity = monitor_activity,
 	.stalled = monitor_idle,
@@ -1401,7 +1655,7 @@ static const struct xfer_ops serve_ops = {
 
 int postcopy_serve_main(int argc, char **argv)
 {
-	struct server s = { .fd = -1, .in_fd = -1, .last_block = -1, .phase = PH_INDEX };
+	struct server s = { .fd = -1, .pfd = -1, .in_fd = -1, .last_block = -1, .phase = PH_INDEX };
 
 	return xfer_main(&s.x, &serve_ops, &s, argc, argv);
 }

@@ -307,3 +307,42 @@ spooled() {
 	refuse "$T/huge" "the stream's RAM blocks claim 1073741824 pages; postcopy-serve serves at most 268435456 (1024 GiB of RAM)"
 	assert_nothing_connected
 }
+
+# rp_req_hex: REQ_PAGES_ID of pc.ram page $1, then REQ_PAGES of page $2.
+rp_req_hex() {
+	perl -e 'print unpack("H*", pack("nnQ>NC/a*", 3, 19, $ARGV[0] * 4096, 4096, "pc.ram") .
+		pack("nnQ>N", 4, 12, $ARGV[1] * 4096, 4096))' "$1" "$2"
+}
+
+@test "--preempt: requested pages go on the second connection as bare records, EOS at the end; the push stays on main" {
+	mb stream-gen -b pc.ram:64K --devices 2 -m random=1 -o "$T/in"
+	mb stream-gen -b pc.ram:64K --devices 2 -m random=1 --raw -o "$T/ram"
+	# pushing waits 2 s: pages 3 and 5 can only come on request
+	FAKE_PREEMPT=read fake_dest play "$(rp_req_hex 3 5)"
+	run timeout 30 "$MIGBOX" postcopy-serve --timeout 10 --preempt --push-delay 2000 \
+		--stats-json "$T/s.json" "127.0.0.1:$port" <"$T/in"
+	assert_ok
+	wait_for 10 test -e "$T/got-preempt"
+	# be64 offset|PAGE, the block named once, CONTINUE after; be64 EOS
+	perl -e 'open(my $f, "<:raw", $ARGV[0]) or die; local $/; my $ram = <$f>;
+		print pack("Q>", 3 * 4096 | 0x08), "\x06pc.ram", substr($ram, 3 * 4096, 4096),
+			pack("Q>", 5 * 4096 | 0x28), substr($ram, 5 * 4096, 4096), pack("Q>", 0x10)' \
+		"$T/ram" >"$T/want-preempt"
+	cmp "$T/got-preempt" "$T/want-preempt"
+	[[ $(jq -r '.preempt, .pages_preempt, .pages_requested, .pages_pushed, .bytes_sent_preempt' "$T/s.json") == \
+		$'true\n2\n2\n14\n'"$(stat -c %s "$T/want-preempt")" ]]
+	# the main channel has the other pages, not these
+	wait_for 10 test -e "$T/got.1"
+	perl -e 'open(my $f, "<:raw", $ARGV[0]) or die; open(my $g, "<:raw", $ARGV[1]) or die;
+		local $/; my ($ram, $main) = (<$f>, <$g>);
+		for my $p (0 .. 15) {
+			my $in = index($main, substr($ram, $p * 4096, 4096)) >= 0;
+			die "page $p: on main $in\n" if $in != ($p != 3 && $p != 5);
+		}' "$T/ram" "$T/got.1"
+}
+
+@test "--preempt with --resume is a usage error" {
+	valid_stream "$T/in"
+	run mb postcopy-serve --preempt --resume 127.0.0.1:1 <"$T/in"
+	assert_fails_with 2 '--resume does not go with --preempt'
+}

@@ -240,3 +240,59 @@ max_rss() {
 	assert_fails_with 1 'the stream goes on past 8 times the RAM it claims plus 256 MiB: not spooled further'
 	[[ -z $(ls -A "$T/tmp") ]]
 }
+
+@test "--preempt: a destination that closes the second connection at once (no postcopy-preempt) fails the run naming the preempt channel" {
+	FAKE_PREEMPT=close fake_dest play ""
+	serve --preempt
+	assert_fails_with 1 'postcopy-serve: preempt channel: the destination closed it' \
+		'--preempt needs the postcopy-preempt capability on the destination'
+}
+
+@test "--preempt: a second connection refused or reset fails the run naming the preempt channel" {
+	FAKE_PREEMPT=refuse fake_dest play ""
+	serve --preempt
+	# refused when the listener closed first, reset when it was queued
+	assert_fails_with 1 'postcopy-serve: preempt channel: ' '--preempt needs the postcopy-preempt capability'
+}
+
+@test "--preempt: a destination that writes on the preempt channel is refused" {
+	# QEMU never writes there: a peer that does is no QEMU
+	perl -MIO::Socket::INET -e '
+		my $l = IO::Socket::INET->new(Listen => 8, LocalAddr => "127.0.0.1:0", ReuseAddr => 1) or die;
+		open(my $p, ">", "$ARGV[0]/port.tmp") or die; print $p $l->sockport, "\n"; close $p;
+		rename("$ARGV[0]/port.tmp", "$ARGV[0]/port") or die;
+		my $c = $l->accept; my $pc = $l->accept; syswrite($pc, "x"); sleep 60' "$T" 3>&- &
+	peer_pid=$!
+	wait_for 10 test -e "$T/port"
+	port=$(<"$T/port")
+	serve --preempt
+	assert_fails_with 1 'postcopy-serve: preempt channel: the destination sent bytes on it'
+}
+
+@test "--preempt: every page asked for one by one while the push runs: each page sent once, on one channel or the other" {
+	mb stream-gen -b pc.ram:16M --devices 2 -o "$T/in"
+	# 4096 requests, last page first, racing the background push
+	perl -e 'print unpack("H*", pack("nnQ>NC/a*", 3, 19, 4095 * 4096, 4096, "pc.ram") .
+		join("", map { pack("nnQ>N", 4, 12, $_ * 4096, 4096) } reverse 0 .. 4094))' >"$T/reqs"
+	FAKE_PREEMPT=read fake_dest play "@$T/reqs"
+	serve --preempt --stats-json "$T/s.json"
+	assert_ok
+	wait_for 10 test -e "$T/got-preempt"
+	wait_for 10 test -e "$T/got.1"
+	# the preempt channel: distinct pages, then EOS
+	perl -e 'open(my $f, "<:raw", $ARGV[0]) or die; local $/; my $b = <$f>; my ($o, %seen) = (0);
+		for (;;) {
+			my $h = unpack("Q>", substr($b, $o, 8)); $o += 8;
+			last if $h == 0x10;
+			$o += 7 unless $h & 0x20;
+			die "page twice\n" if $seen{$h & ~0xfff}++;
+			$o += $h & 0x08 ? 4096 : 1;
+		}
+		die "after EOS\n" if $o != length $b;
+		print scalar(keys %seen), "\n"' "$T/got-preempt" >"$T/npre"
+	main=$("$MIGBOX" stream-dump --json "$T/got.1" | jq '.ram_blocks[0] | .page_records + .zero_records')
+	[[ $(jq -r '.pages_preempt, .pages_requested, .pages_preempt + .pages_pushed' "$T/s.json") == \
+		"$(<"$T/npre")"$'\n'"$(<"$T/npre")"$'\n4096' ]]
+	((main + $(<"$T/npre") == 4096))
+	(($(jq .pages_pushed "$T/s.json") == main))
+}

@@ -113,6 +113,25 @@ lazy_restore() {
 	lazy_restore 1024
 }
 
+@test "postcopy with --preempt: requested pages come on the preempt channel while the rest is pushed, completes with the saved RAM" {
+	local port total
+	port=$(free_port)
+	PC_DEST_CAPS='postcopy-preempt=on' pc_dest dst 256 "$SHM" "$port" -bios "$BIOS"
+	serve_bg "$T/serve" --preempt --push-delay 8000 "127.0.0.1:$port" <"$BATS_FILE_TMPDIR/saved256.mig"
+	wait_for 60 halted_while_serving
+	serve_wait 120
+	[[ $SERVE_STATUS -eq 0 ]]
+	restored_as_saved 256
+	[[ $(stat_of preempt) == true ]]
+	# every page the guest asked for came on the preempt channel
+	(($(stat_of pages_requested) >= 256))
+	(($(stat_of pages_preempt) == $(stat_of pages_requested)))
+	# a record is 9 bytes at least (a ZERO), then EOS
+	(($(stat_of bytes_sent_preempt) >= $(stat_of pages_preempt) * 9 + 8))
+	total=$(stat_of pages_total)
+	(($(stat_of pages_requested) + $(stat_of pages_pushed) == total))
+}
+
 @test "postcopy: a stream through a pipe is spooled, then served whole with background pushing" {
 	local port
 	port=$(free_port)
@@ -210,6 +229,23 @@ refusal() {
 	assert_fails_with 1 "$(refusal)" 'are its -M, -m, memory backend id'
 	[[ $(qemu_wait_exit dst 30) -eq 1 ]]
 	qemu_log dst | grep -q 'Size mismatch'
+}
+
+@test "postcopy fault: a destination with postcopy-preempt, served without --preempt, stalls: --timeout, the hint names --preempt" {
+	local port
+	port=$(free_port)
+	PC_DEST_CAPS='postcopy-preempt=on' pc_dest dst 256 "$SHM" "$port" -bios "$BIOS"
+	run timeout 60 "$MIGBOX" postcopy-serve --timeout 3 "127.0.0.1:$port" <"$BATS_FILE_TMPDIR/saved256.mig"
+	# 7.2 waits before loading anything, 10.0 before the device state
+	assert_fails_with 1 'took no byte and sent nothing for 3 s (--timeout)' 'run with --preempt'
+}
+
+@test "postcopy fault: --preempt to a destination without postcopy-preempt: exit 1 naming the preempt channel" {
+	local port
+	port=$(free_port)
+	pc_dest dst 256 "$SHM" "$port" -bios "$BIOS"
+	run timeout 60 "$MIGBOX" postcopy-serve --timeout 10 --preempt "127.0.0.1:$port" <"$BATS_FILE_TMPDIR/saved256.mig"
+	assert_fails_with 1 'postcopy-serve: preempt channel: the destination closed it' 'postcopy-preempt capability'
 }
 
 @test "postcopy fault: --resume to a destination that is not paused: exit 1; QEMU exits 1" {

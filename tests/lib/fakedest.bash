@@ -30,9 +30,14 @@ stop_fake_dest() {
 # "play-hold" the same as play, but it never says SHUT.
 # HEX may be @FILE: the hex in FILE (an argument holds at most 128 KiB).
 # What a connection sent ends up in $T/got.N (after its EOF).
+# FAKE_PREEMPT (postcopy-preempt): the second connection, accepted right
+# after the first as QEMU does, is the preempt channel: "read" records
+# what came on it in $T/got-preempt (after its EOF), "close" closes it at
+# once (a destination without the capability), "refuse" stops listening
+# once the first is accepted.
 fake_dest() {
 	stop_fake_dest
-	rm -f "$T"/port "$T"/accepted.* "$T"/got.*
+	rm -f "$T"/port "$T"/accepted.* "$T"/got.* "$T"/got-preempt
 	perl -MIO::Socket::INET -e '
 		my ($dir, $mode, $hex) = @ARGV;
 		if (defined $hex && $hex =~ s/^@//) {
@@ -49,6 +54,21 @@ fake_dest() {
 		while (my $c = $l->accept) {
 			$n++;
 			open(my $a, ">", "$dir/accepted.$n") or die; close $a;
+			my $pre = $n == 1 ? $ENV{FAKE_PREEMPT} // "" : "";
+			if ($pre eq "refuse") {
+				close $l;
+			} elsif ($pre) {
+				my $pc = $l->accept or die "accept: $!";
+				if ($pre eq "read" && !fork()) {
+					close $c;
+					my ($all, $buf) = ("", "");
+					$all .= $buf while sysread($pc, $buf, 65536);
+					open(my $g, ">", "$dir/got-preempt.tmp") or die; print $g $all; close $g;
+					rename("$dir/got-preempt.tmp", "$dir/got-preempt") or die;
+					exit 0;
+				}
+				close $pc;
+			}
 			if ($mode eq "close") { close $c; next }
 			if ($mode eq "silent") { sleep 3600 }
 			my $play = $mode =~ /^play/;
