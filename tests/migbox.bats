@@ -132,10 +132,11 @@ load helpers
 	for a in $(mb --list); do
 		run mb --options "$a"
 		assert_ok
-		# "-x --name KIND" or "- --name KIND"
+		# "-x --name KIND" or "- --name KIND"; an option line of --help is
+		# "  -x, --name" or "      --name" (a wrapped help line is deeper)
 		[[ -z $(grep -Ev '^(-[a-zA-Z]|-) --[a-z][a-z0-9-]* (-|@file|@dir|@group|@value|[a-z0-9,]+)$' <<<"$output") ]]
 		diff <(awk '{ print $2 }' <<<"$output" | sort) \
-			<(mb "$a" --help | grep -oE '^ +(-[a-zA-Z], )?--[a-z][a-z0-9-]*' | grep -oE -- '--[a-z][a-z0-9-]*' | sort)
+			<(mb "$a" --help | grep -oE '^(  -[a-zA-Z], |      )--[a-z][a-z0-9-]*' | grep -oE -- '--[a-z][a-z0-9-]*' | sort)
 	done
 	run mb --options no-such-applet
 	assert_fails_with 2 "no built applet named 'no-such-applet'"
