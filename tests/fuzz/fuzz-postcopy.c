@@ -40,6 +40,10 @@ static void check_rp_msg(const struct pc_rp_msg *m)
 	case PC_RP_PONG:
 	case PC_RP_RESUME_ACK:
 		break;
+	case PC_RP_SWITCHOVER_ACK:
+		if (m->len)
+			abort();	/* it has no body */
+		break;
 	default:
 		abort();	/* the header lets no other type through */
 	}
