@@ -164,10 +164,7 @@ modes() {
 
 @test "a machine type without a version: multifd-send fails naming --sync, and nothing is written; --sync makes it go" {
 	gen -s 21 -b pc.ram:1M --machine microvm -o "$T/in"
-	recv_bg -c 2 --timeout 20 -o "$T/out" 127.0.0.1:0
-	port=$(recv_port)
-	send_fg "$T/in" -c 2 --timeout 20 "127.0.0.1:$port"
-	recv_wait
+	transfer_fails "$T/in" "-c 2 --timeout 20" "-c 2 --timeout 20"
 	[[ $SEND_STATUS == 1 && $RECV_STATUS == 1 ]]
 	grep -q "machine type 'microvm' has no version, so the destination's multifd sync mode is unknown: say --sync section" "$T/send.err"
 	[[ ! -e $T/out ]]
@@ -176,10 +173,8 @@ modes() {
 	[[ $(jq -r '"\(.sync_mode) \(.zero_pages_in_packets)"' "$T/s.json") == 'section false' ]]
 	# a stream without a configuration section
 	{ sb_header; sb_start 2 ram 0 4; sb_mem_size pc.ram 65536; sb_eos; sb_footer 2; sb_eof; } >"$T/bare"
-	recv_bg -c 1 --timeout 20 -o "$T/out2" 127.0.0.1:0
-	port=$(recv_port)
-	send_fg "$T/bare" -c 1 --timeout 20 "127.0.0.1:$port"
-	recv_wait
+	rm -f "$T/out"
+	transfer_fails "$T/bare" "-c 1 --timeout 20" "-c 1 --timeout 20"
 	[[ $SEND_STATUS == 1 ]]
 	grep -q 'no configuration section before RAM, so .* say --sync' "$T/send.err"
 }

@@ -261,7 +261,8 @@ max_rss() {
 		my $l = IO::Socket::INET->new(Listen => 8, LocalAddr => "127.0.0.1:0", ReuseAddr => 1) or die;
 		open(my $p, ">", "$ARGV[0]/port.tmp") or die; print $p $l->sockport, "\n"; close $p;
 		rename("$ARGV[0]/port.tmp", "$ARGV[0]/port") or die;
-		my $c = $l->accept; my $pc = $l->accept; syswrite($pc, "x"); sleep 60' "$T" 3>&- &
+		my $c = $l->accept; my $pc = $l->accept; syswrite($pc, "x");
+		1 while sysread($c, my $b, 1 << 16)' "$T" 3>&- &	# held until postcopy-serve closes
 	peer_pid=$!
 	wait_for 10 test -e "$T/port"
 	port=$(<"$T/port")

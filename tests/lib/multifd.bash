@@ -13,6 +13,9 @@
 #                           the same in the background ($SEND_PID)
 #   transfer INPUT "SEND OPTS" "RECV OPTS" [LISTEN [CONNECT-HOST]]
 #                           one transfer into $T/out; both must succeed
+#   transfer_fails INPUT "SEND OPTS" "RECV OPTS"
+#                           one transfer into $T/out on 127.0.0.1 that may
+#                           fail: $SEND_STATUS and $RECV_STATUS
 #   same_digests A B        the two streams restore the same state
 #   no_complete_output FILE FILE, and no temporary beside it
 #   slow_input FILE BYTES   the first BYTES of FILE, then the rest once
@@ -143,4 +146,14 @@ output_size() {
 		fi
 	done
 	stat -L -c %s "/proc/$1/fd/1"
+}
+
+transfer_fails() {
+	local input=$1 send_opts=$2 recv_opts=$3 port
+	# shellcheck disable=SC2086
+	recv_bg $recv_opts -o "$T/out" 127.0.0.1:0
+	port=$(recv_port)
+	# shellcheck disable=SC2086
+	send_fg "$input" $send_opts "127.0.0.1:$port"
+	recv_wait
 }
