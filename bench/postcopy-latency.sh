@@ -4,7 +4,7 @@
 # without the preempt channel (--preempt, QEMU's postcopy-preempt), against
 # QEMU 7.2 and QEMU 10.0 in the same run.
 #
-# The guest: bench/fault-latency-bios.S, over BENCH_SIZE MiB of pattern RAM
+# The guest: tests/guests/read-ram-bios.S built with TIME_READS, over BENCH_SIZE MiB of pattern RAM
 # saved by a paused source. On the destination it reads one byte every MiB
 # (each a page the destination lacks, since the push goes upwards from the
 # last request while the guest goes down) and records the TSC ticks of each
@@ -43,7 +43,6 @@ export QEMU_RUN_DIR=$work/qemu MIGBOX
 mkdir -p "$QEMU_RUN_DIR"
 # shellcheck source=../tests/lib/qemu.bash
 source "$here/../tests/lib/qemu.bash"
-READ_RAM_BIOS_SRC=$here/fault-latency-bios.S
 # shellcheck source=../tests/lib/postcopy.bash
 source "$here/../tests/lib/postcopy.bash"
 shm=/dev/shm/bench-pclat-$$.img
@@ -63,9 +62,10 @@ qemu_bin() {
 
 cc -O2 -o "$work/tsc-hz" "$here/tsc-hz.c" || die "cannot build tsc-hz"
 tsc_hz=$("$work/tsc-hz")
-read_ram_bios "$work/bios.bin"
+# the tests' read-RAM guest, timing its reads
+as --32 --defsym TIME_READS=1 -o "$work/bios.o" "$READ_RAM_BIOS_SRC" &&
+	objcopy -O binary "$work/bios.o" "$work/bios.bin" || die "cannot assemble $READ_RAM_BIOS_SRC"
 # where this guest halts (guest_halted looks for it): its image is at 0xf0000
-as --32 -o "$work/bios.o" "$READ_RAM_BIOS_SRC"
 READ_RAM_HALTED_EIP=$(printf '%08x' $((0xf0000 + 0x$(nm "$work/bios.o" | awk '$3 == "halted" { print $1 }'))))
 make_pattern "$work/pattern.img" "$BENCH_SIZE" 9
 reads=$((BENCH_SIZE < 1024 ? BENCH_SIZE : 1024))

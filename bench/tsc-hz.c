@@ -1,6 +1,7 @@
 /* bench/tsc-hz.c: the host's TSC frequency, measured over 200 ms of
  * CLOCK_MONOTONIC. Under TCG a guest's RDTSC reads the host's TSC, so
- * this turns the ticks bench/fault-latency-bios.S records into time. */
+ * this turns the ticks that tests/guests/read-ram-bios.S records (built
+ * with TIME_READS) into time. */
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>

@@ -5,10 +5,19 @@
  * them up in %ebx and halts with interrupts off. It never writes RAM, so
  * a destination's RAM must equal what was saved; %ebx proves it read the
  * bytes it was given, and EIP at `halted` with HLT set proves it ran to
- * its end. Assembled at 0; the image sits at 0xF0000 (and below 4 GiB). */
+ * its end. Assembled at 0; the image sits at 0xF0000 (and below 4 GiB).
+ *
+ * With --defsym TIME_READS=1 (bench/postcopy-latency.sh) it also reads the
+ * TSC around each read and stores the difference (32 bits, ticks) in a
+ * table at 0x8000, entry i for the i-th read; the table's page is written
+ * before the first timed read, so its own fault is not counted. Under TCG
+ * the guest's TSC is the host's, so a read of a page the destination lacks
+ * costs the whole request. Without it the image is the same as ever (the
+ * tests pin where it halts). */
 	.set	BASE, 0xf0000
 	.set	TOP, 0x3ff00000		/* 1 GiB - 1 MiB */
 	.set	STEP, 0x100000
+	.set	TABLE, 0x8000		/* TIME_READS: a 4 KiB table of ticks */
 
 	.code16
 	.text
@@ -28,11 +37,29 @@ protected:
 	movw	%ax, %ds
 	movw	%ax, %es
 	movw	%ax, %ss
+.ifdef TIME_READS
+	movl	$TABLE, %edi
+	movl	$1024, %ecx
+	xorl	%eax, %eax
+	rep stosl			/* the table's page, faulted in untimed */
+	movl	$TABLE, %edi
+.endif
 	movl	$TOP, %esi
 	xorl	%ebx, %ebx
 read_next:
+.ifdef TIME_READS
+	rdtsc
+	movl	%eax, %ebp
+	movzbl	(%esi), %ecx
+	rdtsc
+	subl	%ebp, %eax
+	movl	%eax, (%edi)
+	addl	$4, %edi
+	addl	%ecx, %ebx
+.else
 	movzbl	(%esi), %eax
 	addl	%eax, %ebx
+.endif
 	subl	$STEP, %esi
 	jnc	read_next		/* borrows once 0 was read */
 	.globl	halt
