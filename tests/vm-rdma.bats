@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
-# rdma-recv and rdma-send on Soft-RoCE inside the throwaway VM, against a
-# real QEMU 7.2 that runs inside the VM too. One boot runs every case
-# (tests/vm/scenarios/rdma.sh); each test asserts its own case.
+# rdma-recv and rdma-send on Soft-RoCE inside the throwaway VM, against
+# real QEMUs 7.2 and 10.0 that run inside the VM too (10.0 from
+# tests/qemu10/fetch, staged by tests/vm/run --qemu10). One boot runs every
+# case (tests/vm/scenarios/rdma.sh); each test asserts its own case.
 
 load lib/vm
 
@@ -36,9 +37,10 @@ setup_file()
 		/usr/lib/x86_64-linux-gnu/libibverbs/librxe-rdmav34.so /etc/libibverbs.d/rxe.driver; do
 		qemu_args+=(--add "$(readlink -f "$f"):$f")
 	done
-	"$top/tests/vm/run" --timeout 900 --mem 3072 "${qemu_args[@]}" \
+	"$top/tests/vm/run" --timeout 1200 --mem 3072 --qemu10 "${qemu_args[@]}" \
 		rdma qemu_to_recv qemu_to_recv_pin send_to_recv send_to_recv_pin \
-		saved_to_qemu saved_to_qemu_pin mixes big vfio_pipe relay nothing_listening recv_version recv_capability \
+		saved_to_qemu saved_to_qemu_pin \
+		qemu_to_recv@10 qemu_to_recv_pin@10 saved_to_qemu@10 saved_to_qemu_pin@10 mixes big vfio_pipe relay nothing_listening recv_version recv_capability \
 		recv_badlen recv_unknown recv_outside recv_stall recv_huge recv_huge_pin recv_max_ram send_version send_mismatch \
 		send_error send_stall truncated_stdin kill_recv kill_send sigterm_recv \
 		> "$RDMA_OUT" 2>&1 || rc=$?
@@ -70,6 +72,23 @@ passed() { vm_case_passed "$RDMA_OUT" "$1" info stderr; }
 
 @test "rdma: rdma-send --pin-all -> QEMU: the pattern's RAM" {
 	passed saved_to_qemu_pin
+}
+
+# The QEMU cases again, against QEMU 10.0 with its own machine type
+@test "rdma (QEMU 10.0): QEMU source -> rdma-recv -o: the pattern's digest, and a fresh QEMU loads it" {
+	passed qemu_to_recv@10
+}
+
+@test "rdma (QEMU 10.0): QEMU source with rdma-pin-all -> rdma-recv: the pattern, loadable" {
+	passed qemu_to_recv_pin@10
+}
+
+@test "rdma (QEMU 10.0): a QEMU-saved stream -> rdma-send -> QEMU -incoming rdma: the pattern's RAM" {
+	passed saved_to_qemu@10
+}
+
+@test "rdma (QEMU 10.0): rdma-send --pin-all -> QEMU: the pattern's RAM" {
+	passed saved_to_qemu_pin@10
 }
 
 @test "rdma: every content mix (zero, random, text, one repeated byte) arrives intact" {

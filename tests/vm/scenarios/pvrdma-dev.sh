@@ -64,7 +64,7 @@ connect() {
 	t0=$(uptime_s)
 	pvrdma_qemu c 64 52:54:00:00:02:01 none -S -monitor stdio
 	pid=$(cat /tmp/c.pid)
-	exec 9>/tmp/c.mon	# QEMU reads its monitor from the FIFO
+	exec 9<>/tmp/c.mon	# QEMU reads its monitor from the FIFO; read-write: never blocks
 	wait_for 20 mux_said "client [0-9]* (pid $pid) connected" ||
 		{ fail "QEMU did not connect in 20 s: $(tr '\n' '|' </tmp/c.qemu)"; return; }
 	info "QEMU connected $(since "$t0") s after it started"

@@ -44,7 +44,7 @@ qemu-system-x86_64 -accel tcg -M pc -m "$MIB" -nodefaults -display none -S -moni
 	-object memory-backend-file,id=m,size=${MIB}M,mem-path=/tmp/pattern.img,share=off \
 	-machine memory-backend=m < /tmp/q.mon > /tmp/q.log 2>&1 &
 qpid=$!
-exec 9> /tmp/q.mon
+exec 9<> /tmp/q.mon
 echo "migrate -d exec:cat>/tmp/saved.mig" >&9
 until grep -q 'Migration status: completed' /tmp/q.log; do echo "info migrate" >&9; sleep 0.5; done
 echo quit >&9
@@ -71,12 +71,12 @@ qemu-system-x86_64 -accel tcg -M pc -m "$MIB" -nodefaults -display none -S -moni
 	-object memory-backend-file,id=m,size=${MIB}M,mem-path=/tmp/dst.img,share=on \
 	-machine memory-backend=m -incoming "rdma:$ADDR:4445" < /tmp/d.mon > /tmp/d.log 2>&1 &
 dpid=$!
-exec 8> /tmp/d.mon
+exec 8<> /tmp/d.mon
 qemu-system-x86_64 -accel tcg -M pc -m "$MIB" -nodefaults -display none -S -monitor stdio \
 	-object memory-backend-file,id=m,size=${MIB}M,mem-path=/tmp/pattern.img,share=off \
 	-machine memory-backend=m < /tmp/q.mon > /tmp/q.log 2>&1 &
 qpid=$!
-exec 9> /tmp/q.mon
+exec 9<> /tmp/q.mon
 sleep 2
 c0s=$(cpu $qpid) c0d=$(cpu $dpid)
 echo "migrate -d rdma:$ADDR:4445" >&9

@@ -1,7 +1,11 @@
-# rdma: rdma-recv and rdma-send on Soft-RoCE, against real QEMU 7.2 inside
-# the VM (tests/vm-rdma.bats adds QEMU, its firmware and the rxe provider).
+# rdma: rdma-recv and rdma-send on Soft-RoCE, against real QEMU 7.2 and 10.0
+# inside the VM (tests/vm-rdma.bats adds QEMU 7.2, its firmware and the rxe
+# provider, and tests/vm/run --qemu10 QEMU 10.0 as /q10).
 #
 # usage: rdma CASE...
+#
+# A QEMU case (qemu_to_recv, saved_to_qemu and their _pin) runs against
+# QEMU 7.2; CASE@10 runs it against QEMU 10.0 with its own machine type.
 #
 # Prints "PASS CASE" or "FAIL CASE: why" per case, with "info CASE: ..."
 # lines for the figures; exits 1 if any case failed.
@@ -23,10 +27,12 @@ qemu_start() {
 	shift
 	rm -f "/tmp/$name.mon" "/tmp/$name.log"
 	mkfifo "/tmp/$name.mon"
-	qemu-system-x86_64 -accel tcg -M pc -m $MEM -nodefaults -display none -S \
+	$QEMU -accel tcg -M pc -m $MEM -nodefaults -display none -S \
 		-monitor stdio "$@" < "/tmp/$name.mon" > "/tmp/$name.log" 2>&1 &
 	eval "${name}_pid=$!"
-	exec 9> "/tmp/$name.mon"	# keep the FIFO open: QEMU reads commands from it
+	# keep the FIFO open, read-write: a monitor command written after QEMU
+	# died then neither blocks (no reader) nor kills the shell (no SIGPIPE)
+	exec 9<> "/tmp/$name.mon"
 	eval "${name}_fd=9"
 }
 
@@ -69,8 +75,14 @@ qemu_stop() {
 	wait "$pid" 2>/dev/null
 }
 
+# pattern: random RAM with its second MiB one non-zero byte (a chunk that
+# rdma-send could send as a COMPRESS, which a QEMU 10.0 destination
+# refuses) and 64 zero pages
 pattern() {
 	head -c $((MEM << 20)) /dev/urandom > /tmp/pattern.img
+	head -c $((256 * 4096)) /dev/zero | tr '\000' 'Z' |
+		dd of=/tmp/pattern.img bs=4096 seek=256 conv=notrunc 2>/dev/null
+	dd if=/dev/zero of=/tmp/pattern.img bs=4096 seek=512 count=64 conv=notrunc 2>/dev/null
 	PATTERN_DIGEST=$(migbox stream-dump --image-digest /tmp/pattern.img | cut -d' ' -f2)
 }
 
@@ -131,12 +143,14 @@ send_to_recv() {
 }
 
 # saved_to_qemu SEND-OPTS: a stream QEMU saved goes by rdma-send into a
-# QEMU started with -incoming rdma:, whose RAM then equals the pattern
+# QEMU of the same version started with -incoming rdma:, whose RAM then
+# equals the pattern
 saved_to_qemu() {
-	if [ ! -s /tmp/saved.mig ]; then
+	local saved=/tmp/saved-$QEMU_VERSION.mig
+	if [ ! -s $saved ]; then
 		qemu_start saver -object memory-backend-file,id=m,size=${MEM}M,mem-path=/tmp/pattern.img,share=off \
 			-machine memory-backend=m
-		hmp saver "migrate -d exec:cat>/tmp/saved.mig"
+		hmp saver "migrate -d exec:cat>$saved"
 		wait_for 30 saver_completed || fail "saving the stream: $(tail -n 3 /tmp/saver.log | tr '\n' '|')"
 		qemu_stop saver
 	fi
@@ -146,7 +160,7 @@ saved_to_qemu() {
 		-machine memory-backend=m -incoming "rdma:$ADDR:$PORT"
 	# QEMU may not listen yet: rdma-send tries again while refused
 	migbox rdma-send "$@" --timeout 60 --stats-json /tmp/send.json "$ADDR:$PORT" \
-		< /tmp/saved.mig 2> /tmp/send.err
+		< $saved 2> /tmp/send.err
 	src=$?
 	echo "stderr $case: $(cat /tmp/send.err | tr '\n' '|')"
 	echo "info $case: $(tr -d '\n ' < /tmp/send.json | head -c 600)"
@@ -406,7 +420,17 @@ relay() {
 run_case() {
 	case=$1
 	rm -f /tmp/in.mig /tmp/out.mig /tmp/dst.img
+	QEMU=qemu-system-x86_64 QEMU_VERSION=7.2
 	case $case in
+	qemu_to_recv@10|qemu_to_recv_pin@10|saved_to_qemu@10|saved_to_qemu_pin@10)
+		QEMU=/q10/bin/qemu-system-x86_64 QEMU_VERSION=10.0
+		[ -x $QEMU ] || { fail "no QEMU 10.0 in the VM (tests/vm/run --qemu10)"; return; }
+		$QEMU --version | grep -q 'version 10\.0\.' ||
+			{ fail "$QEMU is not QEMU 10.0: $($QEMU --version 2>&1 | head -n 2 | tr '\n' '|')"; return; }
+		;;
+	esac
+	echo "info $case: $($QEMU --version | head -n 1)"
+	case ${case%@10} in
 	qemu_to_recv) qemu_to_recv ;;
 	qemu_to_recv_pin) qemu_to_recv pin ;;
 	send_to_recv) send_to_recv ;;
