@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
 
@@ -19,14 +20,17 @@
 #include "iobuf.h"
 #include "json.h"
 #include "log.h"
+#include "mapped_ram.h"
 #include "opts.h"
+#include "outfile.h"
 #include "progress.h"
 #include "sendmap.h"
 #include "session.h"
 #include "stream.h"
 #include "term.h"
 
-enum { OPT_WIDTH = 256, OPT_ROWS, OPT_COLOR, OPT_PROGRESS, OPT_IMAGE_DIGEST };
+enum { OPT_WIDTH = 256, OPT_ROWS, OPT_COLOR, OPT_PROGRESS, OPT_IMAGE_DIGEST, OPT_TO_STREAM,
+       OPT_TO_MAPPED_RAM };
 
 static const struct opt dump_opts[] = {
 	{ 'j', "json", NULL, "print the report as JSON", NULL },
@@ -44,6 +48,11 @@ static const struct opt dump_opts[] = {
 	{ OPT_COLOR, "color", "[=WHEN]", "colour the map: auto (default: when the report goes to a "
 	  "terminal and NO_COLOR is unset), always, never", "auto always never" },
 	{ OPT_PROGRESS, "progress", NULL, "show bytes, rate and pages on stderr while reading", NULL },
+	{ OPT_TO_STREAM, "to-stream", "FILE", "also write the state as a plain stream to FILE "
+	  "(- for stdout): a mapped-ram file converted for any destination", OPT_COMPLETE_FILE },
+	{ OPT_TO_MAPPED_RAM, "to-mapped-ram", "FILE", "also write the state as a mapped-ram file "
+	  "to FILE (a regular file), for QEMU 9.0+'s migrate-incoming file: with the mapped-ram "
+	  "capability", OPT_COMPLETE_FILE },
 	{ OPT_IMAGE_DIGEST, "image-digest", "IMAGE", "digest a raw memory image (e.g. a memory-backend-file) "
 	  "the way --digest digests a RAM block, and exit", OPT_COMPLETE_FILE },
 	OPT_HELP,
@@ -60,7 +69,9 @@ const struct applet_help stream_dump_help = {
 "Reads a QEMU migration stream (QEVM version 3) from FILE or stdin, checks\n"
 "every record and prints its structure: sections, RAM blocks with page\n"
 "counts, vfio devices, device sections, commands and the vmdesc summary.\n"
-"A malformed stream exits 1 with the byte offset and the reason.\n"
+"A malformed stream exits 1 with the byte offset and the reason. A\n"
+"mapped-ram file (QEMU 9.0+ migrate file: with the mapped-ram capability:\n"
+"pages at fixed offsets) is read the same way, from a file, not a pipe.\n"
 "\n",
 	.notes =
 "\n"
@@ -77,6 +88,11 @@ const struct applet_help stream_dump_help = {
 "the later of . 0 # %. With --json each block gets a \"map\" object: the\n"
 "counts, pages_per_cell and \"cells\", the bar as a string. A malformed\n"
 "stream draws no map (its --json report has the map read so far).\n"
+"\n"
+"Conversion: --to-stream and --to-mapped-ram write the same machine state\n"
+"in the other layout (equal digests), appearing only once complete and\n"
+"valid. In a mapped-ram file a page not stored is zero: it converts to a\n"
+"ZERO record, and a zero page to a hole.\n"
 "\n"
 "Exit status: 0 valid, 1 malformed or unreadable (or a report that could\n"
 "not be written), 2 usage error; killed by SIGINT, SIGTERM or SIGHUP after\n"
@@ -110,8 +126,20 @@ struct map_options {
 	enum color_when color;
 };
 
+/* --to-stream, --to-mapped-ram: the state written again */
+struct convert {
+	const char *path;
+	bool mapped_ram;
+	struct out_file file;
+	struct out_buf out;
+	struct stream_writer w;
+	struct mapped_ram_out mapped;
+	bool open;
+};
+
 struct dump {
 	const char *path;
+	struct convert conv;
 	bool json, digest, list_sections, quiet, pass_through, show_progress;
 	struct map_options map;
 	struct sendmap sendmap;
@@ -133,7 +161,7 @@ struct dump {
 	struct digest_state *state;
 	int vmdesc_devices;
 	bool vmdesc_configuration;	/* describes the configuration (QEMU 10.0) */
-	char oom[128];			/* set when a table could not grow */
+	char oom[600];			/* set when a table could not grow, or the conversion failed */
 };
 
 static const char *kind_name(enum section_kind k)
@@ -252,15 +280,40 @@ static int account_ram(struct dump *d, const struct stream_item *it)
 	}
 }
 
+static int digest_sink(void *ctx, const void *p, size_t n)
+{
+	digest_update(ctx, p, n);
+	return 0;
+}
+
+/* The configuration as a plain stream has it: the mapped-ram capability
+ * says how the pages are laid out, not what state they hold. */
+static int digest_config(struct dump *d, const struct stream_config *cfg)
+{
+	struct out_buf o;
+	struct stream_writer w;
+
+	if (out_init(&o, -1, 4096) < 0)
+		return -1;
+	out_set_sink(&o, digest_sink, d->state);
+	stream_writer_init(&w, &o, stream_page_size(d->r));
+	if (stream_config_has_cap(cfg, MAPPED_RAM_CAPABILITY))
+		stream_write_config_from(&w, cfg);
+	else
+		out_write(&o, cfg->raw, cfg->raw_len);
+	return out_close(&o);
+}
+
 /* Counts an item; -1 when a table could not grow (out of memory). */
 static int account(struct dump *d, const struct stream_item *it)
 {
-	if (d->cur && it->type != SI_SECTION)
+	/* a mapped-ram page is inside the block list's span already */
+	if (d->cur && it->type != SI_SECTION && !it->file_offset)
 		d->cur->bytes += it->end_offset - it->offset;
 	switch (it->type) {
 	case SI_CONFIG:
 		if (d->state)
-			digest_update(d->state, it->data, it->len);
+			return digest_config(d, it->config);
 		return 0;
 	case SI_SECTION:
 		return account_section(d, it);
@@ -373,6 +426,7 @@ static void print_sections_text(struct dump *d)
 static void print_ram_text(struct dump *d)
 {
 	const struct ram_list *l = stream_ram(d->r);
+	const struct mapped_ram_block *mapped = stream_mapped_ram(d->r);
 	FILE *f = d->report;
 
 	if (!l->count)
@@ -384,12 +438,23 @@ static void print_ram_text(struct dump *d)
 		fprintf(f, ", %" PRIu64 " hooks", d->hooks);
 	if (d->multifd_flushes)
 		fprintf(f, ", %" PRIu64 " multifd flushes", d->multifd_flushes);
-	fprintf(f, "\n  %-32s %14s %10s %10s %14s\n", "block", "length", "pages", "zero", "page bytes");
+	if (mapped) {
+		fprintf(f, "\nmapped-ram: pages stored at fixed offsets (pages), the others zero (zero)");
+		fprintf(f, "\n  %-32s %14s %10s %10s %14s %14s\n", "block", "length", "pages", "zero",
+			"bitmap at", "pages at");
+	} else {
+		fprintf(f, "\n  %-32s %14s %10s %10s %14s\n", "block", "length", "pages", "zero", "page bytes");
+	}
 	for (uint32_t i = 0; i < l->count; i++) {
 		const struct ram_block *b = &l->blocks[i];
 
-		fprintf(f, "  %-32s %14" PRIu64 " %10" PRIu64 " %10" PRIu64 " %14" PRIu64 "\n",
-			b->name, b->length, b->page_records, b->zero_records, b->page_bytes);
+		fprintf(f, "  %-32s %14" PRIu64 " %10" PRIu64 " %10" PRIu64, b->name, b->length,
+			b->page_records, b->zero_records);
+		if (mapped)
+			fprintf(f, " %14" PRIu64 " %14" PRIu64 "\n", mapped[i].bitmap_offset,
+				mapped[i].pages_offset);
+		else
+			fprintf(f, " %14" PRIu64 "\n", b->page_bytes);
 	}
 }
 
@@ -578,6 +643,11 @@ static void json_config(struct dump *d, struct json_writer *w)
 		jw_null(w);
 	}
 	jw_key(w, "page_size"); jw_u64(w, stream_page_size(d->r));
+	jw_key(w, "capabilities");
+	jw_array(w);
+	for (uint32_t i = 0; i < cfg->ncaps; i++)
+		jw_string(w, cfg->caps[i]);
+	jw_array_end(w);
 }
 
 static void json_sections(struct dump *d, struct json_writer *w)
@@ -612,9 +682,11 @@ static void json_sections(struct dump *d, struct json_writer *w)
 static int json_ram(struct dump *d, struct json_writer *w, bool digests)
 {
 	const struct ram_list *l = stream_ram(d->r);
+	const struct mapped_ram_block *mapped = stream_mapped_ram(d->r);
 	char hex[DIGEST_HEX_LEN];
 
 	jw_key(w, "ram_total"); jw_u64(w, l->total);
+	jw_key(w, "mapped_ram"); jw_bool(w, mapped != NULL);
 	jw_key(w, "ram_blocks");
 	jw_array(w);
 	for (uint32_t i = 0; i < l->count; i++) {
@@ -626,6 +698,10 @@ static int json_ram(struct dump *d, struct json_writer *w, bool digests)
 		jw_key(w, "page_records"); jw_u64(w, b->page_records);
 		jw_key(w, "zero_records"); jw_u64(w, b->zero_records);
 		jw_key(w, "page_bytes"); jw_u64(w, b->page_bytes);
+		if (mapped) {
+			jw_key(w, "bitmap_offset"); jw_u64(w, mapped[i].bitmap_offset);
+			jw_key(w, "pages_offset"); jw_u64(w, mapped[i].pages_offset);
+		}
 		if (digests) {
 			if (block_digest_hex(d, b, hex) < 0)
 				return -1;
@@ -779,6 +855,13 @@ static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
 		break;
 	case OPT_IMAGE_DIGEST:
 		exit(image_digest(arg));
+	case OPT_TO_STREAM:
+	case OPT_TO_MAPPED_RAM:
+		if (d->conv.path)
+			return err_set(err, "one of --to-stream and --to-mapped-ram, once");
+		d->conv.path = arg;
+		d->conv.mapped_ram = key == OPT_TO_MAPPED_RAM;
+		break;
 	}
 	return 0;
 }
@@ -803,7 +886,13 @@ static void parse_args(struct dump *d, int argc, char **argv)
 		die_usage("--width, --rows and --color shape the map: add --map");
 	if (d->map.on && d->quiet)
 		die_usage("--map draws a report, --quiet has none");
-	d->report = d->pass_through ? stderr : stdout;
+	if (d->conv.path && d->pass_through)
+		die_usage("--pass-through copies the stream as it is: drop it, or --to-stream/--to-mapped-ram");
+	if (d->conv.mapped_ram && !strcmp(d->conv.path, "-"))
+		die_usage("--to-mapped-ram writes by file offset: give a file, not stdout");
+	if (d->conv.path && !strcmp(d->conv.path, "-") && isatty(STDOUT_FILENO))
+		die_usage("--to-stream - writes the stream to stdout, which is a terminal");
+	d->report = d->pass_through || (d->conv.path && !strcmp(d->conv.path, "-")) ? stderr : stdout;
 	if (d->map.on && !d->map.width)
 		d->map.width = term_width(fileno(d->report), MAP_WIDTH_MAX, 80);
 	d->list_sections = d->list_sections && !d->quiet && !d->json;
@@ -822,6 +911,90 @@ static void progress_tick(struct dump *d, struct progress *pg, bool final)
 		progress_update(pg, in_offset(&d->in), extra);
 }
 
+static int convert_open(struct dump *d)
+{
+	struct convert *c = &d->conv;
+
+	if (out_file_open(&c->file, c->path) < 0) {
+		snprintf(d->oom, sizeof(d->oom), "cannot create %s: %s", c->path, strerror(errno));
+		return -1;
+	}
+	if (c->mapped_ram) {
+		struct stat st;
+
+		/* written by offset: a pipe or a device will not do */
+		if (fstat(c->file.fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			out_file_abort(&c->file);
+			snprintf(d->oom, sizeof(d->oom), "%s is not a regular file: a mapped-ram file is written by offset",
+				 c->path);
+			return -1;
+		}
+	}
+	if (out_init(&c->out, c->file.fd, 1u << 20) < 0) {
+		out_file_abort(&c->file);
+		snprintf(d->oom, sizeof(d->oom), "out of memory");
+		return -1;
+	}
+	out_set_wake(&c->out, d->session.wake_fd);
+	stream_writer_init(&c->w, &c->out, stream_page_size(d->r));
+	if (c->mapped_ram)
+		c->w.mapped = &c->mapped;
+	c->open = true;
+	return 0;
+}
+
+/* The item again, in the other layout; -1 with d->oom set. */
+static int convert_item(struct dump *d, const struct stream_item *it)
+{
+	struct convert *c = &d->conv;
+
+	if (it->type == SI_CONFIG || it->type == SI_RAM_MEM_SIZE)
+		c->w.page_size = stream_page_size(d->r);	/* known from the configuration */
+	if (stream_write_item(&c->w, it, stream_ram(d->r)) < 0 || c->out.err || c->mapped.err) {
+		int e = c->mapped.err ? c->mapped.err : c->out.err ? c->out.err : errno;
+
+		snprintf(d->oom, sizeof(d->oom), "writing %s at input offset %" PRIu64 ": %s",
+			 c->path, it->offset, strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+/* The converted file appears only when everything was written and valid. */
+static int convert_close(struct dump *d, bool ok)
+{
+	struct convert *c = &d->conv;
+	int ret = 0;
+
+	if (!c->open)
+		return ok ? 0 : -1;
+	if (ok && c->mapped_ram && !c->mapped.blocks) {
+		snprintf(d->oom, sizeof(d->oom), "no RAM block list in the stream: nothing for a mapped-ram file");
+		ok = false;
+	}
+	if (ok && c->mapped_ram && mapped_ram_out_finish(&c->mapped) < 0) {
+		snprintf(d->oom, sizeof(d->oom), "writing the bitmaps to %s: %s", c->path, strerror(errno));
+		ok = false;
+	}
+	if (ok && out_close(&c->out) < 0) {
+		snprintf(d->oom, sizeof(d->oom), "writing %s: %s", c->path, strerror(c->out.err));
+		ok = false;
+	} else if (!ok) {
+		out_discard(&c->out);
+	}
+	if (ok && out_file_commit(&c->file) < 0) {
+		snprintf(d->oom, sizeof(d->oom), "cannot complete %s: %s", c->path, strerror(errno));
+		ok = false;
+	}
+	if (!ok) {
+		out_file_abort(&c->file);
+		ret = -1;
+	}
+	mapped_ram_out_free(&c->mapped);
+	c->open = false;
+	return ret;
+}
+
 /* Reads the stream to its end: 0 valid, -1 malformed (the reader's
  * error), -2 another failure in d->oom or the session. */
 static int scan(struct dump *d)
@@ -831,9 +1004,15 @@ static int scan(struct dump *d)
 	int ret;
 
 	progress_init(&pg, d->show_progress);
+	if (d->conv.path && convert_open(d) < 0)
+		return -2;
 	while ((ret = stream_next(d->r, &it)) > 0) {
 		if (account(d, &it) < 0) {
 			snprintf(d->oom, sizeof(d->oom), "out of memory at offset %" PRIu64, it.offset);
+			ret = -2;
+			break;
+		}
+		if (d->conv.open && convert_item(d, &it) < 0) {
 			ret = -2;
 			break;
 		}
@@ -856,6 +1035,12 @@ static int scan(struct dump *d)
 	}
 	if (ret == -1 && session_failed(&d->session))
 		ret = -2;
+	if (d->conv.path) {
+		if (ret == -1)	/* keep the reader's error, drop the output */
+			convert_close(d, false);
+		else if (convert_close(d, ret == 0) < 0)
+			ret = -2;
+	}
 	return ret;
 }
 

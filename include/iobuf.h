@@ -73,6 +73,18 @@ int in_tee_flush(struct in_buf *b);
  * of a stream only once all of it is valid). */
 int in_tee_detach(struct in_buf *b, uint64_t upto);
 
+/* Random access, for a format laid out by file offsets (mapped-ram): true
+ * for a mapped file, and for a regular file read from its start (stream
+ * offsets are file offsets); false for a pipe, a socket or a source. */
+bool in_seekable(struct in_buf *b);
+/* Up to n bytes at stream offset off into p, without moving the read
+ * position: n, fewer at the end of the file, or -1 with errno. Only when
+ * in_seekable(). */
+ssize_t in_pread(struct in_buf *b, void *p, size_t n, uint64_t off);
+/* Reading goes on at stream offset off (forward or back); what was
+ * buffered is dropped. Not with a tee; only when in_seekable(). */
+int in_seek(struct in_buf *b, uint64_t off);
+
 static inline const unsigned char *in_ptr(const struct in_buf *b)
 {
 	return b->buf + b->pos;
@@ -105,6 +117,9 @@ int out_write(struct out_buf *o, const void *p, size_t n);
 int out_flush(struct out_buf *o);
 /* Flushes, then writes the vector without copying it (it is consumed). */
 int out_writev(struct out_buf *o, struct iovec *iov, int iovcnt);
+/* Flushes, then writing goes on at file offset off of the fd (a regular
+ * file), leaving a hole when off is past its end: out_offset() is off. */
+int out_seek(struct out_buf *o, uint64_t off);
 int out_u8(struct out_buf *o, uint8_t v);
 int out_be16(struct out_buf *o, uint16_t v);
 int out_be32(struct out_buf *o, uint32_t v);

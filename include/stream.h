@@ -120,8 +120,12 @@ struct stream_item {
 	uint64_t size;			/* SI_VFIO_TAG data size; SI_PACKAGE and
 					 * a PACKAGED SI_COMMAND: the package's */
 	uint16_t cmd;			/* SI_COMMAND */
-	const unsigned char *data;	/* page, chunk, command data, raw config */
+	const unsigned char *data;	/* page, chunk, command data, raw config;
+					 * NULL for a lazy mapped-ram page */
 	size_t len;
+	uint64_t file_offset;		/* SI_RAM_PAGE of a mapped-ram file: where
+					 * the page is (0: not mapped-ram) */
+	const struct stream_config *config;	/* SI_CONFIG */
 };
 
 struct stream_config {
@@ -149,16 +153,33 @@ const char *stream_error(const struct stream_reader *r);
 struct ram_list *stream_ram(struct stream_reader *r);
 const struct stream_config *stream_config(const struct stream_reader *r);
 uint32_t stream_page_size(const struct stream_reader *r);
+/* A mapped-ram file (mapped_ram.h): its MEM_SIZE list is followed by
+ * SI_RAM_PAGE for every stored page and SI_RAM_ZERO (fill 0) for every
+ * other, block by block in page order, before the stream goes on. The
+ * input must be seekable (in_seekable()). NULL when the stream is not
+ * mapped-ram, else the blocks' layouts by block index. */
+const struct mapped_ram_block *stream_mapped_ram(const struct stream_reader *r);
+/* Mapped-ram pages come without their data (SI_RAM_PAGE's data NULL,
+ * file_offset set), for a consumer that reads them itself. */
+void stream_reader_lazy_pages(struct stream_reader *r, bool lazy);
+/* The configuration says capability name is on. */
+bool stream_config_has_cap(const struct stream_config *cfg, const char *name);
 /* Sections seen so far (each section_info's index is below this). */
 uint32_t stream_section_count(const struct stream_reader *r);
 /* The vmdesc JSON, once SI_VMDESC was returned (NUL-terminated). */
 const char *stream_vmdesc(const struct stream_reader *r, size_t *len);
 
 /* Writer. Errors are sticky in the output buffer. */
+struct mapped_ram_out;
+
 struct stream_writer {
 	struct out_buf *out;
 	const struct ram_block *last_block;	/* for RAM_SAVE_FLAG_CONTINUE */
 	uint32_t page_size;
+	/* Set: a mapped-ram file is written (the out_buf's fd a regular
+	 * file from its start): the configuration gets the capability, the
+	 * pages go to their places, HOOK and MULTIFD_FLUSH are dropped. */
+	struct mapped_ram_out *mapped;
 };
 
 void stream_writer_init(struct stream_writer *w, struct out_buf *out,
@@ -166,6 +187,9 @@ void stream_writer_init(struct stream_writer *w, struct out_buf *out,
 int stream_write_header(struct stream_writer *w);
 int stream_write_config(struct stream_writer *w, const char *machine,
 			const unsigned char *uuid);
+/* A configuration as read, with the mapped-ram capability on exactly when
+ * the writer writes mapped-ram. */
+int stream_write_config_from(struct stream_writer *w, const struct stream_config *cfg);
 int stream_write_section(struct stream_writer *w, uint8_t type,
 			 const struct section_info *s);
 int stream_write_footer(struct stream_writer *w, uint32_t section_id);

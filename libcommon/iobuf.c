@@ -1,5 +1,6 @@
 /* Input and output buffers over a wakeable end (iobuf.h). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -103,6 +104,70 @@ int in_tee_detach(struct in_buf *b, uint64_t upto)
 	return ret;
 }
 
+bool in_seekable(struct in_buf *b)
+{
+	struct stat st;
+
+	if (b->mapped)
+		return true;
+	if (b->source || b->tee || fstat(b->io.fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	/* stream offsets must be file offsets */
+	return lseek(b->io.fd, 0, SEEK_CUR) == (off_t)(b->base + b->end);
+}
+
+ssize_t in_pread(struct in_buf *b, void *p, size_t n, uint64_t off)
+{
+	size_t got = 0;
+
+	if (b->mapped) {
+		if (off >= b->end)
+			return 0;
+		if (n > b->end - off)
+			n = (size_t)(b->end - off);
+		memcpy(p, b->buf + off, n);
+		return (ssize_t)n;
+	}
+	if (off > (uint64_t)INT64_MAX - n) {
+		errno = EINVAL;
+		return -1;
+	}
+	while (got < n) {
+		ssize_t r = pread(b->io.fd, (char *)p + got, n - got, (off_t)(off + got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (!r)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+int in_seek(struct in_buf *b, uint64_t off)
+{
+	if (b->tee) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (b->mapped) {
+		if (off > b->end) {
+			errno = EINVAL;
+			return -1;
+		}
+		b->pos = (size_t)off;
+		return 0;
+	}
+	if (off > (uint64_t)INT64_MAX || lseek(b->io.fd, (off_t)off, SEEK_SET) < 0)
+		return -1;
+	b->base = off;
+	b->pos = b->end = 0;
+	b->eof = false;
+	return 0;
+}
+
 ssize_t in_want(struct in_buf *b, size_t n)
 {
 	if (b->end - b->pos >= n)
@@ -191,6 +256,18 @@ int out_writev(struct out_buf *o, struct iovec *iov, int iovcnt)
 		return -1;
 	}
 	o->written += total;
+	return 0;
+}
+
+int out_seek(struct out_buf *o, uint64_t off)
+{
+	if (out_flush(o) < 0)
+		return -1;
+	if (o->sink || off > (uint64_t)INT64_MAX || lseek(o->io.fd, (off_t)off, SEEK_SET) < 0) {
+		o->err = o->sink ? EINVAL : errno;
+		return -1;
+	}
+	o->written = off;
 	return 0;
 }
 

@@ -6,15 +6,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bytes.h"
 #include "json.h"
+#include "mapped_ram.h"
 #include "stream.h"
 
 enum reader_state {
 	RS_HEADER,
 	RS_TOP,
 	RS_RAM_BODY,
+	RS_MAPPED_PAGES,
 	RS_VFIO_BODY,
 	RS_VFIO_DATA,
 	RS_OPAQUE_BODY,
@@ -30,6 +33,7 @@ enum reader_state {
  * footer (5) + the largest section header (1 + 4 + 1 + 255 + 4 + 4). */
 #define FOOTER_LOOKAHEAD	(5 + 269)
 #define CHUNK_MAX		(256u << 10)
+#define MAPPED_RUN_MAX		(1u << 20)	/* mapped-ram pages read at once */
 #define SECTION_SLOTS		(2 * STREAM_MAX_SECTIONS)	/* a power of 2 */
 
 struct stream_reader {
@@ -54,6 +58,16 @@ struct stream_reader {
 	uint64_t rejected_footer;	/* last footer of cur not followed by a record */
 	char *vmdesc;
 	size_t vmdesc_len;
+	/* mapped-ram: the blocks' layouts, the page handed out next, the
+	 * offset where the stream goes on, pages read a run at a time */
+	struct mapped_ram_block *mapped;
+	bool lazy_pages;
+	uint32_t mapped_block;
+	uint64_t mapped_page;
+	uint64_t mapped_resume;
+	unsigned char *run;
+	uint64_t run_offset;
+	size_t run_len;
 };
 
 static int fail(struct stream_reader *r, uint64_t offset, const char *fmt, ...)
@@ -133,7 +147,29 @@ void stream_reader_free(struct stream_reader *r)
 	free(r->sections);
 	free(r->section_slots);
 	free(r->vmdesc);
+	for (uint32_t i = 0; r->mapped && i < RAM_BLOCKS_MAX; i++)
+		free(r->mapped[i].bitmap);
+	free(r->mapped);
+	free(r->run);
 	free(r);
+}
+
+const struct mapped_ram_block *stream_mapped_ram(const struct stream_reader *r)
+{
+	return r->mapped;
+}
+
+void stream_reader_lazy_pages(struct stream_reader *r, bool lazy)
+{
+	r->lazy_pages = lazy;
+}
+
+bool stream_config_has_cap(const struct stream_config *cfg, const char *name)
+{
+	for (uint32_t i = 0; i < cfg->ncaps; i++)
+		if (!strcmp(cfg->caps[i], name))
+			return true;
+	return false;
 }
 
 const char *stream_error(const struct stream_reader *r)
@@ -393,6 +429,7 @@ static int read_config(struct stream_reader *r, struct stream_item *it)
 	cfg->raw_len = off;
 	cfg->present = true;
 	it->type = SI_CONFIG;
+	it->config = cfg;
 	it->data = cfg->raw;
 	it->len = off;
 	consume(r, it, off);
@@ -570,6 +607,172 @@ static int read_top(struct stream_reader *r, struct stream_item *it)
 	}
 }
 
+/* A block of the MEM_SIZE list at offset off: name and length checked
+ * against what the list leaves, then added. */
+static int add_block(struct stream_reader *r, uint64_t off, const unsigned char *name,
+		     uint8_t len, uint64_t length, uint64_t left)
+{
+	if (!idstr_valid(name, len))
+		return fail(r, off, "RAM block name of length %u is not printable text", len);
+	if (!length || length > left)
+		return fail(r, off + 1 + len,
+			    "RAM block '%.*s' length %llu, expected 1..%llu (what MEM_SIZE leaves)",
+			    len, (const char *)name, (unsigned long long)length,
+			    (unsigned long long)left);
+	/* QEMU's blocks are whole target pages; per-page tables of every
+	 * consumer rely on that. */
+	if (length % r->page_size)
+		return fail(r, off + 1 + len,
+			    "RAM block '%.*s' length %llu is not a multiple of the %u-byte target page",
+			    len, (const char *)name, (unsigned long long)length, r->page_size);
+	if (ram_list_add(&r->ram, (const char *)name, len, length) < 0)
+		return fail(r, off, "RAM block '%.*s': %s", len, (const char *)name,
+			    errno == EEXIST ? "listed twice" :
+			    errno == E2BIG ? "more than 4096 blocks" : strerror(errno));
+	return 0;
+}
+
+/* The MEM_SIZE list of a mapped-ram file: each entry is followed by its
+ * header, and the next entry comes after the block's pages, so the list
+ * is walked by file offset. The bitmaps are read here; the pages follow
+ * as items (RS_MAPPED_PAGES). */
+static int read_block_list_mapped(struct stream_reader *r, struct stream_item *it,
+				  uint64_t total)
+{
+	uint64_t base = in_offset(r->in), pos = base + 8, left = total, file_size;
+	struct stat st;
+
+	if (r->in->tee)
+		return fail(r, base, "a mapped-ram file cannot be passed through: its pages are "
+			    "laid out by file offset (convert it with --to-stream)");
+	if (!in_seekable(r->in))
+		return fail(r, base, "a mapped-ram file is laid out by file offset: read it from "
+			    "the file (by name, or with stdin redirected from it), not from a pipe");
+	if (r->in->mapped)
+		file_size = r->in->end;
+	else if (fstat(r->in->io.fd, &st) < 0)
+		return fail(r, base, "cannot stat the mapped-ram file: %s", strerror(errno));
+	else
+		file_size = (uint64_t)st.st_size;
+	r->mapped = calloc(RAM_BLOCKS_MAX, sizeof(*r->mapped));
+	if (!r->mapped)
+		return fail(r, base, "out of memory");
+	while (left) {
+		unsigned char e[1 + 255 + 8 + MAPPED_RAM_HEADER_SIZE];
+		struct mapped_ram_block *mb;
+		ssize_t got = in_pread(r->in, e, sizeof(e), pos);
+		uint64_t length, bitmap_bytes;
+		char err[400];
+		uint8_t len;
+
+		if (got < 0)
+			return fail(r, pos, "read error: %s", strerror(errno));
+		if (got < 1 || (size_t)got < 1u + e[0] + 8 + MAPPED_RAM_HEADER_SIZE)
+			return fail(r, pos, "stream truncated: expected a RAM block entry and its "
+				    "mapped-ram header, the file ends at %llu", (unsigned long long)file_size);
+		len = e[0];
+		length = get_be64(e + 1 + len);
+		if (add_block(r, pos, e + 1, len, length, left) < 0)
+			return -1;
+		mb = &r->mapped[r->ram.count - 1];
+		if (mapped_ram_parse_header(e + 1 + len + 8, pos + 1 + len + 8, length, r->page_size,
+					    file_size, r->ram.blocks[r->ram.count - 1].name, mb,
+					    err, sizeof(err)) < 0) {
+			snprintf(r->err, sizeof(r->err), "%s", err);
+			r->state = RS_ERROR;
+			return -1;
+		}
+		mb->entry_offset = pos;
+		bitmap_bytes = mapped_ram_bitmap_bytes(mb->npages);
+		mb->bitmap = malloc(bitmap_bytes ? bitmap_bytes : 8);
+		if (!mb->bitmap)
+			return fail(r, mb->bitmap_offset, "out of memory for a bitmap of %llu bytes",
+				    (unsigned long long)bitmap_bytes);
+		got = in_pread(r->in, mb->bitmap, bitmap_bytes, mb->bitmap_offset);
+		if (got < 0 || (uint64_t)got != bitmap_bytes)
+			return fail(r, mb->bitmap_offset, "cannot read the bitmap of block '%s': %s",
+				    r->ram.blocks[r->ram.count - 1].name,
+				    got < 0 ? strerror(errno) : "the file ends");
+		mapped_ram_bitmap_load(mb);
+		left -= length;
+		pos = mb->pages_offset + length;
+	}
+	it->type = SI_RAM_MEM_SIZE;
+	it->offset = base;
+	it->end_offset = pos;
+	r->mapped_block = 0;
+	r->mapped_page = 0;
+	r->mapped_resume = pos;
+	r->state = RS_MAPPED_PAGES;
+	return 1;
+}
+
+/* The next page of a mapped-ram file: stored (SI_RAM_PAGE, its data read
+ * a run at a time) or not (SI_RAM_ZERO); after the last one the stream
+ * goes on past the last block's pages. 0 when the pages are done. */
+static int read_mapped_page(struct stream_reader *r, struct stream_item *it)
+{
+	while (r->mapped_block < r->ram.count) {
+		struct ram_block *b = &r->ram.blocks[r->mapped_block];
+		const struct mapped_ram_block *mb = &r->mapped[r->mapped_block];
+		uint64_t page = r->mapped_page, off;
+
+		if (page >= mb->npages) {
+			r->mapped_block++;
+			r->mapped_page = 0;
+			continue;
+		}
+		r->mapped_page++;
+		it->block = b;
+		it->addr = page * r->page_size;
+		it->section = r->cur;
+		if (!mapped_ram_stored(mb, page)) {
+			it->type = SI_RAM_ZERO;
+			it->fill = 0;
+			it->offset = mb->bitmap_offset + page / 8;
+			it->end_offset = it->offset;
+			return 1;
+		}
+		off = mb->pages_offset + it->addr;
+		it->type = SI_RAM_PAGE;
+		it->file_offset = off;
+		it->offset = off;
+		it->end_offset = off + r->page_size;
+		it->len = r->page_size;
+		if (r->lazy_pages)
+			return 1;
+		if (r->in->mapped) {
+			it->data = r->in->buf + off;
+			return 1;
+		}
+		if (off < r->run_offset || off + r->page_size > r->run_offset + r->run_len) {
+			/* the stored pages from here to the end of the block, at most a run */
+			uint64_t n = 1;
+			ssize_t got;
+
+			while (n < MAPPED_RUN_MAX / r->page_size && page + n < mb->npages &&
+			       mapped_ram_stored(mb, page + n))
+				n++;
+			if (!r->run && !(r->run = malloc(MAPPED_RUN_MAX)))
+				return fail(r, off, "out of memory");
+			got = in_pread(r->in, r->run, n * r->page_size, off);
+			if (got < 0 || (uint64_t)got != n * r->page_size)
+				return fail(r, off, "cannot read page 0x%llx of block '%s': %s",
+					    (unsigned long long)it->addr, b->name,
+					    got < 0 ? strerror(errno) : "the file ends");
+			r->run_offset = off;
+			r->run_len = (size_t)(n * r->page_size);
+		}
+		it->data = r->run + (off - r->run_offset);
+		return 1;
+	}
+	if (in_seek(r->in, r->mapped_resume) < 0)
+		return fail(r, r->mapped_resume, "cannot seek past the last block's pages: %s",
+			    strerror(errno));
+	r->state = RS_RAM_BODY;
+	return 0;
+}
+
 static int read_block_list(struct stream_reader *r, struct stream_item *it,
 			   uint64_t total)
 {
@@ -584,6 +787,12 @@ static int read_block_list(struct stream_reader *r, struct stream_item *it,
 		return fail(r, base, "MEM_SIZE record outside the ram START section");
 	if (!total)
 		return fail(r, base, "MEM_SIZE record with total 0");
+	/* each entry would carry the block's address, which nothing here keeps */
+	if (stream_config_has_cap(&r->cfg, "x-ignore-shared"))
+		return fail(r, base, "the stream was saved with the x-ignore-shared capability, "
+			    "which migbox does not handle: migrate with it off");
+	if (stream_config_has_cap(&r->cfg, MAPPED_RAM_CAPABILITY))
+		return read_block_list_mapped(r, it, total);
 	while (left) {
 		uint8_t len;
 		uint64_t length;
@@ -595,24 +804,9 @@ static int read_block_list(struct stream_reader *r, struct stream_item *it,
 		p = peek(r, off + 1, (size_t)len + 8, "RAM block name and length");
 		if (!p)
 			return -1;
-		if (!idstr_valid(p, len))
-			return fail(r, base + off, "RAM block name of length %u is not printable text", len);
 		length = get_be64(p + len);
-		if (!length || length > left)
-			return fail(r, base + off + 1 + len,
-				    "RAM block '%.*s' length %llu, expected 1..%llu (what MEM_SIZE leaves)",
-				    len, (const char *)p, (unsigned long long)length,
-				    (unsigned long long)left);
-		/* QEMU's blocks are whole target pages; per-page tables of
-		 * every consumer rely on that. */
-		if (length % r->page_size)
-			return fail(r, base + off + 1 + len,
-				    "RAM block '%.*s' length %llu is not a multiple of the %u-byte target page",
-				    len, (const char *)p, (unsigned long long)length, r->page_size);
-		if (ram_list_add(&r->ram, (const char *)p, len, length) < 0)
-			return fail(r, base + off, "RAM block '%.*s': %s", len, (const char *)p,
-				    errno == EEXIST ? "listed twice" :
-				    errno == E2BIG ? "more than 4096 blocks" : strerror(errno));
+		if (add_block(r, base + off, p, len, length, left) < 0)
+			return -1;
 		left -= length;
 		off += 1 + len + 8;
 	}
@@ -716,6 +910,9 @@ static int read_ram_record(struct stream_reader *r, struct stream_item *it)
 	if (check_ram_flags(r, base, flags) < 0)
 		return -1;
 
+	if (r->mapped && kind != RAM_SAVE_FLAG_EOS && kind != RAM_SAVE_FLAG_MEM_SIZE)
+		return fail(r, base, "RAM record of flags 0x%llx in a mapped-ram file, whose pages "
+			    "are only at their fixed offsets", (unsigned long long)flags);
 	switch (kind) {
 	case RAM_SAVE_FLAG_MEM_SIZE:
 		return read_block_list(r, it, addr);
@@ -1002,6 +1199,11 @@ int stream_next(struct stream_reader *r, struct stream_item *it)
 			return read_top(r, it);
 		case RS_RAM_BODY:
 			return read_ram_record(r, it);
+		case RS_MAPPED_PAGES:
+			ret = read_mapped_page(r, it);
+			if (ret)
+				return ret;
+			continue;	/* the pages are done: the stream goes on */
 		case RS_VFIO_BODY:
 			return read_vfio_tag(r, it);
 		case RS_VFIO_DATA:

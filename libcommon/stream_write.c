@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "mapped_ram.h"
 #include "stream.h"
 
 void stream_writer_init(struct stream_writer *w, struct out_buf *out,
@@ -36,6 +37,53 @@ int stream_write_config(struct stream_writer *w, const char *machine,
 		out_write(w->out, uuid_name, sizeof(uuid_name) - 1);
 		out_be32(w->out, 1);
 		out_write(w->out, uuid, 16);
+	}
+	return w->out->err ? -1 : 0;
+}
+
+static void write_subsection_header(struct stream_writer *w, const char *name)
+{
+	out_u8(w->out, QEMU_VM_SUBSECTION);
+	out_u8(w->out, (uint8_t)strlen(name));
+	out_write(w->out, name, strlen(name));
+	out_be32(w->out, 1);
+}
+
+/* In QEMU's order: target-page-bits, capabilities, uuid. */
+int stream_write_config_from(struct stream_writer *w, const struct stream_config *cfg)
+{
+	uint32_t ncaps = 0;
+	bool want_mapped = w->mapped != NULL;
+
+	out_u8(w->out, QEMU_VM_CONFIGURATION);
+	out_be32(w->out, (uint32_t)strlen(cfg->machine));
+	out_write(w->out, cfg->machine, strlen(cfg->machine));
+	if (cfg->target_page_bits) {
+		write_subsection_header(w, "configuration/target-page-bits");
+		out_be32(w->out, cfg->target_page_bits);
+	}
+	for (uint32_t i = 0; i < cfg->ncaps; i++)
+		ncaps += strcmp(cfg->caps[i], MAPPED_RAM_CAPABILITY) != 0;
+	ncaps += want_mapped;
+	if (ncaps) {
+		write_subsection_header(w, "configuration/capabilities");
+		out_be32(w->out, ncaps);
+		/* QEMU lists them in its capability order: mapped-ram last
+		 * of the two it validates */
+		for (uint32_t i = 0; i < cfg->ncaps; i++) {
+			if (!strcmp(cfg->caps[i], MAPPED_RAM_CAPABILITY))
+				continue;
+			out_u8(w->out, (uint8_t)strlen(cfg->caps[i]));
+			out_write(w->out, cfg->caps[i], strlen(cfg->caps[i]));
+		}
+		if (want_mapped) {
+			out_u8(w->out, sizeof(MAPPED_RAM_CAPABILITY) - 1);
+			out_write(w->out, MAPPED_RAM_CAPABILITY, sizeof(MAPPED_RAM_CAPABILITY) - 1);
+		}
+	}
+	if (cfg->has_uuid) {
+		write_subsection_header(w, "configuration/uuid");
+		out_write(w->out, cfg->uuid, 16);
 	}
 	return w->out->err ? -1 : 0;
 }
@@ -160,6 +208,10 @@ int stream_write_item(struct stream_writer *w, const struct stream_item *it,
 	case SI_HEADER:
 		return stream_write_header(w);
 	case SI_CONFIG:
+		/* as read, unless the mapped-ram capability must come or go */
+		if (it->config && stream_config_has_cap(it->config, MAPPED_RAM_CAPABILITY) != !!w->mapped)
+			return stream_write_config_from(w, it->config);
+		return out_write(w->out, it->data, it->len);
 	case SI_VFIO_DATA:
 	case SI_OPAQUE:
 	case SI_PACKAGE:
@@ -167,15 +219,23 @@ int stream_write_item(struct stream_writer *w, const struct stream_item *it,
 	case SI_SECTION:
 		return stream_write_section(w, it->section_type, it->section);
 	case SI_RAM_MEM_SIZE:
+		if (w->mapped)
+			return mapped_ram_out_begin(w->mapped, w->out->io.fd, w->out, ram, w->page_size);
 		return stream_write_mem_size(w, ram);
 	case SI_RAM_PAGE:
+		if (w->mapped)
+			return mapped_ram_out_page(w->mapped, it->block, it->addr, it->data);
 		return stream_write_page(w, it->block, it->addr, it->data);
 	case SI_RAM_ZERO:
+		if (w->mapped)
+			return mapped_ram_out_fill(w->mapped, it->block, it->addr, it->fill);
 		return stream_write_zero(w, it->block, it->addr, it->fill);
 	case SI_RAM_HOOK:
-		return stream_write_ram_flag(w, RAM_SAVE_FLAG_HOOK);
+		/* registration points of RDMA, flushes of multifd: a mapped-ram
+		 * file has neither */
+		return w->mapped ? 0 : stream_write_ram_flag(w, RAM_SAVE_FLAG_HOOK);
 	case SI_RAM_MULTIFD_FLUSH:
-		return stream_write_ram_flag(w, RAM_SAVE_FLAG_MULTIFD_FLUSH);
+		return w->mapped ? 0 : stream_write_ram_flag(w, RAM_SAVE_FLAG_MULTIFD_FLUSH);
 	case SI_RAM_EOS:
 		return stream_write_ram_flag(w, RAM_SAVE_FLAG_EOS);
 	case SI_VFIO_TAG:

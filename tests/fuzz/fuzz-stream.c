@@ -1,6 +1,8 @@
-/* libFuzzer target: the stream parser, the writer re-encoding every item,
- * the RAM digest and the send map with its cells (stream-dump --map), on
- * arbitrary bytes. Built by `make fuzz` (clang). */
+/* libFuzzer target: the stream parser (mapped-ram files too: the input is
+ * a seekable memfd), the writer re-encoding every item as a plain stream
+ * or, when the input's last byte is odd, as a mapped-ram file, the RAM
+ * digest and the send map with its cells (stream-dump --map), on arbitrary
+ * bytes. Built by `make fuzz` (clang). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -8,6 +10,7 @@
 
 #include "digest.h"
 #include "iobuf.h"
+#include "mapped_ram.h"
 #include "sendmap.h"
 #include "stream.h"
 
@@ -22,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct stream_reader *r;
 	struct stream_item it;
 	struct sendmap map = { 0 };
+	struct mapped_ram_out mro = { 0 };
 	bool digest = false, mapped = false;
 
 	if (in_fd < 0) {
@@ -41,11 +45,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!r)
 		abort();
 	stream_writer_init(&w, &out, 4096);
+	if (size && data[size - 1] & 1)
+		w.mapped = &mro;
 	while (stream_next(r, &it) > 0) {
 		if (it.type == SI_RAM_MEM_SIZE) {
 			digest = ram_digest_enable(stream_ram(r)) == 0;
 			mapped = sendmap_init(&map, stream_ram(r), stream_page_size(r)) == 0;
+			/* bitmaps follow the RAM claimed: keep an input fast */
+			if (stream_ram(r)->total > (UINT64_C(1) << 32))
+				w.mapped = NULL;
+			w.page_size = stream_page_size(r);
 		}
+		if ((it.type == SI_RAM_PAGE || it.type == SI_RAM_ZERO) && w.mapped && !mro.blocks)
+			w.mapped = NULL;	/* the layout could not be made */
 		if (mapped && (it.type == SI_RAM_PAGE || it.type == SI_RAM_ZERO) &&
 		    sendmap_note(&map, it.block, it.addr, it.type == SI_RAM_ZERO) < 0)
 			abort();	/* the reader let through a page the map lacks */
@@ -82,6 +94,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(cells);
 	}
 	sendmap_free(&map);
+	if (mro.blocks)
+		mapped_ram_out_finish(&mro);
+	mapped_ram_out_free(&mro);
 	out_close(&out);
 	stream_reader_free(r);
 	in_free(&in);
