@@ -62,6 +62,18 @@ build/static/%.o: %.c
 
 asan: build/asan/migbox
 
+# libcommon as archives, for the test programs that tests/ builds (unit
+# programs under ASan, static tools for the test VM): they link what they
+# use, so a file split in libcommon never breaks them.
+LIB_STATIC_OBJS := $(LIB_SRCS:%.c=build/static/%.o)
+LIB_ASAN_OBJS := $(LIB_SRCS:%.c=build/asan/%.o)
+
+build/static/libcommon.a: $(LIB_STATIC_OBJS)
+	$(call quiet,AR)rm -f $@ && ar rcs $@ $^
+
+build/asan/libcommon.a: $(LIB_ASAN_OBJS)
+	$(call quiet,AR)rm -f $@ && ar rcs $@ $^
+
 build/asan/migbox: $(ASAN_OBJS)
 	$(call quiet,LINK)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)
 
@@ -106,7 +118,7 @@ check-fuzz: fuzz migbox
 
 # Everything, as CI runs it: unit (applets and exhaustive faults), the same
 # under ASan/UBSan, real QEMU, the test VM, the fuzzers.
-check: migbox migbox-static asan fuzz
+check: migbox migbox-static asan fuzz build/static/libcommon.a build/asan/libcommon.a
 	tests/run-all
 
 # Debian packages migbox and migbox-static into build/deb (packaging/mkdeb)

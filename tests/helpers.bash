@@ -6,6 +6,8 @@ export MIGBOX
 
 # shellcheck source=lib/wait.bash
 source "${BASH_SOURCE[0]%/*}/lib/wait.bash"
+# shellcheck source=lib/build.bash
+source "${BASH_SOURCE[0]%/*}/lib/build.bash"
 
 if [[ ! -x $MIGBOX ]]; then
 	echo "migbox binary $MIGBOX is missing: run make first" >&2

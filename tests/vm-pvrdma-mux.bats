@@ -12,8 +12,7 @@ setup_file()
 {
 	local top=$BATS_TEST_DIRNAME/.. a=$((40000 + RANDOM % 20000)) b rc=0
 	b=$((a + 1))
-	gcc -static -O2 -D_GNU_SOURCE -I"$top/include" -o "$BATS_FILE_TMPDIR/mux-client" \
-		"$top/tests/vm/tools/mux-client.c" "$top/libcommon/cm_mux.c" ||
+	build_test_program static "$BATS_FILE_TMPDIR/mux-client" "$top/tests/vm/tools/mux-client.c" ||
 		{ echo "cannot build mux-client" >&2; return 1; }
 	RXE_PROVIDER=$(readlink -f /usr/lib/x86_64-linux-gnu/libibverbs/librxe-rdmav34.so)
 	[ -f "$RXE_PROVIDER" ] && [ -x /usr/bin/udaddy ] ||

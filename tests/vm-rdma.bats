@@ -13,14 +13,11 @@ setup_file()
 	# QEMU with its libraries, TCG module, firmware, and the rxe provider
 	# (QEMU links rdma-core dynamically)
 	# rdma-peer: a misbehaving peer for the fault cases
-	gcc -static -O2 -D_GNU_SOURCE -DRDMA_STATIC_PROVIDERS=all -I"$top/include" \
-		-o "$BATS_FILE_TMPDIR/rdma-peer" "$top/tests/vm/tools/rdma-peer.c" \
-		"$top"/libcommon/{rdma_link,rdma_wire,net,io,progress,log,ram,pagemap,error}.c \
+	build_test_program static "$BATS_FILE_TMPDIR/rdma-peer" "$top/tests/vm/tools/rdma-peer.c" \
 		-Wl,--start-group $(pkg-config --static --libs librdmacm libibverbs) -Wl,--end-group \
-		-lxxhash 2>"$BATS_FILE_TMPDIR/cc.err" ||
-		{ cat "$BATS_FILE_TMPDIR/cc.err" >&2; echo "cannot build rdma-peer" >&2; return 1; }
-	gcc -static -O2 -D_GNU_SOURCE -I"$top/include" -o "$BATS_FILE_TMPDIR/vfio-regs" \
-		"$top/tests/vm/tools/vfio-regs.c" "$top/libcommon/vfio.c" ||
+		-lxxhash ||
+		{ echo "cannot build rdma-peer" >&2; return 1; }
+	build_test_program static "$BATS_FILE_TMPDIR/vfio-regs" "$top/tests/vm/tools/vfio-regs.c" ||
 		{ echo "cannot build vfio-regs" >&2; return 1; }
 	# a stream whose block list claims 64 TiB: one page at its end
 	(

@@ -10,8 +10,7 @@ setup_file()
 	local top=$BATS_TEST_DIRNAME/..
 	export VFIO_OUT=$BATS_FILE_TMPDIR/vfio.out
 	# vfio-regs: a static test tool that reads and writes the UART registers
-	gcc -static -O2 -D_GNU_SOURCE -I"$top/include" -o "$BATS_FILE_TMPDIR/vfio-regs" \
-		"$top/tests/vm/tools/vfio-regs.c" "$top/libcommon/vfio.c" ||
+	build_test_program static "$BATS_FILE_TMPDIR/vfio-regs" "$top/tests/vm/tools/vfio-regs.c" ||
 		{ echo "cannot build vfio-regs" >&2; return 1; }
 	local rc=0
 	"$top/tests/vm/run" --timeout 240 --add "$BATS_FILE_TMPDIR/vfio-regs:/bin/vfio-regs" \

@@ -1,5 +1,8 @@
 # tests/lib/vm.bash - reading what a tests/vm/run scenario printed.
 
+# shellcheck source=build.bash
+source "${BASH_SOURCE[0]%/*}/build.bash"
+
 # vm_case_passed OUT CASE TAG...: shows CASE's lines of the VM output OUT
 # (PASS, FAIL and the scenario's TAG lines) and succeeds if CASE passed;
 # otherwise prints the whole output, which tells why.
