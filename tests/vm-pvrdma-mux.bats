@@ -8,6 +8,8 @@
 # udaddy's SIDR_REQ is routed by the GID in its private data, the client's
 # SIDR_REP (status 2) comes back, and udaddy sees UNREACHABLE.
 
+load lib/build
+
 setup_file()
 {
 	local top=$BATS_TEST_DIRNAME/.. a=$((40000 + RANDOM % 20000)) b rc=0
