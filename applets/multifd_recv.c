@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "acceptor.h"
@@ -46,6 +47,7 @@
 #include "iobuf.h"
 #include "json.h"
 #include "log.h"
+#include "mapped_ram.h"
 #include "multifd.h"
 #include "net.h"
 #include "opts.h"
@@ -55,11 +57,17 @@
 #include "transfer.h"
 #include "xfer_run.h"
 
+enum { OPT_MAPPED_RAM = 0x2000 };
+
 static const struct opt recv_opts[] = {
 	XFER_ROW_CHANNELS,
 	XFER_ROW_COMPRESS("none, zlib or zstd: what the sender uses (default none)"),
 	XFER_ROW_UUID("uuid every channel must carry (default all zero, as QEMU without -uuid)"),
 	XFER_ROW_OUTPUT,
+	{ OPT_MAPPED_RAM, "mapped-ram", NULL, "write FILE (-o, a regular file) as a mapped-ram "
+	  "file, QEMU 9.0+'s fixed-offset layout: each channel writes its pages straight to "
+	  "their places, zero pages stay holes; QEMU loads it with migrate-incoming file: "
+	  "and the mapped-ram capability", NULL },
 	XFER_ROW_TIMEOUT("fail when the connections are not all in after SECONDS, or when no "
 			 "byte moves for SECONDS, saying whether the channels or the output "
 			 "stalled (default: wait forever, as QEMU)"),
@@ -81,7 +89,8 @@ const struct applet_help multifd_recv_help = {
 "QEMU does. Writes one migration stream on stdout (or FILE): the main\n"
 "channel's records with the multifd pages put in place, which QEMU loads\n"
 "with -incoming \"exec:cat STREAM\". The address it listens on goes to\n"
-"stderr (\"listening on ADDR:PORT\") and into --stats-json.\n"
+"stderr (\"listening on ADDR:PORT\") and into --stats-json. With\n"
+"--mapped-ram, FILE is a mapped-ram file instead, written in parallel.\n"
 "\n",
 	.notes =
 "\n"
@@ -174,6 +183,11 @@ struct receiver {
 	struct stream_writer stage_w;
 	bool staging;
 	uint64_t package_left;
+
+	/* --mapped-ram: the file's layout once the block list is known;
+	 * pages are pwritten by whoever received them, without the lock */
+	bool mapped_ram;
+	struct mapped_ram_out mro;
 
 	/* Read by the monitor. */
 	_Atomic uint64_t main_bytes, zero_pages;
@@ -312,6 +326,42 @@ out:
 	return ret;
 }
 
+/* --mapped-ram: a packet's pages go straight to their places in the
+ * file, its zero pages clear their bits. After the same wait as queued
+ * pages, so that a page sent again is never overtaken by its older copy;
+ * the writes themselves without the lock. */
+static int place_pages(struct recv_channel *ch, struct recv_slot *slot, const struct ram_block *b)
+{
+	struct receiver *rx = ch->rx;
+	struct session *s = &rx->x.session;
+	const struct mfd_packet *pkt = &ch->pkt;
+	int ret = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (rx->sync_points < ch->syncs && !ret)
+		if (session_wait(s, &rx->cond))
+			ret = -1;
+	if (!ret)
+		ch->pages_since_sync += pkt->normal_pages + pkt->zero_pages;
+	pthread_mutex_unlock(&s->lock);
+	for (uint32_t i = 0; !ret && i < pkt->normal_pages; i++) {
+		uint32_t n = 1;
+
+		/* a run of pages contiguous in the block: one write */
+		while (i + n < pkt->normal_pages && pkt->offset[i + n] == pkt->offset[i] + n * MULTIFD_PAGE_SIZE)
+			n++;
+		ret = mapped_ram_out_run(&rx->mro, b, pkt->offset[i],
+					 slot->pages + (size_t)i * MULTIFD_PAGE_SIZE, n);
+		i += n - 1;
+	}
+	for (uint32_t i = pkt->normal_pages; !ret && i < pkt->normal_pages + pkt->zero_pages; i++)
+		ret = mapped_ram_out_fill(&rx->mro, b, pkt->offset[i], 0);
+	if (ret < 0 && !rx_failed(rx))
+		rx_fail(rx, "channel %u: writing its pages to %s: %s", ch->id, rx->x.q.name,
+			strerror(rx->mro.err ? rx->mro.err : errno));
+	return ret;
+}
+
 /* The block list comes on the main channel before any page; a slot is
  * free once the output took what it held. */
 static int wait_for_slot(struct recv_channel *ch, struct recv_slot *slot)
@@ -359,7 +409,7 @@ static int receive_pages(struct recv_channel *ch)
 			return -1;
 		}
 	}
-	if (queue_pages(ch, slot, b) < 0)
+	if ((rx->mapped_ram ? place_pages(ch, slot, b) : queue_pages(ch, slot, b)) < 0)
 		return -1;
 	atomic_fetch_add_explicit(&ch->cnt.pages, pkt->normal_pages, memory_order_relaxed);
 	atomic_fetch_add_explicit(&rx->zero_pages, pkt->zero_pages, memory_order_relaxed);
@@ -666,6 +716,58 @@ static int flush_sync_locked(struct receiver *rx, const struct stream_item *it)
 	return 0;
 }
 
+/* --mapped-ram: the block list with each block's header, and a hole for
+ * its bitmap and pages, which the channels fill (lock held). */
+static int emit_mapped_block_list_locked(struct receiver *rx, const struct ram_list *ram)
+{
+	struct session *s = &rx->x.session;
+	unsigned char h[8];
+	struct stat st;
+
+	if (fstat(rx->x.of.fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		session_fail_locked(s, "--mapped-ram: %s is not a regular file, and a mapped-ram file is written by offset",
+				    rx->x.q.name);
+		return -1;
+	}
+	if (outq_reserve(&rx->x.q, 64, 2) < 0)
+		return -1;
+	close_own_part_locked(rx);
+	queue_scratch_locked(rx);
+	if (mapped_ram_out_init(&rx->mro, rx->x.of.fd, ram, MULTIFD_PAGE_SIZE, rx->x.q.appended) < 0) {
+		session_fail_locked(s, "--mapped-ram: %s",
+				    errno == EFBIG ? "the source's RAM is more than a mapped-ram file here holds (4 TiB)" :
+				    strerror(errno));
+		return -1;
+	}
+	put_be64(h, ram->total | RAM_SAVE_FLAG_MEM_SIZE);
+	outq_copy(&rx->x.q, h, sizeof(h));
+	for (uint32_t i = 0; i < ram->count; i++) {
+		unsigned char e[MAPPED_RAM_ENTRY_MAX];
+		uint64_t gap;
+		size_t n = mapped_ram_out_entry(&rx->mro, i, e, &gap);
+
+		if (outq_reserve(&rx->x.q, n, 2) < 0)
+			return -1;
+		outq_copy(&rx->x.q, e, n);
+		outq_hole(&rx->x.q, gap);
+	}
+	return 0;
+}
+
+/* --mapped-ram: a page record of the main channel (QEMU 7.2 sends zero
+ * pages there) goes to its place, without the lock. */
+static int place_main_page(struct receiver *rx, const struct stream_item *it)
+{
+	int ret = it->type == SI_RAM_PAGE ?
+		  mapped_ram_out_page(&rx->mro, it->block, it->addr, it->data) :
+		  mapped_ram_out_fill(&rx->mro, it->block, it->addr, it->fill);
+
+	if (ret < 0)
+		rx_fail(rx, "main channel, offset %" PRIu64 ": writing its page to %s: %s", it->offset,
+			rx->x.q.name, strerror(rx->mro.err ? rx->mro.err : errno));
+	return ret;
+}
+
 static int main_ram_item(struct receiver *rx, struct stream_reader *r,
 			 const struct stream_item *it)
 {
@@ -681,6 +783,8 @@ static int main_ram_item(struct receiver *rx, struct stream_reader *r,
 			stream_page_size(r), MULTIFD_PAGE_SIZE);
 		return -1;
 	}
+	if (rx->mapped_ram && (it->type == SI_RAM_PAGE || it->type == SI_RAM_ZERO))
+		return place_main_page(rx, it);
 	pthread_mutex_lock(&s->lock);
 	if (it->type == SI_RAM_MULTIFD_FLUSH) {
 		ret = flush_sync_locked(rx, it);
@@ -692,7 +796,9 @@ static int main_ram_item(struct receiver *rx, struct stream_reader *r,
 	 * section boundary. */
 	sync = it->type == SI_RAM_EOS && !rx->flush_mode;
 	ret = sync ? wait_sync_locked(rx, rx->sync_points + 1) : 0;
-	if (!ret)
+	if (!ret && it->type == SI_RAM_MEM_SIZE && rx->mapped_ram)
+		ret = emit_mapped_block_list_locked(rx, ram);
+	else if (!ret)
 		ret = emit_locked(rx, it, ram, item_need(it));
 	if (!ret && it->type == SI_RAM_MEM_SIZE) {
 		rx->ram = ram;
@@ -793,6 +899,16 @@ static int finish(struct receiver *rx, struct stream_reader *r)
 
 	pthread_mutex_lock(&s->lock);
 	ret = check_channels_locked(rx);
+	if (!ret && rx->mapped_ram) {
+		/* every page is in place: the bitmaps, then the stream's end */
+		pthread_mutex_unlock(&s->lock);
+		if (!rx->mro.blocks)
+			rx_fail(rx, "--mapped-ram: the stream ended without a RAM block list");
+		else if (mapped_ram_out_finish(&rx->mro) < 0)
+			rx_fail(rx, "writing the bitmaps to %s: %s", rx->x.q.name, strerror(errno));
+		pthread_mutex_lock(&s->lock);
+		ret = session_failed(s) ? -1 : 0;
+	}
 	if (!ret)
 		ret = outq_reserve(&rx->x.q, 64, 2);
 	if (!ret) {
@@ -855,6 +971,9 @@ static int setup(void *ctx)
 	if (!rx->ch || out_init(&rx->scratch, -1, SCRATCH_SIZE) < 0)
 		return -1;
 	stream_writer_init(&rx->w, &rx->scratch, MULTIFD_PAGE_SIZE);
+	/* the configuration then says mapped-ram; HOOK records are dropped */
+	if (rx->mapped_ram)
+		rx->w.mapped = &rx->mro;
 	for (unsigned int i = 0; i < rx->x.opts.channels; i++) {
 		rx->ch[i].fd = -1;
 		rx->ch[i].rx = rx;
@@ -893,6 +1012,10 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "sync_mode");
 	jw_string(w, rx->flush_mode ? "round" : rx->eos_synced ? "section" : "unknown");
 	jw_key(w, "own_part_sections"); jw_u64(w, rx->own_parts);
+	jw_key(w, "mapped_ram"); jw_bool(w, rx->mapped_ram);
+	if (rx->mapped_ram) {
+		jw_key(w, "pages_written"); jw_u64(w, rx->mro.pages_written);
+	}
 	jw_key(w, "output_bytes"); jw_u64(w, outq_written(&rx->x.q));
 	jw_key(w, "zero_pages"); jw_u64(w, rx->zero_pages);
 	jw_key(w, "main_bytes"); jw_u64(w, rx->main_bytes);
@@ -930,6 +1053,7 @@ static void cleanup(void *ctx)
 		free(rx->ch[i].slot[1].pages);
 	}
 	free(rx->ch);
+	mapped_ram_out_free(&rx->mro);
 	in_free(&rx->main_in);
 	out_discard(&rx->scratch);
 	if (rx->stage_fd >= 0) {
@@ -1029,11 +1153,24 @@ static void stop(void *ctx)
 			pthread_join(rx->ch[i].thread, NULL);
 }
 
+static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
+{
+	struct receiver *rx = ctx;
+
+	(void)arg;
+	(void)err;
+	if (key == OPT_MAPPED_RAM)
+		rx->mapped_ram = true;
+	return 0;
+}
+
 static void operands(void *ctx, int argc, char **argv)
 {
 	struct receiver *rx = ctx;
 	char err[ERR_LEN];
 
+	if (rx->mapped_ram && (!rx->x.opts.out_path || !strcmp(rx->x.opts.out_path, "-")))
+		die_usage("--mapped-ram writes a file by offset: give it with -o FILE");
 	if (argc - optind != 1)
 		die_usage("expected one [HOST]:PORT to listen on");
 	if (net_endpoint_parse(argv[optind], false, &rx->ep, err) < 0)
@@ -1045,6 +1182,7 @@ static const struct xfer_ops recv_ops = {
 	.role = XFER_RECEIVER,
 	.opts = recv_opts,
 	.help = &multifd_recv_help,
+	.option = take_option,
 	.operands = operands,
 	.setup = setup,
 	.open = open_main,

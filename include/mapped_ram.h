@@ -75,20 +75,36 @@ struct mapped_ram_out {
 	uint32_t page_size;
 	const struct ram_list *ram;
 	struct mapped_ram_block *blocks;	/* by block index */
+	uint32_t nblocks;		/* ram may be gone by mapped_ram_out_free() */
 	uint64_t end;			/* where the stream goes on */
 	uint64_t pages_written;
 	int err;			/* errno of the first failed write */
 };
 
-/* Lays the blocks out from out's current offset (where the MEM_SIZE
- * record starts), writes the record with every entry and header, and
- * moves out past the last block's pages. -1 with errno. */
+/* Lays the blocks out as QEMU does for a MEM_SIZE record at file offset
+ * mem_size_offset: m->end is where the stream goes on. -1 with errno
+ * (EFBIG: more RAM than MAPPED_RAM_OUT_MAX). */
+int mapped_ram_out_init(struct mapped_ram_out *m, int fd, const struct ram_list *ram,
+			uint32_t page_size, uint64_t mem_size_offset);
+#define MAPPED_RAM_ENTRY_MAX	(1 + 255 + 8 + MAPPED_RAM_HEADER_SIZE)
+/* Block i's entry and header, for a writer of its own after the MEM_SIZE
+ * header (be64 total | MEM_SIZE); *gap: the bytes to skip after them (the
+ * block's bitmap and pages) to the next entry or the rest of the stream. */
+size_t mapped_ram_out_entry(const struct mapped_ram_out *m, uint32_t i,
+			    unsigned char buf[MAPPED_RAM_ENTRY_MAX], uint64_t *gap);
+/* mapped_ram_out_init from out's current offset (where the MEM_SIZE
+ * record starts), then the record with every entry and header, out moved
+ * past the last block's pages. -1 with errno. */
 int mapped_ram_out_begin(struct mapped_ram_out *m, int fd, struct out_buf *out,
 			 const struct ram_list *ram, uint32_t page_size);
 /* The page at addr of block b: stored (its bit set) or, when all zero,
  * left out (bit cleared). Thread-safe for distinct pages. */
 int mapped_ram_out_page(struct mapped_ram_out *m, const struct ram_block *b,
 			uint64_t addr, const void *data);
+/* n pages contiguous in block b from addr, their data contiguous: the
+ * non-zero ones stored with as few writes as runs, the zero ones left out. */
+int mapped_ram_out_run(struct mapped_ram_out *m, const struct ram_block *b,
+		       uint64_t addr, const unsigned char *data, uint32_t n);
 /* A page of one byte: zero clears its bit, another byte is stored. */
 int mapped_ram_out_fill(struct mapped_ram_out *m, const struct ram_block *b,
 			uint64_t addr, uint8_t fill);

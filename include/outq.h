@@ -53,6 +53,10 @@ int outq_reserve(struct outq *q, size_t bytes, unsigned int entries);
 void outq_copy(struct outq *q, const void *p, size_t n);
 /* Queues p itself; returns the output position just past it. */
 uint64_t outq_ref(struct outq *q, const void *p, size_t n);
+/* Within a reservation: n bytes the writer skips (lseek) instead of
+ * writing, leaving a hole: a file laid out by offset (mapped-ram), whose
+ * skipped bytes others pwrite. Only for a regular file. */
+void outq_hole(struct outq *q, uint64_t n);
 /* With s->lock held: waits until the output reached pos. -1 on failure. */
 int outq_wait_written(struct outq *q, uint64_t pos);
 /* Stops the writer after what is queued (or at once after a failure)

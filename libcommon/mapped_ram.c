@@ -96,9 +96,11 @@ static uint64_t round_up(uint64_t v, uint64_t a)
 	return (v + a - 1) / a * a;
 }
 
-int mapped_ram_out_begin(struct mapped_ram_out *m, int fd, struct out_buf *out,
-			 const struct ram_list *ram, uint32_t page_size)
+int mapped_ram_out_init(struct mapped_ram_out *m, int fd, const struct ram_list *ram,
+			uint32_t page_size, uint64_t mem_size_offset)
 {
+	uint64_t pos = mem_size_offset + 8;
+
 	memset(m, 0, sizeof(*m));
 	/* the bitmaps are held in memory: 32 MiB a TiB */
 	if (ram->total > MAPPED_RAM_OUT_MAX) {
@@ -111,14 +113,13 @@ int mapped_ram_out_begin(struct mapped_ram_out *m, int fd, struct out_buf *out,
 	m->blocks = calloc(ram->count ? ram->count : 1, sizeof(*m->blocks));
 	if (!m->blocks)
 		return -1;
-	out_be64(out, ram->total | RAM_SAVE_FLAG_MEM_SIZE);
+	m->nblocks = ram->count;
 	for (uint32_t i = 0; i < ram->count; i++) {
 		const struct ram_block *b = &ram->blocks[i];
 		struct mapped_ram_block *mb = &m->blocks[i];
-		unsigned char hdr[MAPPED_RAM_HEADER_SIZE];
 
-		mb->entry_offset = out_offset(out);
-		mb->header_offset = mb->entry_offset + 1 + b->name_len + 8;
+		mb->entry_offset = pos;
+		mb->header_offset = pos + 1 + b->name_len + 8;
 		mb->bitmap_offset = mb->header_offset + MAPPED_RAM_HEADER_SIZE;
 		mb->npages = b->length / page_size;
 		mb->pages_offset = round_up(mb->bitmap_offset + mapped_ram_bitmap_bytes(mb->npages),
@@ -126,18 +127,47 @@ int mapped_ram_out_begin(struct mapped_ram_out *m, int fd, struct out_buf *out,
 		mb->bitmap = calloc(mapped_ram_bitmap_bytes(mb->npages) / 8 + 1, 8);
 		if (!mb->bitmap)
 			return -1;
-		put_be32(hdr, MAPPED_RAM_VERSION);
-		put_be64(hdr + 4, page_size);
-		put_be64(hdr + 12, mb->bitmap_offset);
-		put_be64(hdr + 20, mb->pages_offset);
-		out_u8(out, b->name_len);
-		out_write(out, b->name, b->name_len);
-		out_be64(out, b->length);
-		out_write(out, hdr, sizeof(hdr));
-		if (out_seek(out, mb->pages_offset + b->length) < 0)
+		pos = mb->pages_offset + b->length;
+	}
+	m->end = pos;
+	return 0;
+}
+
+size_t mapped_ram_out_entry(const struct mapped_ram_out *m, uint32_t i,
+			    unsigned char buf[MAPPED_RAM_ENTRY_MAX], uint64_t *gap)
+{
+	const struct ram_block *b = &m->ram->blocks[i];
+	const struct mapped_ram_block *mb = &m->blocks[i];
+	unsigned char *p = buf;
+
+	*p++ = b->name_len;
+	memcpy(p, b->name, b->name_len);
+	p += b->name_len;
+	put_be64(p, b->length);
+	put_be32(p + 8, MAPPED_RAM_VERSION);
+	put_be64(p + 12, m->page_size);
+	put_be64(p + 20, mb->bitmap_offset);
+	put_be64(p + 28, mb->pages_offset);
+	p += 8 + MAPPED_RAM_HEADER_SIZE;
+	*gap = mb->pages_offset + b->length - (mb->header_offset + MAPPED_RAM_HEADER_SIZE);
+	return (size_t)(p - buf);
+}
+
+int mapped_ram_out_begin(struct mapped_ram_out *m, int fd, struct out_buf *out,
+			 const struct ram_list *ram, uint32_t page_size)
+{
+	if (mapped_ram_out_init(m, fd, ram, page_size, out_offset(out)) < 0)
+		return -1;
+	out_be64(out, ram->total | RAM_SAVE_FLAG_MEM_SIZE);
+	for (uint32_t i = 0; i < ram->count; i++) {
+		unsigned char e[MAPPED_RAM_ENTRY_MAX];
+		uint64_t gap;
+		size_t n = mapped_ram_out_entry(m, i, e, &gap);
+
+		out_write(out, e, n);
+		if (out_seek(out, out_offset(out) + gap) < 0)
 			return -1;
 	}
-	m->end = out_offset(out);
 	if (out->err) {
 		errno = out->err;
 		return -1;
@@ -204,6 +234,59 @@ int mapped_ram_out_page(struct mapped_ram_out *m, const struct ram_block *b,
 	return put_bit(m, b, addr, true);
 }
 
+static int pwrite_all(struct mapped_ram_out *m, const void *p, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(m->fd, (const char *)p + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (!n)
+				errno = EIO;
+			note_error(m, errno);
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int mapped_ram_out_run(struct mapped_ram_out *m, const struct ram_block *b,
+		       uint64_t addr, const unsigned char *data, uint32_t n)
+{
+	const struct mapped_ram_block *mb = &m->blocks[b->index];
+	uint32_t i = 0;
+
+	if (addr >= b->length || n > (b->length - addr) / m->page_size) {
+		note_error(m, ERANGE);
+		errno = ERANGE;
+		return -1;
+	}
+	while (i < n) {
+		uint32_t k = 0;
+
+		if (page_is_zero(data + (size_t)i * m->page_size, m->page_size)) {
+			if (put_bit(m, b, addr + (uint64_t)i * m->page_size, false) < 0)
+				return -1;
+			i++;
+			continue;
+		}
+		while (i + k < n && !page_is_zero(data + (size_t)(i + k) * m->page_size, m->page_size))
+			k++;
+		if (pwrite_all(m, data + (size_t)i * m->page_size, (size_t)k * m->page_size,
+			       mb->pages_offset + addr + (uint64_t)i * m->page_size) < 0)
+			return -1;
+		for (uint32_t j = i; j < i + k; j++)
+			put_bit(m, b, addr + (uint64_t)j * m->page_size, true);
+		__atomic_fetch_add(&m->pages_written, k, __ATOMIC_RELAXED);
+		i += k;
+	}
+	return 0;
+}
+
 int mapped_ram_out_fill(struct mapped_ram_out *m, const struct ram_block *b,
 			uint64_t addr, uint8_t fill)
 {
@@ -221,7 +304,7 @@ int mapped_ram_out_finish(struct mapped_ram_out *m)
 		errno = m->err;
 		return -1;
 	}
-	for (uint32_t i = 0; i < m->ram->count; i++) {
+	for (uint32_t i = 0; i < m->nblocks; i++) {
 		struct mapped_ram_block *mb = &m->blocks[i];
 		uint64_t bytes = mapped_ram_bitmap_bytes(mb->npages);
 		unsigned char *le = malloc(bytes ? bytes : 1);
@@ -253,7 +336,7 @@ int mapped_ram_out_finish(struct mapped_ram_out *m)
 
 void mapped_ram_out_free(struct mapped_ram_out *m)
 {
-	for (uint32_t i = 0; m->blocks && m->ram && i < m->ram->count; i++)
+	for (uint32_t i = 0; m->blocks && i < m->nblocks; i++)
 		free(m->blocks[i].bitmap);
 	free(m->blocks);
 	m->blocks = NULL;

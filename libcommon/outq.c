@@ -4,13 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "outq.h"
 
 #define WRITE_BATCH	256	/* entries per writev */
 
 struct outq_entry {
-	const void *base;
+	const void *base;	/* NULL: a hole of len bytes */
 	size_t len;
 	size_t arena_bytes;	/* ring bytes it frees once written (waste + len) */
 };
@@ -73,6 +74,12 @@ uint64_t outq_ref(struct outq *q, const void *p, size_t n)
 	return q->appended;
 }
 
+void outq_hole(struct outq *q, uint64_t n)
+{
+	if (n)
+		push(q, NULL, (size_t)n, 0);
+}
+
 int outq_wait_written(struct outq *q, uint64_t pos)
 {
 	while (outq_written(q) < pos)
@@ -88,18 +95,27 @@ static int write_batch(struct outq *q)
 	struct iovec iov[WRITE_BATCH];
 	unsigned int n = q->ring_count < WRITE_BATCH ? q->ring_count : WRITE_BATCH;
 	size_t bytes = 0, freed = 0;
+	bool hole = !q->ring[q->ring_head].base;
 	int ret, err;
 
+	/* a hole alone; data up to the next hole */
 	for (unsigned int i = 0; i < n; i++) {
 		const struct outq_entry *e = &q->ring[(q->ring_head + i) % q->ring_cap];
 
+		if (i && (!e->base || hole)) {
+			n = i;
+			break;
+		}
 		iov[i] = (struct iovec){ (void *)e->base, e->len };
 		bytes += e->len;
 		freed += e->arena_bytes;
 	}
 	atomic_store(&q->writing, true);
 	pthread_mutex_unlock(&q->s->lock);
-	ret = io_writev_all(&q->io, iov, (int)n);
+	if (hole)
+		ret = lseek(q->io.fd, (off_t)bytes, SEEK_CUR) < 0 ? -1 : 0;
+	else
+		ret = io_writev_all(&q->io, iov, (int)n);
 	err = errno;
 	pthread_mutex_lock(&q->s->lock);
 	atomic_store(&q->writing, false);

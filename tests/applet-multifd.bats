@@ -222,3 +222,53 @@ modes() {
 	same_digests "$T/in" "$T/target.mig"
 	[[ $(ls "$T" | grep -c tmp) == 0 ]]
 }
+
+@test "--mapped-ram: multifd-recv writes a mapped-ram file (channels in parallel): same digests, zero pages holes, for both sync modes and re-sent pages" {
+	local m
+	for m in pc-i440fx-7.2 pc-i440fx-10.0; do
+		gen -s 4 -b pc.ram:32M -b vga:4M -i 3 -r 40 -m zero=40,random=30,text=30 --machine "$m" -o "$T/in.$m"
+		transfer "$T/in.$m" "-c 4" "-c 4 --mapped-ram --stats-json $T/r.json"
+		same_digests "$T/in.$m" "$T/out"
+		"$MIGBOX" stream-dump --json "$T/out" | jq -e '.mapped_ram and (.capabilities | index("mapped-ram") != null)'
+		jq -e '.mapped_ram and .pages_written > 0 and .ok' "$T/r.json"
+		"$BATS_TEST_DIRNAME/lib/validate-stats" "$T/r.json"
+		# the zero pages are holes: less is allocated than the RAM claimed
+		(($(stat -c %b "$T/out") * $(stat -c %B "$T/out") < 36 << 20))
+	done
+	# the same state as a conversion of the stream makes, byte for byte
+	"$MIGBOX" stream-dump -q --to-mapped-ram "$T/conv" "$T/in.pc-i440fx-10.0"
+	cmp "$T/conv" "$T/out"
+	# a page sent again, and again zero: the newest copy wins in place too
+	{
+		sb_valid_head
+		sb_page 0 pc.ram a; sb_zero 0 ""; sb_page 0 "" b; sb_page 4096 "" d
+		sb_page 0 "" c; sb_page 4096 "" e; sb_page 8192 "" f; sb_zero 8192 ""
+		sb_valid_tail
+	} >"$T/twice"
+	transfer "$T/twice" "-c 4" "-c 4 --mapped-ram"
+	same_digests "$T/twice" "$T/out"
+}
+
+@test "--mapped-ram needs -o FILE, a regular file; a failed transfer leaves none" {
+	run mb multifd-recv --mapped-ram 127.0.0.1:0
+	assert_fails_with 2 "--mapped-ram writes a file by offset: give it with -o FILE"
+	run mb multifd-recv --mapped-ram -o - 127.0.0.1:0
+	assert_fails_with 2 "-o FILE"
+	gen -s 1 -b pc.ram:4M -o "$T/in"
+	mkfifo "$T/fifo"
+	cat "$T/fifo" >/dev/null &
+	recv_bg -c 2 --mapped-ram --timeout 20 -o "$T/fifo" 127.0.0.1:0
+	send_fg "$T/in" -c 2 --timeout 20 "127.0.0.1:$(recv_port)"
+	recv_wait
+	[[ $RECV_STATUS == 1 ]]
+	grep -q "is not a regular file, and a mapped-ram file is written by offset" "$T/recv.err"
+	# the sender dies half way: no file
+	gen -s 2 -b pc.ram:64M -m random=1 -o "$T/big"
+	recv_bg -c 2 --mapped-ram --timeout 20 -o "$T/out" 127.0.0.1:0
+	port=$(recv_port)
+	head -c $((20 << 20)) "$T/big" >"$T/half"
+	send_fg "$T/half" -c 2 --timeout 20 "127.0.0.1:$port"
+	recv_wait
+	[[ $RECV_STATUS == 1 ]]
+	no_complete_output "$T/out"
+}
