@@ -82,6 +82,12 @@ const struct applet_help multifd_send_help = {
 "stalls the destination or, worse, lets it finish without the channels'\n"
 "pages. A destination started with -global\n"
 "migration.multifd-flush-after-each-section=on|off needs --sync to match.\n"
+"\n"
+"STREAM may be a mapped-ram file (QEMU 9.0+ migrate file: with the\n"
+"mapped-ram capability, or multifd-recv --mapped-ram), given as a file\n"
+"(< FILE), not a pipe: each channel then reads the pages it sends from the\n"
+"file itself, in parallel, and the destination gets a plain multifd\n"
+"migration.\n"
 "\n",
 	.notes =
 "\n"
@@ -113,6 +119,10 @@ struct send_job {
 	uint64_t packet_num;
 	uint64_t offset[MULTIFD_PACKET_PAGES];
 	uint64_t zero_offset[MULTIFD_PACKET_PAGES];
+	/* A mapped-ram input: the pages are not read yet; the channel reads
+	 * them from these file offsets of stdin itself, in parallel. */
+	bool unread;
+	uint64_t file_offset[MULTIFD_PACKET_PAGES];
 	unsigned char *pages;		/* MULTIFD_PACKET_DATA bytes */
 };
 
@@ -130,6 +140,7 @@ struct send_channel {
 	void *cctx;
 	unsigned char header[MULTIFD_PACKET_HEADER_SIZE];
 	struct chan_counters cnt;
+	_Atomic uint64_t file_bytes;	/* pages it read from a mapped-ram input */
 };
 
 struct sender {
@@ -156,6 +167,7 @@ struct sender {
 	unsigned char fill_page[MULTIFD_PAGE_SIZE];	/* a ZERO record's page */
 	uint64_t ram_total;
 	uint64_t sync_points, extra_sync_points;
+	bool mapped_input;		/* stdin is a mapped-ram file */
 
 	/* Read by the monitor. */
 	_Atomic uint64_t main_bytes, zero_pages;
@@ -193,6 +205,40 @@ static void job_free(struct send_job *j)
 
 /* ---- channel threads ---- */
 
+/* The pages of a mapped-ram input, read by the channel: one pread per run
+ * contiguous in the file. */
+static int read_job_pages(struct send_channel *ch, const struct send_job *job)
+{
+	struct sender *tx = ch->tx;
+
+	for (uint32_t i = 0; i < job->npages;) {
+		uint32_t n = 1;
+		size_t len, done = 0;
+
+		while (i + n < job->npages &&
+		       job->file_offset[i + n] == job->file_offset[i] + (uint64_t)n * MULTIFD_PAGE_SIZE)
+			n++;
+		len = (size_t)n * MULTIFD_PAGE_SIZE;
+		while (done < len) {
+			ssize_t got = pread(STDIN_FILENO, job->pages + (size_t)i * MULTIFD_PAGE_SIZE + done,
+					    len - done, (off_t)(job->file_offset[i] + done));
+
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				tx_fail(tx, "channel %u: reading the page at offset %" PRIu64 " of stdin: %s",
+					ch->id, job->file_offset[i] + done,
+					got ? strerror(errno) : "the file ends (cut short while sent?)");
+				return -1;
+			}
+			done += (size_t)got;
+		}
+		atomic_fetch_add_explicit(&ch->file_bytes, len, memory_order_relaxed);
+		i += n;
+	}
+	return 0;
+}
+
 static int send_packet(struct send_channel *ch, const struct send_job *job)
 {
 	struct sender *tx = ch->tx;
@@ -207,6 +253,8 @@ static int send_packet(struct send_channel *ch, const struct send_job *job)
 	struct iovec iov[2] = { { ch->header, sizeof(ch->header) } };
 	char err[ERR_LEN];
 
+	if (job->unread && read_job_pages(ch, job) < 0)
+		return -1;
 	if (job->npages && tx->x.opts.method->send_prepare(ch->cctx, job->pages,
 							   (size_t)job->npages * MULTIFD_PAGE_SIZE,
 							   &iov[1], err) < 0) {
@@ -354,6 +402,7 @@ static int hand_off_pages(struct sender *tx)
 	pthread_cond_signal(&ch->wake);
 	pthread_mutex_unlock(&s->lock);
 	tx->filling->npages = tx->filling->nzero = 0;
+	tx->filling->unread = false;
 	return 0;
 }
 
@@ -377,6 +426,7 @@ static int sync_channels(struct sender *tx)
 			break;
 		}
 		ch->job->npages = ch->job->nzero = 0;
+		ch->job->unread = false;
 		ch->job->flags = MULTIFD_FLAG_SYNC;
 		ch->job->packet_num = tx->packet_num++;
 		ch->pending = true;
@@ -438,7 +488,7 @@ static int queue_page(struct sender *tx, const struct ram_block *b, uint64_t add
 {
 	struct send_job *j = tx->filling;
 
-	if (j->npages + j->nzero && j->block != b && hand_off_pages(tx) < 0)
+	if (j->npages + j->nzero && (j->block != b || (data && j->unread)) && hand_off_pages(tx) < 0)
 		return -1;
 	j = tx->filling;
 	j->block = b;
@@ -448,6 +498,26 @@ static int queue_page(struct sender *tx, const struct ram_block *b, uint64_t add
 	} else {
 		j->zero_offset[j->nzero++] = addr;
 	}
+	if (j->npages + j->nzero == MULTIFD_PACKET_PAGES)
+		return hand_off_pages(tx);
+	return 0;
+}
+
+/* A page of a mapped-ram input, by its file offset: the channel that
+ * sends it reads it. A packet holds pages read or unread, not both. */
+static int queue_unread_page(struct sender *tx, const struct ram_block *b, uint64_t addr,
+			     uint64_t file_offset)
+{
+	struct send_job *j = tx->filling;
+
+	if (j->npages + j->nzero && (j->block != b || (j->npages && !j->unread)) &&
+	    hand_off_pages(tx) < 0)
+		return -1;
+	j = tx->filling;
+	j->block = b;
+	j->unread = true;
+	j->file_offset[j->npages] = file_offset;
+	j->offset[j->npages++] = addr;
 	if (j->npages + j->nzero == MULTIFD_PACKET_PAGES)
 		return hand_off_pages(tx);
 	return 0;
@@ -499,12 +569,19 @@ static int send_ram_item(struct sender *tx, struct stream_reader *r,
 		if (modes_known(tx, r) < 0)
 			return -1;
 		tx->ram_total = ram->total;
+		/* a mapped-ram input: the channels read its pages themselves */
+		if (stream_mapped_ram(r)) {
+			stream_reader_lazy_pages(r, true);
+			tx->mapped_input = true;
+		}
 		stream_write_item(&tx->w, it, ram);
 		/* Channels' pages name blocks the receiver learns here. */
 		return flush_main(tx);
 	case SI_RAM_PAGE:
 		if (touch_page(tx, it->block, it->addr) < 0)
 			return -1;
+		if (!it->data)
+			return queue_unread_page(tx, it->block, it->addr, it->file_offset);
 		if (page_is_zero(it->data, MULTIFD_PAGE_SIZE))
 			return send_zero(tx, it->block, it->addr);
 		return queue_page(tx, it->block, it->addr, it->data);
@@ -748,6 +825,14 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "zero_pages_in_packets"); jw_bool(w, tx->zero_mode == ZERO_MULTIFD);
 	jw_key(w, "zero_pages"); jw_u64(w, tx->zero_pages);
 	jw_key(w, "main_bytes"); jw_u64(w, tx->main_bytes);
+	jw_key(w, "mapped_ram_input"); jw_bool(w, tx->mapped_input);
+	if (tx->mapped_input) {
+		uint64_t read = 0;
+
+		for (unsigned int i = 0; i < tx->x.opts.channels; i++)
+			read += tx->ch[i].file_bytes;
+		jw_key(w, "channel_read_bytes"); jw_u64(w, read);
+	}
 	chan_counters_json(w, cnt, NULL, tx->x.opts.channels, MULTIFD_PAGE_SIZE);
 }
 

@@ -272,3 +272,29 @@ modes() {
 	[[ $RECV_STATUS == 1 ]]
 	no_complete_output "$T/out"
 }
+
+@test "multifd-send < a mapped-ram file: each channel reads the pages it sends; same digests, both sync modes; a pipe is refused" {
+	local m
+	for m in pc-i440fx-7.2 pc-i440fx-10.0; do
+		gen -s 6 -b pc.ram:32M -b vga:4M -i 3 -r 40 -m zero=40,random=30,text=30 --machine "$m" -o "$T/in.$m"
+		"$MIGBOX" stream-dump -q --to-mapped-ram "$T/in.mr" "$T/in.$m"
+		transfer "$T/in.mr" "-c 4 --stats-json $T/s.json" "-c 4"
+		same_digests "$T/in.$m" "$T/out"
+		jq -e '.mapped_ram_input and .channel_read_bytes == .page_bytes and .channel_read_bytes > 0' "$T/s.json"
+		"$BATS_TEST_DIRNAME/lib/validate-stats" "$T/s.json"
+		# the plain stream the receiver wrote has no mapped-ram left
+		"$MIGBOX" stream-dump --json "$T/out" | jq -e '.mapped_ram == false and .capabilities == []'
+	done
+	# and on to a mapped-ram file again: the same file
+	transfer "$T/in.mr" "-c 2 -z zstd" "-c 2 -z zstd --mapped-ram"
+	cmp "$T/in.mr" "$T/out"
+	# through a pipe the layout cannot be followed: refused, naming why
+	recv_bg -c 2 --timeout 20 -o "$T/out2" 127.0.0.1:0
+	port=$(recv_port)
+	SEND_STATUS=0
+	cat "$T/in.mr" | timeout -s KILL 60 "$MIGBOX" multifd-send -c 2 --timeout 20 "127.0.0.1:$port" 2>"$T/send.err" || SEND_STATUS=$?
+	recv_wait
+	[[ $SEND_STATUS == 1 ]]
+	grep -q "not from a pipe" "$T/send.err"
+	no_complete_output "$T/out2"
+}

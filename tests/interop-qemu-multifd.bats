@@ -156,6 +156,12 @@ send_to_qemu() {
 @test "multifd-send -> QEMU destination: 4 channels, zstd" { send_to_qemu 4 zstd; }
 @test "multifd-send -> QEMU destination: 16 channels, zstd" { send_to_qemu 16 zstd; }
 @test "multifd-send --uuid -> QEMU destination with -uuid" { send_to_qemu 2 none "$UUID"; }
+@test "multifd-send < the saved stream as a mapped-ram file (channels read it) -> QEMU destination: 4 channels, zstd" {
+	"$MIGBOX" stream-dump -q --to-mapped-ram "$T/saved.mr" "$SAVED"
+	SAVED=$T/saved.mr
+	send_to_qemu 4 zstd
+	jq -e '.mapped_ram_input and .channel_read_bytes > 0' "$T/send.json" >/dev/null
+}
 
 # QEMU 10.0 with 7.2's sync points (a machine type up to 8.0 has them):
 # its zero pages still travel in the packets' zero lists, which a receiver

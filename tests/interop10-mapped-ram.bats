@@ -146,3 +146,18 @@ block_m_digest() {
 	run bash -c "'$MIGBOX' stream-dump --digest < '$T/saved.mr'"
 	[[ $status == 0 ]]
 }
+
+@test "mapped-ram (QEMU 10.0): QEMU's own file -> multifd-send (channels read it) -> a QEMU 10.0 multifd destination, RAM equal" {
+	local port
+	save_mapped src "$T/saved.mr"
+	port=$(free_port)
+	rm -f "$T/dst.img"
+	qemu_start dst --mem 64 --mem-path "$T/dst.img" --share on --incoming defer
+	qmp_migrate_set_caps dst multifd=on
+	qmp_migrate_set_params dst multifd-channels=4
+	qmp dst migrate-incoming "{\"uri\":\"tcp:127.0.0.1:$port\"}" >/dev/null
+	timeout 120 "$MIGBOX" multifd-send -c 4 --timeout 60 --stats-json "$T/send.json" "127.0.0.1:$port" <"$T/saved.mr"
+	qmp_wait_migration dst 60 >/dev/null
+	cmp "$T/dst.img" "$PATTERN"
+	jq -e '.mapped_ram_input and .channel_read_bytes > 0 and .zero_pages > 0' "$T/send.json"
+}
