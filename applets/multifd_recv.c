@@ -53,6 +53,7 @@
 #include "opts.h"
 #include "outfile.h"
 #include "outq.h"
+#include "postcopy_wire.h"
 #include "stream.h"
 #include "transfer.h"
 #include "xfer_run.h"
@@ -188,6 +189,12 @@ struct receiver {
 	 * pages are pwritten by whoever received them, without the lock */
 	bool mapped_ram;
 	struct mapped_ram_out mro;
+
+	/* The source opened a return path (multifd-send's handshake, or a
+	 * QEMU source with return-path): PINGs are answered, and a SHUT 0
+	 * says at the end that the output is complete. */
+	bool rp_open;
+	uint64_t pings;
 
 	/* Read by the monitor. */
 	_Atomic uint64_t main_bytes, zero_pages;
@@ -818,6 +825,40 @@ static int main_ram_item(struct receiver *rx, struct stream_reader *r,
 	return ret;
 }
 
+/* A return-path message to the source: type, and a be32 value. */
+static int rp_send(struct receiver *rx, uint16_t type, uint32_t value)
+{
+	unsigned char m[8];
+	struct iovec iov = { m, sizeof(m) };
+
+	put_be16(m, type);
+	put_be16(m + 2, 4);
+	put_be32(m + 4, value);
+	return net_writev_full(rx->main_fd, &iov, 1);
+}
+
+/* OPEN_RETURN_PATH and PING are the transport's, not the stream's: they
+ * are answered, not written (a loader reading a file has no return path,
+ * and QEMU fails on one it cannot open). */
+static int return_path_command(struct receiver *rx, const struct stream_item *it)
+{
+	if (it->cmd == MIG_CMD_OPEN_RETURN_PATH) {
+		rx->rp_open = true;
+		return 0;
+	}
+	if (!rx->rp_open) {
+		rx_fail(rx, "main channel, offset %" PRIu64 ": a PING before OPEN_RETURN_PATH: no return path to answer on",
+			it->offset);
+		return -1;
+	}
+	rx->pings++;
+	if (rp_send(rx, PC_RP_PONG, get_be32(it->data)) < 0) {
+		rx_fail(rx, "main channel: answering a PING: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int main_item(struct receiver *rx, struct stream_reader *r,
 		     const struct stream_item *it)
 {
@@ -847,6 +888,8 @@ static int main_item(struct receiver *rx, struct stream_reader *r,
 	case SI_FOOTER:
 		return 0;	/* a RAM footer: written with its EOS */
 	case SI_COMMAND:
+		if (it->cmd == MIG_CMD_OPEN_RETURN_PATH || it->cmd == MIG_CMD_PING)
+			return return_path_command(rx, it);
 		if (it->cmd == MIG_CMD_PACKAGED && it->size) {
 			rx->package_left = it->size;
 			return stage_begin(rx) < 0 ? -1 : stage_item(rx, r, it);
@@ -1027,6 +1070,10 @@ static void stats_fields(void *ctx, struct json_writer *w)
 static void close_connections(struct receiver *rx)
 {
 	bool failed = rx_failed(rx);
+
+	/* the output is complete and on disk: say so, as QEMU does */
+	if (!failed && rx->rp_open && rx->main_fd >= 0)
+		rp_send(rx, PC_RP_SHUT, 0);
 
 	for (unsigned int i = 0; rx->ch && i <= rx->x.opts.channels; i++) {
 		int *fd = i < rx->x.opts.channels ? &rx->ch[i].fd : &rx->main_fd;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,6 +21,9 @@
 #include <unistd.h>
 
 #include "applets.h"
+#include "bytes.h"
+#include "clock.h"
+#include "io.h"
 #include "iobuf.h"
 #include "json.h"
 #include "log.h"
@@ -27,11 +31,15 @@
 #include "multifd.h"
 #include "net.h"
 #include "opts.h"
+#include "postcopy_wire.h"
 #include "stream.h"
 #include "transfer.h"
 #include "xfer_run.h"
 
-enum { OPT_SYNC = 0x2000, OPT_ZERO_PAGES };
+enum { OPT_SYNC = 0x2000, OPT_ZERO_PAGES, OPT_NO_HANDSHAKE };
+
+/* The PING of the handshake: "mbox" */
+#define HANDSHAKE_PING	0x6d626f78u
 
 static const struct opt send_opts[] = {
 	XFER_ROW_CHANNELS,
@@ -52,6 +60,9 @@ static const struct opt send_opts[] = {
 	  "destination takes them) or 'multifd' (listed in the packets, QEMU 9.0 and later; "
 	  "zero-page-detection=multifd, machine types 9.0 and later); default: from the "
 	  "stream's machine type, legacy when it has no version", "legacy multifd" },
+	{ OPT_NO_HANDSHAKE, "no-handshake", NULL, "send pages without first opening a return "
+	  "path and waiting for the destination's answer to a PING (see below): for a "
+	  "receiver that has no return path", NULL },
 	XFER_ROW_PROGRESS,
 	XFER_ROW_STATS,
 	OPT_HELP,
@@ -83,6 +94,12 @@ const struct applet_help multifd_send_help = {
 "pages. A destination started with -global\n"
 "migration.multifd-flush-after-each-section=on|off needs --sync to match.\n"
 "\n"
+"Before the first section the main channel opens a return path and sends\n"
+"a PING; no page goes out until the destination answers it: a QEMU 10.0\n"
+"destination crashes on a page that reaches a channel before it set up\n"
+"its RAM, and only its answer says that it did. At the end the\n"
+"destination's SHUT on the return path says whether it loaded the stream.\n"
+"\n"
 "STREAM may be a mapped-ram file (QEMU 9.0+ migrate file: with the\n"
 "mapped-ram capability, or multifd-recv --mapped-ram), given as a file\n"
 "(< FILE), not a pipe: each channel then reads the pages it sends from the\n"
@@ -94,8 +111,9 @@ const struct applet_help multifd_send_help = {
 "A page that the stream sends twice between two end-of-section records\n"
 "(QEMU never does) gets an extra sync point first, so that its older copy\n"
 "cannot overtake it at the receiver. After the last byte the sender waits\n"
-"for the receiver to close every connection: an orderly close is success, a\n"
-"reset means the receiver failed. A channel the receiver refuses to accept\n"
+"for the receiver to close every connection: an orderly close (after a\n"
+"SHUT 0 on the return path) is success, a reset or a SHUT of another\n"
+"status means the receiver failed. A channel the receiver refuses to accept\n"
 "(it has all the channels it expects) fails at once.\n"
 "\n"
 XFER_USAGE_SIGNALS
@@ -168,6 +186,11 @@ struct sender {
 	uint64_t ram_total;
 	uint64_t sync_points, extra_sync_points;
 	bool mapped_input;		/* stdin is a mapped-ram file */
+	bool no_handshake;		/* --no-handshake */
+	bool handshaken;		/* the return path is open and PONGed */
+	uint64_t handshake_ns;		/* from the PING to its PONG */
+	bool shut_seen;			/* the destination's SHUT came */
+	uint32_t shut_status;
 
 	/* Read by the monitor. */
 	_Atomic uint64_t main_bytes, zero_pages;
@@ -604,9 +627,110 @@ static int send_ram_item(struct sender *tx, struct stream_reader *r,
 	}
 }
 
+/* n bytes of the return path (the main channel's reading side) by the
+ * deadline: n, 0 at its end before the first byte, -1 with errno
+ * (ETIMEDOUT, ECANCELED on failure, EPROTO cut inside a message). */
+static ssize_t rp_read(struct sender *tx, unsigned char *p, size_t n, uint64_t deadline)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		int rc = io_wait(tx->main_fd, POLLIN, tx->x.session.wake_fd, ms_until(deadline));
+		ssize_t r;
+
+		if (rc < 0)
+			return -1;
+		if (!rc) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		r = read(tx->main_fd, p + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (!r) {
+			if (!got)
+				return 0;
+			errno = EPROTO;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return (ssize_t)n;
+}
+
+/* One return-path message: 1, 0 at the end, -1 with err. Only PONG and
+ * SHUT are expected of a precopy destination. */
+static int rp_message(struct sender *tx, struct pc_rp_msg *m, uint64_t deadline, char err[ERR_LEN])
+{
+	unsigned char h[PC_RP_HEADER_SIZE], body[PC_RP_MAX_LEN];
+	ssize_t n = rp_read(tx, h, sizeof(h), deadline);
+
+	if (n == 0)
+		return 0;
+	if (n < 0 || pc_rp_header(h, m, err) < 0 ||
+	    (m->len && (n = rp_read(tx, body, m->len, deadline)) != m->len) ||
+	    pc_rp_body(body, m, err) < 0) {
+		if (n <= 0)
+			snprintf(err, ERR_LEN, "%s", errno == ETIMEDOUT ? "no answer in time" :
+				 errno == EPROTO ? "a message cut short" : strerror(errno));
+		return -1;
+	}
+	if (m->type != PC_RP_PONG && m->type != PC_RP_SHUT)
+		return err_set(err, "return-path %s, which a precopy destination never sends",
+			       pc_rp_name(m->type));
+	if (m->type == PC_RP_SHUT) {
+		tx->shut_seen = true;
+		tx->shut_status = m->value;
+	}
+	return 1;
+}
+
+/* Opens the return path and waits for the PONG to a PING: the destination
+ * is then past the set-up of its RAM, and every channel is in. */
+static int handshake(struct sender *tx)
+{
+	uint64_t deadline = xfer_deadline(&tx->x, XFER_CONNECT_DEFAULT_S), t0 = now_ns();
+	unsigned char ping[4];
+	struct pc_rp_msg m;
+	char err[ERR_LEN];
+	int rc;
+
+	tx->handshaken = true;
+	put_be32(ping, HANDSHAKE_PING);
+	stream_write_command(&tx->w, MIG_CMD_OPEN_RETURN_PATH, NULL, 0);
+	stream_write_command(&tx->w, MIG_CMD_PING, ping, sizeof(ping));
+	if (flush_main(tx) < 0)
+		return -1;
+	while ((rc = rp_message(tx, &m, deadline, err)) > 0 &&
+	       !(m.type == PC_RP_PONG && m.value == HANDSHAKE_PING))
+		if (m.type == PC_RP_SHUT) {
+			rc = -1;
+			snprintf(err, ERR_LEN, "SHUT %u: the destination gave up", m.value);
+			break;
+		}
+	if (rc <= 0) {
+		if (!tx_failed(tx))
+			tx_fail(tx, "main channel: waiting for the destination's PONG: %s (a receiver "
+				"without a return path needs --no-handshake)", rc ? err :
+				"it closed the connection");
+		return -1;
+	}
+	tx->handshake_ns = now_ns() - t0;
+	return 0;
+}
+
 static int send_item(struct sender *tx, struct stream_reader *r,
 		     const struct stream_item *it)
 {
+	/* after the header and configuration, before anything else */
+	if (!tx->handshaken && !tx->no_handshake && it->type != SI_HEADER && it->type != SI_CONFIG &&
+	    handshake(tx) < 0)
+		return -1;
+	/* the return path is ours; a destination opens one at most */
+	if (it->type == SI_COMMAND && it->cmd == MIG_CMD_OPEN_RETURN_PATH && tx->handshaken)
+		return 0;
 	switch (it->type) {
 	case SI_SECTION:
 		if (it->section->kind == SECTION_KIND_RAM) {
@@ -777,7 +901,23 @@ static void wait_receiver_close(struct sender *tx)
 	shutdown(tx->main_fd, SHUT_WR);
 	for (unsigned int i = 0; i < tx->x.opts.channels; i++)
 		shutdown(tx->ch[i].fd, SHUT_WR);
-	for (unsigned int i = 0; i <= tx->x.opts.channels && !tx_failed(tx); i++) {
+	if (tx->handshaken) {
+		struct pc_rp_msg m;
+		char err[ERR_LEN];
+		int rc;
+
+		/* the return path to its end: a SHUT says how the load went */
+		while ((rc = rp_message(tx, &m, deadline, err)) > 0)
+			;
+		if (rc < 0 && !tx_failed(tx))
+			tx_fail(tx, "main channel: the return path: %s", err);
+		else if (!tx_failed(tx) && tx->shut_seen && tx->shut_status)
+			tx_fail(tx, "the destination failed to load the stream (SHUT %u on the return path)",
+				tx->shut_status);
+		else if (!tx_failed(tx) && !tx->shut_seen)
+			tx_fail(tx, "main channel: the destination closed the return path without a SHUT: it did not finish loading");
+	}
+	for (unsigned int i = tx->handshaken ? 1 : 0; i <= tx->x.opts.channels && !tx_failed(tx); i++) {
 		int fd = i ? tx->ch[i - 1].fd : tx->main_fd;
 		char name[16];
 
@@ -825,6 +965,15 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "zero_pages_in_packets"); jw_bool(w, tx->zero_mode == ZERO_MULTIFD);
 	jw_key(w, "zero_pages"); jw_u64(w, tx->zero_pages);
 	jw_key(w, "main_bytes"); jw_u64(w, tx->main_bytes);
+	jw_key(w, "handshake"); jw_bool(w, tx->handshaken);
+	if (tx->handshaken) {
+		jw_key(w, "handshake_ms"); jw_double(w, (double)tx->handshake_ns / 1e6);
+		jw_key(w, "shut_status");
+		if (tx->shut_seen)
+			jw_u64(w, tx->shut_status);
+		else
+			jw_null(w);
+	}
 	jw_key(w, "mapped_ram_input"); jw_bool(w, tx->mapped_input);
 	if (tx->mapped_input) {
 		uint64_t read = 0;
@@ -905,6 +1054,9 @@ static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
 	struct sender *tx = ctx;
 
 	switch (key) {
+	case OPT_NO_HANDSHAKE:
+		tx->no_handshake = true;
+		return 0;
 	case OPT_SYNC:
 		if (!strcmp(arg, "section"))
 			tx->sync_mode = SYNC_SECTION;

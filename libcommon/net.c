@@ -147,16 +147,6 @@ int net_listen(const struct net_endpoint *ep, char *err)
 }
 
 
-static int ms_until(uint64_t deadline_ns)
-{
-	uint64_t now = now_ns();
-
-	if (!deadline_ns)
-		return -1;
-	if (now >= deadline_ns)
-		return 0;
-	return (int)((deadline_ns - now + 999999) / 1000000);
-}
 
 /* One non-blocking connect, waited for until the deadline or a wake. */
 static int connect_once(const struct addrinfo *ai, uint64_t deadline_ns, int wake_fd)

@@ -298,3 +298,39 @@ modes() {
 	grep -q "not from a pipe" "$T/send.err"
 	no_complete_output "$T/out2"
 }
+
+@test "the handshake: a return path and a PING before the first page, answered; the destination's SHUT 0 at the end; neither command in the output" {
+	gen -s 3 -b pc.ram:8M -i 2 -o "$T/in"
+	transfer "$T/in" "-c 3 --stats-json $T/s.json" "-c 3"
+	same_digests "$T/in" "$T/out"
+	jq -e '.handshake and .handshake_ms >= 0 and .shut_status == 0' "$T/s.json"
+	"$BATS_TEST_DIRNAME/lib/validate-stats" "$T/s.json"
+	"$MIGBOX" stream-dump --json "$T/out" | jq -e '[.commands[].cmd] | index(1) == null and index(2) == null'
+	# --no-handshake: neither is sent, and no SHUT is awaited
+	transfer "$T/in" "-c 3 --no-handshake --stats-json $T/s.json" "-c 3"
+	same_digests "$T/in" "$T/out"
+	jq -e '.handshake == false and (has("shut_status") | not)' "$T/s.json"
+}
+
+@test "multifd-recv answers a stream's own PINGs on its return path and refuses a PING without one" {
+	{
+		sb_header; sb_config pc-i440fx-7.2
+		sb_open_rp; sb_ping 7
+		sb_start 2 ram 0 4; sb_mem_size pc.ram 65536; sb_eos; sb_footer 2
+		sb_end 2; sb_page 0 pc.ram a; sb_eos; sb_footer 2
+		sb_eof
+	} >"$T/pinged"
+	transfer "$T/pinged" "-c 1" "-c 1"
+	same_digests "$T/pinged" "$T/out"
+	{
+		sb_header; sb_config pc-i440fx-7.2
+		sb_ping 7
+		sb_start 2 ram 0 4; sb_mem_size pc.ram 65536; sb_eos; sb_footer 2
+		sb_eof
+	} >"$T/bad"
+	rm -f "$T/out"
+	transfer_fails "$T/bad" "-c 1 --no-handshake --timeout 10" "-c 1 --timeout 10"
+	[[ $RECV_STATUS == 1 ]]
+	grep -q "a PING before OPEN_RETURN_PATH" "$T/recv.err"
+	no_complete_output "$T/out"
+}

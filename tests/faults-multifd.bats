@@ -327,9 +327,14 @@ by_hand() {
 	PIDS+=($!)
 	wait_for 10 test -s "$T/port"
 	start=$SECONDS
-	send_fg "$T/in" -c 2 --timeout 2 "127.0.0.1:$(<"$T/port")"
+	send_fg "$T/in" -c 2 --timeout 2 --no-handshake "127.0.0.1:$(<"$T/port")"
 	[[ $SEND_STATUS == 1 && $((SECONDS - start)) -lt 15 ]]
 	grep -q 'no byte moved for 2 s (--timeout): the receiver stopped taking data' "$T/send.err"
+	# with the handshake it is the PING that goes unanswered
+	start=$SECONDS
+	send_fg "$T/in" -c 2 --timeout 2 "127.0.0.1:$(<"$T/port")"
+	[[ $SEND_STATUS == 1 && $((SECONDS - start)) -lt 15 ]]
+	grep -q "waiting for the destination's PONG: no answer in time" "$T/send.err"
 }
 
 @test "fault: stdin that stops sending ends both ends within seconds, naming stdin" {

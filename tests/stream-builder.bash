@@ -15,6 +15,8 @@ sb_end()     { u8 3; be32 "$1"; }
 sb_footer()  { u8 0x7e; be32 "$1"; }
 sb_eos()     { be64 0x10; }
 sb_eof()     { u8 0; }
+sb_open_rp() { u8 8; be16 1; be16 0; }		# MIG_CMD_OPEN_RETURN_PATH
+sb_ping()    { u8 8; be16 2; be16 4; be32 "$1"; }	# MIG_CMD_PING value
 # MEM_SIZE with one block: name, length
 sb_mem_size() { be64 $(($2 | 4)); str8 "$1"; be64 "$2"; }
 # page record: offset flags block-name-or-empty (empty: CONTINUE) then data
