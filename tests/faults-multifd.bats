@@ -313,11 +313,11 @@ stalled_listener() {
 
 @test "fault: --zero-copy, the receiver stops reading and is then killed: the sender fails within seconds, not at --timeout" {
 	gen -s 33 -b pc.ram:128M -m random=1 -o "$T/in"
-	recv_bg -c 2 --timeout 30 -o "$T/out" 127.0.0.1:0
-	port=$(recv_port)
-	send_bg "$T/in" -c 2 --zero-copy --timeout 30 "127.0.0.1:$port"
+	# stopped mid-transfer: the input holds after 8 MiB until then
+	slow_transfer $((8 << 20)) "-c 2 --timeout 30 -o $T/out" "-c 2 --zero-copy --timeout 30"
 	wait_for 10 bash -c "[[ \$(grep -c 'pid=$RECV_PID,' <(ss -tnp)) -ge 3 ]]"
 	kill -STOP "$RECV_PID"
+	touch "$T/go"
 	wait_for 10 sender_stuck "$SEND_PID"
 	start=$SECONDS
 	kill -9 "$RECV_PID"
