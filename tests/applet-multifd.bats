@@ -143,6 +143,10 @@ teardown() { multifd_teardown; }
 		and .zerocopy_sends + .zerocopy_copy_fallbacks >= .pages / 128
 		and .zerocopy_copied > 0 and .zerocopy_copied <= .zerocopy_sends' "$T/s.json" >/dev/null
 	[[ $(jq .pages "$T/s.json") == $(jq .pages "$T/r.json") ]]
+	# over IPv6 the completions come as IPV6_RECVERR
+	transfer "$T/in" "-c 2 --zero-copy --stats-json $T/s6.json" "-c 2" "[::1]:0" "[::1]"
+	same_digests "$T/in" "$T/out"
+	jq -e '.zerocopy_copied > 0' "$T/s6.json" >/dev/null
 	# without it, nothing goes zero-copy
 	transfer "$T/in" "-c 2 --stats-json $T/p.json" "-c 2"
 	same_digests "$T/in" "$T/out"
