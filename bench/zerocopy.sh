@@ -60,15 +60,17 @@ recv_start() {
 	"$MIGBOX" multifd-recv -c "$1" --timeout 60 127.0.0.1:0 >"$2" 2>"$work/recv.err" &
 	recv_pid=$!
 	for _ in $(seq 100); do
-		port=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$work/recv.err" 2>/dev/null)
+		# (the file may not be there yet: no failure for set -e)
+		port=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$work/recv.err" 2>/dev/null || :)
 		[[ -z $port ]] || return 0
 		sleep 0.05
 	done
 	die "multifd-recv did not listen: $(cat "$work/recv.err")"
 }
 
-# send_once CHANNELS MODE OUT: one transfer; prints "WALL_MS USER_S SYS_S",
-#   the sender's figures ($work/MODE.json its stats).
+# send_once CHANNELS MODE OUT: one transfer; sets ms (wall), user and sys
+#   (the sender's CPU seconds); $work/MODE.json is its stats. Not in a
+#   subshell: the exit trap must see recv_pid.
 send_once() {
 	local c=$1 mode=$2 out=$3 t0 t1 times
 	local -a zc=()
@@ -81,14 +83,15 @@ send_once() {
 	wait "$recv_pid" || die "multifd-recv $c/$mode failed: $(cat "$work/recv.err")"
 	t1=${EPOCHREALTIME/[.,]/}
 	recv_pid=
-	echo "$(((t1 - t0) / 1000)) $times"
+	ms=$(((t1 - t0) / 1000))
+	read -r user sys <<<"$times"
 }
 
 printf '\n%3s  %-9s %9s %8s %8s %8s  %s\n' ch mode 'wall ms' 'user s' 'sys s' 'cpu s' 'zero-copy sends (COPIED by the kernel)'
 for c in $BENCH_CHANNELS; do
 	# correctness first, untimed
 	for mode in copy zero-copy; do
-		send_once "$c" "$mode" "$work/out.bin" >/dev/null
+		send_once "$c" "$mode" "$work/out.bin"
 		[[ $("$MIGBOX" stream-dump --digest "$work/out.bin") == "$want" ]] ||
 			die "$c channels, $mode: the output differs from the input"
 		rm -f "$work/out.bin"
@@ -96,7 +99,7 @@ for c in $BENCH_CHANNELS; do
 	declare -A best=()
 	for ((i = 0; i < BENCH_RUNS; i++)); do
 		for mode in copy zero-copy; do
-			read -r ms user sys < <(send_once "$c" "$mode" /dev/null)
+			send_once "$c" "$mode" /dev/null
 			if [[ -z ${best[$mode]:-} ]] || ((ms < ${best[$mode]%% *})); then
 				best[$mode]="$ms $user $sys"
 				cp "$work/$mode.json" "$work/best-$mode.json"
