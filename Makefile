@@ -137,6 +137,7 @@ bench: migbox migbox-static
 	bench/stream-dump.sh
 	bench/parse-scaling.sh
 	bench/multifd.sh
+	bench/zerocopy.sh
 	bench/rdma.sh
 
 clean:

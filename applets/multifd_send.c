@@ -5,9 +5,12 @@
  * draws progress and enforces --timeout. A packet buffer (struct send_job)
  * is owned by exactly one thread at a time: the main thread fills its own
  * and swaps it with the job of a free channel under the session lock, as
- * QEMU does. Every wait is woken by the session's failure: sockets are
- * shut down, stdin is polled beside the wake fd, the condition variables
- * are broadcast. */
+ * QEMU does. With --zero-copy the kernel sends a packet's pages from its
+ * job, so a channel keeps each job it sent until the kernel's completion
+ * says the pages are free, and hands the main thread another one meanwhile.
+ * Every wait is woken by the session's failure: sockets are shut down,
+ * stdin and the sockets' error queues are polled beside the wake fd, the
+ * condition variables are broadcast. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -35,8 +38,9 @@
 #include "stream.h"
 #include "transfer.h"
 #include "xfer_run.h"
+#include "zerocopy.h"
 
-enum { OPT_SYNC = 0x2000, OPT_ZERO_PAGES, OPT_NO_HANDSHAKE };
+enum { OPT_SYNC = 0x2000, OPT_ZERO_PAGES, OPT_NO_HANDSHAKE, OPT_ZERO_COPY };
 
 /* The PING of the handshake: "mbox" */
 #define HANDSHAKE_PING	0x6d626f78u
@@ -63,6 +67,10 @@ static const struct opt send_opts[] = {
 	{ OPT_NO_HANDSHAKE, "no-handshake", NULL, "send pages without first opening a return "
 	  "path and waiting for the destination's answer to a PING (see below): for a "
 	  "receiver that has no return path", NULL },
+	{ OPT_ZERO_COPY, "zero-copy", NULL, "send the pages with MSG_ZEROCOPY (QEMU's zero-copy-send; "
+	  "Linux 4.14 and later): the kernel sends them from our buffers instead of copying "
+	  "them (headers are copied); not with -z. Over loopback the kernel copies anyway "
+	  "(zerocopy_copied in --stats-json): it saves nothing there", NULL },
 	XFER_ROW_PROGRESS,
 	XFER_ROW_STATS,
 	OPT_HELP,
@@ -116,6 +124,15 @@ const struct applet_help multifd_send_help = {
 "status means the receiver failed. A channel the receiver refuses to accept\n"
 "(it has all the channels it expects) fails at once.\n"
 "\n"
+"With --zero-copy a packet's buffer is used again only once the kernel has\n"
+"reported its send complete (after the receiver's acknowledgement), each\n"
+"channel keeping up to 4 packets in flight. The pinned pages count against\n"
+"the locked-memory limit (ulimit -l, unless CAP_IPC_LOCK) and the\n"
+"completions against net.core.optmem_max: when the kernel refuses a send\n"
+"for either (ENOBUFS) the channel waits for its completions and retries,\n"
+"or with none in flight sends that payload by copy. A kernel without\n"
+"SO_ZEROCOPY fails the transfer, naming --zero-copy.\n"
+"\n"
 XFER_USAGE_SIGNALS
 "\n"
 "Exit status: 0 sent and acknowledged by an orderly close, 1 failure (input,\n"
@@ -142,7 +159,13 @@ struct send_job {
 	bool unread;
 	uint64_t file_offset[MULTIFD_PACKET_PAGES];
 	unsigned char *pages;		/* MULTIFD_PACKET_DATA bytes */
+	/* --zero-copy: the pages are the kernel's until zc_done(zc_mark) on
+	 * the channel that sent them; 0 when none are. */
+	uint64_t zc_mark;
 };
+
+/* --zero-copy: packets a channel keeps in flight at most (4 x 512 KiB). */
+#define ZC_JOBS_IN_FLIGHT	4u
 
 struct sender;
 
@@ -159,11 +182,17 @@ struct send_channel {
 	unsigned char header[MULTIFD_PACKET_HEADER_SIZE];
 	struct chan_counters cnt;
 	_Atomic uint64_t file_bytes;	/* pages it read from a mapped-ram input */
+	/* --zero-copy, the channel's thread only: the socket's sends, and the
+	 * jobs sent whose pages the kernel may still hold, oldest first. */
+	struct zc_socket zc;
+	struct send_job *in_flight[ZC_JOBS_IN_FLIGHT];
+	unsigned int in_flight_head, in_flight_count;
 };
 
 struct sender {
 	struct xfer x;			/* session (its lock guards the hand-off), options */
 	struct net_endpoint ep;
+	bool zero_copy;			/* --zero-copy */
 
 	/* Under x.session.lock. */
 	pthread_cond_t main_wake;	/* a channel went idle, or failure */
@@ -210,7 +239,8 @@ static struct send_job *job_new(void)
 
 	if (!j)
 		return NULL;
-	j->pages = malloc(MULTIFD_PACKET_DATA);
+	/* page-aligned: a packet's pages pin no page more than they fill */
+	j->pages = aligned_alloc(MULTIFD_PAGE_SIZE, MULTIFD_PACKET_DATA);
 	if (!j->pages) {
 		free(j);
 		return NULL;
@@ -262,7 +292,22 @@ static int read_job_pages(struct send_channel *ch, const struct send_job *job)
 	return 0;
 }
 
-static int send_packet(struct send_channel *ch, const struct send_job *job)
+/* The header by copy (and held for the payload); with --zero-copy the
+ * payload goes from the job's pages, which stay the kernel's until the
+ * job's mark is done. */
+static int write_packet(struct send_channel *ch, struct send_job *job, struct iovec *iov,
+			int iovcnt)
+{
+	if (!ch->tx->zero_copy || iovcnt < 2)
+		return net_writev_full(ch->fd, iov, iovcnt);
+	if (net_sendv_full(ch->fd, iov, 1, MSG_MORE) < 0 ||
+	    zc_writev_full(&ch->zc, iov + 1, iovcnt - 1) < 0)
+		return -1;
+	job->zc_mark = zc_mark(&ch->zc);
+	return 0;
+}
+
+static int send_packet(struct send_channel *ch, struct send_job *job)
 {
 	struct sender *tx = ch->tx;
 	struct mfd_packet pkt = {
@@ -295,7 +340,7 @@ static int send_packet(struct send_channel *ch, const struct send_job *job)
 		       job->nzero * sizeof(job->zero_offset[0]));
 	}
 	mfd_packet_encode(&pkt, ch->header);
-	if (net_writev_full(ch->fd, iov, job->npages ? 2 : 1) < 0) {
+	if (write_packet(ch, job, iov, job->npages ? 2 : 1) < 0) {
 		tx_fail(tx, "channel %u: sending packet %" PRIu64 ": %s", ch->id,
 			job->packet_num, strerror(errno));
 		return -1;
@@ -308,6 +353,46 @@ static int send_packet(struct send_channel *ch, const struct send_job *job)
 	if (job->flags & MULTIFD_FLAG_SYNC)
 		atomic_fetch_add_explicit(&ch->cnt.syncs, 1, memory_order_relaxed);
 	return 0;
+}
+
+/* --zero-copy: the job just sent is the kernel's until its completion;
+ * the main thread gets another: the oldest in flight once complete, or a
+ * new one while fewer than ZC_JOBS_IN_FLIGHT are in flight and the oldest
+ * is not complete yet, else the oldest once complete. NULL when the wait
+ * failed; sent is then still the caller's. */
+static struct send_job *zc_recycle(struct send_channel *ch, struct send_job *sent)
+{
+	struct send_job *oldest;
+
+	if (!sent->zc_mark)
+		return sent;
+	ch->in_flight[(ch->in_flight_head + ch->in_flight_count++) % ZC_JOBS_IN_FLIGHT] = sent;
+	oldest = ch->in_flight[ch->in_flight_head];
+	if (!zc_done(&ch->zc, oldest->zc_mark) && ch->in_flight_count < ZC_JOBS_IN_FLIGHT) {
+		struct send_job *fresh = job_new();
+
+		if (fresh)
+			return fresh;	/* else wait: no memory is no failure here */
+	}
+	if (zc_wait(&ch->zc, oldest->zc_mark) < 0) {
+		ch->in_flight_count--;
+		tx_fail(ch->tx, "channel %u: waiting for the kernel to complete zero-copy sends: %s",
+			ch->id, strerror(errno));
+		return NULL;
+	}
+	ch->in_flight_head = (ch->in_flight_head + 1) % ZC_JOBS_IN_FLIGHT;
+	ch->in_flight_count--;
+	oldest->zc_mark = 0;
+	return oldest;
+}
+
+/* --zero-copy, at the end: every send complete, so that the figures count
+ * every completion and a failed one fails the run. */
+static void zc_flush(struct send_channel *ch)
+{
+	if (zc_wait(&ch->zc, zc_mark(&ch->zc)) < 0)
+		tx_fail(ch->tx, "channel %u: waiting for the kernel to complete zero-copy sends: %s",
+			ch->id, strerror(errno));
 }
 
 static void *send_channel_thread(void *arg)
@@ -345,12 +430,17 @@ static void *send_channel_thread(void *arg)
 
 		if (send_packet(ch, job) < 0)
 			break;
+		if (tx->zero_copy && !(job = zc_recycle(ch, job)))
+			break;
 
 		pthread_mutex_lock(&s->lock);
+		ch->job = job;
 		ch->pending = false;
 		pthread_cond_signal(&tx->main_wake);
 		pthread_mutex_unlock(&s->lock);
 	}
+	if (tx->zero_copy && !session_failed(s))
+		zc_flush(ch);
 	return NULL;
 }
 
@@ -801,6 +891,11 @@ static int connect_channel(struct sender *tx, unsigned int i, uint64_t deadline)
 	pthread_mutex_unlock(&tx->x.session.lock);
 	if (tx_failed(tx))
 		return -1;
+	if (tx->zero_copy && zc_enable(&ch->zc, fd, tx->x.session.wake_fd) < 0) {
+		tx_fail(tx, "channel %u: --zero-copy: the kernel refuses SO_ZEROCOPY on its socket (%s): MSG_ZEROCOPY needs Linux 4.14 or later; send without --zero-copy",
+			i, strerror(errno));
+		return -1;
+	}
 	if (pthread_create(&ch->thread, NULL, send_channel_thread, ch)) {
 		tx_fail(tx, "channel %u: cannot start its thread", i);
 		return -1;
@@ -945,6 +1040,24 @@ static void stop(void *ctx)
 		wait_receiver_close(tx);
 }
 
+/* Read once the channels' threads are joined. */
+static void zc_stats(struct sender *tx, struct json_writer *w)
+{
+	uint64_t sends = 0, copied = 0, enobufs = 0, copy_fallbacks = 0;
+
+	for (unsigned int i = 0; tx->ch && i < tx->x.opts.channels; i++) {
+		sends += tx->ch[i].zc.sends;
+		copied += tx->ch[i].zc.copied;
+		enobufs += tx->ch[i].zc.enobufs;
+		copy_fallbacks += tx->ch[i].zc.copy_fallbacks;
+	}
+	jw_key(w, "zero_copy"); jw_bool(w, tx->zero_copy);
+	jw_key(w, "zerocopy_sends"); jw_u64(w, sends);
+	jw_key(w, "zerocopy_copied"); jw_u64(w, copied);
+	jw_key(w, "zerocopy_enobufs"); jw_u64(w, enobufs);
+	jw_key(w, "zerocopy_copy_fallbacks"); jw_u64(w, copy_fallbacks);
+}
+
 static void stats_fields(void *ctx, struct json_writer *w)
 {
 	struct sender *tx = ctx;
@@ -982,6 +1095,7 @@ static void stats_fields(void *ctx, struct json_writer *w)
 			read += tx->ch[i].file_bytes;
 		jw_key(w, "channel_read_bytes"); jw_u64(w, read);
 	}
+	zc_stats(tx, w);
 	chan_counters_json(w, cnt, NULL, tx->x.opts.channels, MULTIFD_PAGE_SIZE);
 }
 
@@ -1001,6 +1115,11 @@ static void cleanup(void *ctx)
 		if (ch->cctx)
 			tx->x.opts.method->send_cleanup(ch->cctx);
 		job_free(ch->job);
+		/* After a failure the kernel may still send from these: it
+		 * holds its own references to the pages, so freeing them
+		 * changes only bytes that no longer matter. */
+		for (unsigned int k = 0; k < ch->in_flight_count; k++)
+			job_free(ch->in_flight[(ch->in_flight_head + k) % ZC_JOBS_IN_FLIGHT]);
 	}
 	if (tx->main_fd >= 0) {
 		session_unwatch_fd(&tx->x.session, tx->main_fd);
@@ -1065,6 +1184,9 @@ static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
 		else
 			goto bad;
 		return 0;
+	case OPT_ZERO_COPY:
+		tx->zero_copy = true;
+		return 0;
 	case OPT_ZERO_PAGES:
 		if (!strcmp(arg, "legacy"))
 			tx->zero_mode = ZERO_LEGACY;
@@ -1087,6 +1209,10 @@ static void operands(void *ctx, int argc, char **argv)
 	struct sender *tx = ctx;
 	char err[ERR_LEN];
 
+	/* Checked here, once every option is known. */
+	if (tx->zero_copy && tx->x.opts.method != &compress_none)
+		die_usage("--zero-copy sends the pages as they are: not with -z %s (QEMU refuses zero-copy-send with compression too)",
+			  tx->x.opts.method->name);
 	if (argc - optind != 1)
 		die_usage("expected one HOST:PORT");
 	if (net_endpoint_parse(argv[optind], true, &tx->ep, err) < 0)

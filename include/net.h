@@ -54,6 +54,9 @@ void net_abort_on_close(int fd);
 /* Writes every byte of the vector (it is consumed); no SIGPIPE. -1 with
  * errno set. */
 int net_writev_full(int fd, struct iovec *iov, int iovcnt);
+/* The same with sendmsg flags (MSG_MORE: more follows at once, hold the
+ * segment for it). */
+int net_sendv_full(int fd, struct iovec *iov, int iovcnt, int flags);
 /* After the last write and shutdown(fd, SHUT_WR): waits, until
  * deadline_ns (0: forever) or wake_fd, for the peer to close too. 0 on an
  * orderly close, -1 with errno (ECONNRESET: the peer failed; ETIMEDOUT;

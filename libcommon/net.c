@@ -280,9 +280,14 @@ void net_abort_on_close(int fd)
 
 int net_writev_full(int fd, struct iovec *iov, int iovcnt)
 {
+	return net_sendv_full(fd, iov, iovcnt, 0);
+}
+
+int net_sendv_full(int fd, struct iovec *iov, int iovcnt, int flags)
+{
 	while (iovcnt) {
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
-		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL | flags);
 
 		if (w < 0) {
 			if (errno == EINTR)

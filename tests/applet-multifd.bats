@@ -127,6 +127,81 @@ teardown() { multifd_teardown; }
 	[[ $(jq '.zero_pages, .pages' "$T/s.json" | tr '\n' ' ') == '1 0 ' ]]
 }
 
+@test "--zero-copy over loopback, 4 channels, every packet buffer reused many times: the output's digests are the input's; the figures count the sends and the kernel's copies" {
+	# 128 MiB of pages 4 times over: each channel's few buffers go round
+	# hundreds of times, a buffer written again before the kernel's
+	# completion would send the next packet's pages in its place
+	gen -s 30 -b pc.ram:128M -b vga:8M -i 4 -r 40 -m zero=10,random=50,text=40 -o "$T/in"
+	transfer "$T/in" "-c 4 --zero-copy --stats-json $T/s.json" "-c 4 --stats-json $T/r.json"
+	same_digests "$T/in" "$T/out"
+	"$BATS_TEST_DIRNAME/lib/validate-stats" "$T/s.json"
+	# a send per payload of at most 128 pages (by copy after an ENOBUFS
+	# with none in flight: a user's locked-memory limit, 8 MiB by default,
+	# is about 4 channels' 4 payloads); over loopback the kernel copies
+	# anyway and its completions say COPIED
+	jq -e '.ok and .zero_copy and .zerocopy_sends > 0
+		and .zerocopy_sends + .zerocopy_copy_fallbacks >= .pages / 128
+		and .zerocopy_copied > 0 and .zerocopy_copied <= .zerocopy_sends' "$T/s.json" >/dev/null
+	[[ $(jq .pages "$T/s.json") == $(jq .pages "$T/r.json") ]]
+	# over IPv6 the completions come as IPV6_RECVERR
+	transfer "$T/in" "-c 2 --zero-copy --stats-json $T/s6.json" "-c 2" "[::1]:0" "[::1]"
+	same_digests "$T/in" "$T/out"
+	jq -e '.zerocopy_copied > 0' "$T/s6.json" >/dev/null
+	# without it, nothing goes zero-copy
+	transfer "$T/in" "-c 2 --stats-json $T/p.json" "-c 2"
+	same_digests "$T/in" "$T/out"
+	jq -e '(.zero_copy | not) and .zerocopy_sends == 0 and .zerocopy_copied == 0' "$T/p.json" >/dev/null
+}
+
+@test "--zero-copy with -z zlib or zstd is a usage error (exit 2), as in QEMU" {
+	run mb multifd-send --zero-copy -z zstd 127.0.0.1:1 </dev/null
+	assert_fails_with 2 '--zero-copy sends the pages as they are: not with -z zstd'
+	run mb multifd-send -z zlib -l 3 --zero-copy 127.0.0.1:1 </dev/null
+	assert_fails_with 2 'not with -z zlib'
+	run mb multifd-send --zero-copy --help
+	assert_ok
+	[[ $output == *'--zero-copy'*'Over loopback the'*'kernel copies anyway'* ]]
+}
+
+@test "--zero-copy under a small locked-memory limit: ENOBUFS is waited out or copied around, and the output is intact" {
+	gen -s 31 -b pc.ram:64M -i 3 -r 30 -o "$T/in"
+	# root pins pages without limit (CAP_IPC_LOCK): drop it for the sender
+	local lim
+	local -a as=()
+	[[ $(id -u) != 0 ]] || as=(setpriv --bounding-set=-ipc_lock)
+	# 1200 KiB: two 512 KiB payloads pinned at once; 256 KiB: none
+	for lim in 1200 256; do
+		rm -f "$T/out"
+		recv_bg -c 4 --timeout 20 -o "$T/out" 127.0.0.1:0
+		port=$(recv_port)
+		SEND_STATUS=0
+		(ulimit -l "$lim" && exec timeout -s KILL 60 "${as[@]}" "$MIGBOX" multifd-send -c 4 --zero-copy \
+			--timeout 20 --stats-json "$T/s.json" "127.0.0.1:$port") <"$T/in" 2>"$T/send.err" || SEND_STATUS=$?
+		sed 's/^/send: /' "$T/send.err" >&2
+		no_sanitizer_report "$T/send.err"
+		recv_wait
+		[[ $SEND_STATUS == 0 && $RECV_STATUS == 0 ]]
+		same_digests "$T/in" "$T/out"
+		jq -c '{zerocopy_sends, zerocopy_enobufs, zerocopy_copy_fallbacks, packets}' "$T/s.json" >&2
+		jq -e '.ok and .zerocopy_enobufs > 0' "$T/s.json" >/dev/null
+	done
+	# with none in flight a refused payload went by copy
+	jq -e '.zerocopy_copy_fallbacks > 0' "$T/s.json" >/dev/null
+}
+
+@test "--zero-copy where the kernel refuses SO_ZEROCOPY: exit 1 naming --zero-copy; the receiver fails too, no output" {
+	cc -shared -fPIC -o "$T/nozc.so" "$BATS_TEST_DIRNAME/lib/no-so-zerocopy.c" -ldl
+	gen -s 32 -b pc.ram:4M -o "$T/in"
+	export LD_PRELOAD=$T/nozc.so ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	transfer_fails "$T/in" "-c 2 --zero-copy --timeout 10" "-c 2 --timeout 10"
+	[[ $SEND_STATUS == 1 && $RECV_STATUS == 1 ]]
+	grep -q 'multifd-send: channel 0: --zero-copy: the kernel refuses SO_ZEROCOPY on its socket (Protocol not available): MSG_ZEROCOPY needs Linux 4.14 or later; send without --zero-copy' "$T/send.err"
+	no_complete_output "$T/out"
+	# the shim refuses SO_ZEROCOPY only: without --zero-copy the transfer goes
+	transfer "$T/in" "-c 2" "-c 2"
+	same_digests "$T/in" "$T/out"
+}
+
 # modes MACHINE: stream-gen with that machine type through multifd-send
 # and multifd-recv (3 channels, zstd, options $SEND_MODES for the sender);
 # same digests, every page of the output sent, the sync points agreeing;

@@ -294,6 +294,61 @@ by_hand() {
 	no_complete_output "$T/out"
 }
 
+# sender_stuck PID: a multifd connection of PID holds over 1 MiB the
+# receiver has not acknowledged: with --zero-copy its payloads are the
+# kernel's until it does, so the channel waits for completions.
+sender_stuck() {
+	ss -Htnp | awk -v p="pid=$1," 'index($0, p) && $3 > 1048576 { n++ } END { exit !n }'
+}
+
+# stalled_listener: a listener on port $(<$T/port) that accepts and never
+# reads.
+stalled_listener() {
+	perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(Listen => 8, LocalAddr => "127.0.0.1:0", ReuseAddr => 1);
+		open(F, ">", "'"$T/port"'"); print F $s->sockport, "\n"; close F;
+		@c = (); while (1) { push @c, $s->accept; }' &
+	PIDS+=($!)
+	wait_for 10 test -s "$T/port"
+}
+
+@test "fault: --zero-copy, the receiver stops reading and is then killed: the sender fails within seconds, not at --timeout" {
+	gen -s 33 -b pc.ram:128M -m random=1 -o "$T/in"
+	# stopped mid-transfer: the input holds after 8 MiB until then
+	slow_transfer $((8 << 20)) "-c 2 --timeout 30 -o $T/out" "-c 2 --zero-copy --timeout 30"
+	wait_for 10 bash -c "[[ \$(grep -c 'pid=$RECV_PID,' <(ss -tnp)) -ge 3 ]]"
+	kill -STOP "$RECV_PID"
+	touch "$T/go"
+	wait_for 10 sender_stuck "$SEND_PID"
+	start=$SECONDS
+	kill -9 "$RECV_PID"
+	send_wait
+	echo "the sender ended $((SECONDS - start)) s after the kill" >&2
+	[[ $SEND_STATUS == 1 && $((SECONDS - start)) -lt 10 ]]
+	grep -Eq 'channel [01]|main channel' "$T/send.err"
+	no_complete_output "$T/out"
+}
+
+@test "fault: --zero-copy, a receiver that takes nothing: the channels' wait for completions ends at --timeout" {
+	gen -s 34 -b pc.ram:64M -m random=1 -o "$T/in"
+	stalled_listener
+	start=$SECONDS
+	send_fg "$T/in" -c 2 --zero-copy --no-handshake --timeout 2 "127.0.0.1:$(<"$T/port")"
+	[[ $SEND_STATUS == 1 && $((SECONDS - start)) -lt 15 ]]
+	grep -q 'no byte moved for 2 s (--timeout): the receiver stopped taking data' "$T/send.err"
+}
+
+@test "SIGTERM ends multifd-send --zero-copy waiting for completions from a receiver that takes nothing: death by SIGTERM" {
+	gen -s 35 -b pc.ram:64M -m random=1 -o "$T/in"
+	stalled_listener
+	send_bg "$T/in" -c 2 --zero-copy --no-handshake "127.0.0.1:$(<"$T/port")"
+	wait_for 10 sender_stuck "$SEND_PID"
+	start=$SECONDS
+	kill -TERM "$SEND_PID"
+	send_wait
+	[[ $SEND_STATUS == 143 && $((SECONDS - start)) -lt 10 ]]
+	grep -q 'multifd-send: interrupted by SIGTERM' "$T/send.err"
+}
+
 @test "fault: truncated input fails the sender, and the receiver's output is not complete" {
 	gen -s 16 -b pc.ram:16M -i 2 -o "$T/in"
 	head -c $(($(stat -c %s "$T/in") / 2)) "$T/in" >"$T/half"

@@ -163,6 +163,14 @@ send_to_qemu() {
 	jq -e '.mapped_ram_input and .channel_read_bytes > 0' "$T/send.json" >/dev/null
 }
 
+# --zero-copy: the pages go with MSG_ZEROCOPY (over loopback the kernel
+# copies them anyway); the destination sees the same bytes and needs no
+# capability for it (zero-copy-send is the source's).
+@test "multifd-send --zero-copy -> QEMU destination: 4 channels, none" {
+	SEND_ARGS=--zero-copy send_to_qemu 4 none
+	jq -e '.zero_copy and .zerocopy_sends > 0 and .zerocopy_copied <= .zerocopy_sends' "$T/send.json" >/dev/null
+}
+
 # QEMU 10.0 with 7.2's sync points (a machine type up to 8.0 has them):
 # its zero pages still travel in the packets' zero lists, which a receiver
 # reading only normal pages dropped without a word.

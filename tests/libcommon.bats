@@ -23,3 +23,7 @@ unit() {
 @test "rdma codec: range checks exact at the edges of 64 bits (block lengths near 2^64, ends at 2^64); page ranges marked word-wise" {
 	unit rdma-wire-ranges -lxxhash
 }
+
+@test "zerocopy: completions out of order, twice, for no send, across the 32-bit wrap; loopback sends complete; a wait ends on the wake fd; ENOBUFS waits for a completion or copies" {
+	unit zerocopy
+}
