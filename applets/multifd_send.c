@@ -801,6 +801,19 @@ static int handshake(struct sender *tx)
 			break;
 		}
 	if (rc <= 0) {
+		/* a receiver fails when one of its channels goes: name that one,
+		 * closed in order (the one that went) before reset (by its
+		 * failure) */
+		for (int pass = 0; pass < 2; pass++)
+			for (unsigned int i = 0; i < tx->x.opts.channels && !tx_failed(tx); i++) {
+				char c;
+				ssize_t r = recv(tx->ch[i].fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+				if ((!pass && r == 0) || (pass && r < 0 && errno != EAGAIN &&
+							   errno != EWOULDBLOCK && errno != EINTR))
+					tx_fail(tx, "channel %u: %s before the destination answered the PING", i,
+						r ? strerror(errno) : "closed from the receiver's side");
+			}
 		if (!tx_failed(tx))
 			tx_fail(tx, "main channel: waiting for the destination's PONG: %s (a receiver "
 				"without a return path needs --no-handshake)", rc ? err :
