@@ -43,6 +43,7 @@
 #include "iobuf.h"
 #include "json.h"
 #include "log.h"
+#include "mapped_ram.h"
 #include "net.h"
 #include "opts.h"
 #include "postcopy_wire.h"
@@ -279,17 +280,19 @@ static bool pages_sent(struct server *s, uint32_t b, uint64_t p, uint64_t n)
 static void put_page(struct server *s, struct stream_writer *w, uint32_t b, uint64_t p)
 {
 	const struct stream_index_block *pb = &s->ix.blocks[b];
-	uint64_t e = pb->page[p], addr = p * STREAM_INDEX_PAGE_SIZE;
+	uint64_t addr = p * STREAM_INDEX_PAGE_SIZE;
+	uint8_t fill;
+	uint64_t off = stream_index_page(pb, p, &fill);
 
-	if (e && !(e & STREAM_INDEX_ZERO)) {
-		stream_write_page(w, pb->rb, addr, s->in.buf + e);
-	} else if (!(e & 0xff)) {
+	if (off) {
+		stream_write_page(w, pb->rb, addr, s->in.buf + off);
+	} else if (!fill) {
 		stream_write_zero(w, pb->rb, addr, 0);
 	} else {
 		/* QEMU 10.0 refuses a ZERO record whose fill is not 0 */
 		unsigned char page[STREAM_INDEX_PAGE_SIZE];
 
-		memset(page, (int)(e & 0xff), sizeof(page));
+		memset(page, fill, sizeof(page));
 		stream_write_page(w, pb->rb, addr, page);
 	}
 }
@@ -908,6 +911,19 @@ static int send_package(struct server *s)
 	return s->out.err ? -1 : 0;
 }
 
+/* Header and configuration, as saved; a mapped-ram file's without the
+ * capability, which a destination without it refuses: what goes out is
+ * a plain stream (the writer is no mapped-ram one). */
+static void send_config(struct server *s)
+{
+	if (!s->ix.mapped_ram) {
+		out_write(&s->out, s->ix.config, s->ix.config_len);
+		return;
+	}
+	stream_write_header(&s->w);
+	stream_write_config_from(&s->w, stream_config(s->r));
+}
+
 static int start_postcopy(struct server *s)
 {
 	unsigned char advise[16], discard[300];
@@ -916,7 +932,7 @@ static int start_postcopy(struct server *s)
 	/* Two round trips before the package: a refusal then comes with
 	 * the stage it happened at (see failure_hint), not as a reset
 	 * that may beat the PONG before it. */
-	out_write(&s->out, s->ix.config, s->ix.config_len);
+	send_config(s);
 	send_command(s, MIG_CMD_OPEN_RETURN_PATH, NULL, 0);
 	ping(s, 1);
 	if (out_flush(&s->out) < 0 || wait_for_rp(s, got_pong, 1, "PONG 1") < 0)
@@ -1053,6 +1069,13 @@ static int spool_walk(struct server *s, int fd, char err[ERR_LEN])
 	}
 	in_set_source(&in, spool_read, &sp);
 	while ((n = stream_next(r, &it)) > 0) {
+		/* the reader could only say "not from a pipe" at MEM_SIZE */
+		if (it.type == SI_CONFIG && stream_config_has_cap(it.config, MAPPED_RAM_CAPABILITY)) {
+			snprintf(err, ERR_LEN, "offset %" PRIu64 ": a mapped-ram file (the configuration names "
+				 "the capability) cannot come through a pipe: its pages are at fixed offsets "
+				 "of the file; redirect stdin from the file itself", it.offset);
+			goto out;
+		}
 		if (it.type == SI_RAM_MEM_SIZE) {
 			uint64_t ram = 0;
 
@@ -1322,6 +1345,7 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "resume"); jw_bool(w, s->resume);
 	jw_key(w, "preempt"); jw_bool(w, s->preempt);
 	jw_key(w, "push_delay_ms"); jw_u64(w, s->push_delay_ms);
+	jw_key(w, "mapped_ram"); jw_bool(w, s->ix.mapped_ram);
 	jw_key(w, "blocks"); jw_u64(w, s->ix.nblocks);
 	jw_key(w, "pages_total"); jw_u64(w, s->ix.total_pages);
 	jw_key(w, "page_records"); jw_u64(w, s->ix.records);

@@ -26,6 +26,7 @@ int stream_index_ram_check(const struct ram_list *l, char err[ERR_LEN])
 static int index_blocks(struct stream_index *ix, struct stream_reader *r, char err[ERR_LEN])
 {
 	const struct ram_list *l = stream_ram(r);
+	const struct mapped_ram_block *mapped = stream_mapped_ram(r);
 
 	if (stream_index_ram_check(l, err) < 0)
 		return -1;
@@ -39,6 +40,12 @@ static int index_blocks(struct stream_index *ix, struct stream_reader *r, char e
 		b->rb = &l->blocks[i];
 		b->pages = l->blocks[i].length / STREAM_INDEX_PAGE_SIZE;
 		ix->total_pages += b->pages;
+		if (mapped) {
+			/* the reader's bitmap is the table: nothing to walk */
+			b->mapped = &mapped[i];
+			ix->records += mapped[i].stored;
+			continue;
+		}
 		/* the per-page table follows what the stream claims: map it
 		 * lazily, so a claim costs nothing until pages are indexed */
 		b->page = calloc(b->pages, sizeof(*b->page));
@@ -106,6 +113,10 @@ static int index_item(struct stream_index *ix, struct stream_reader *r, const st
 		return index_blocks(ix, r, err);
 	case SI_RAM_PAGE:
 	case SI_RAM_ZERO:
+		/* the reader skips a mapped-ram file's pages, and refuses records */
+		if (ix->blocks[it->block->index].mapped)
+			return err_set(err, "offset %llu: a page record in a mapped-ram file",
+				      (unsigned long long)it->offset);
 		return index_page(ix, it, base);
 	case SI_FOOTER:
 		if (it->section->kind == SECTION_KIND_OPAQUE)
@@ -127,6 +138,8 @@ int stream_index_build(struct stream_index *ix, struct stream_reader *r, const u
 	int ret;
 
 	memset(ix, 0, sizeof(*ix));
+	/* a mapped-ram file's pages are where its bitmap says: not walked */
+	stream_reader_mapped_pages(r, STREAM_MAPPED_PAGES_SKIP);
 	while ((ret = stream_next(r, &it)) > 0) {
 		/* the device state is sent whole, verbatim: nothing of RAM
 		 * may lie inside it */
@@ -140,6 +153,7 @@ int stream_index_build(struct stream_index *ix, struct stream_reader *r, const u
 		return err_set(err, "%s", stream_error(r));
 	if (!ix->config)
 		return err_set(err, "no configuration section: QEMU 7.2 wants one first");
+	ix->mapped_ram = stream_mapped_ram(r) != NULL;
 	if (!ix->nblocks)
 		return err_set(err, "no RAM block list (MEM_SIZE): nothing to serve");
 	if (!ix->devices)
