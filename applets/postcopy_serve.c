@@ -4,7 +4,8 @@
  *
  * The stream file is indexed in place (mapped; a pipe is spooled to an
  * unnamed temporary first): every page's last record, the configuration,
- * the RAM section, the device state. Then the destination gets what a
+ * the RAM section, the device state. A mapped-ram file has its pages at
+ * fixed offsets: they are looked up, not walked. Then the destination gets what a
  * QEMU source sends it: header and configuration, OPEN_RETURN_PATH,
  * POSTCOPY_ADVISE, the RAM START section with the block list, a DISCARD
  * per block (QEMU 7.2 needs one before LISTEN), one PACKAGED blob of
@@ -97,6 +98,12 @@ const struct applet_help postcopy_serve_help = {
 "past 8 times the RAM it claims plus 256 MiB); what cannot be served is\n"
 "refused by name: another target page size, vfio devices, compressed\n"
 "pages, no device state. A stream file must not change while it is served.\n"
+"\n"
+"A mapped-ram file (QEMU 9.0+ migrate file: with the mapped-ram capability,\n"
+"or stream-dump --to-mapped-ram) is served directly, from a file, not a\n"
+"pipe: its pages are read at their fixed offsets, so none is walked before\n"
+"the destination runs, and the destination gets a plain postcopy stream\n"
+"(it needs no mapped-ram capability).\n"
 "\n",
 	.notes =
 "\n"
