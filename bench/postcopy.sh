@@ -100,7 +100,7 @@ event_seen() {
 
 # event_us JQ-FILTER: the timestamp (µs) of the first event it selects.
 event_us() {
-	WAIT_INTERVAL=0.02 wait_until 300 event_seen "$1" || die "no event $1 after 300 s"
+	WAIT_INTERVAL=0.02 wait_until 300 event_seen "$1" >/dev/null || die "no event $1 after 300 s"
 	event_seen "$1"
 }
 
