@@ -1210,9 +1210,26 @@ static int guarded(struct server *s, int (*fn)(struct server *, void *), void *a
 	return ret;
 }
 
-static int build_index(struct server *s, void *err)
+/* Once the index is to walk the pages: not for a mapped-ram file, whose
+ * index touches a few pages only (a thread populating the whole mapping
+ * meanwhile would only compete with it, for the CPU and the mm). */
+static void prefault_start(void *arg)
 {
-	return stream_index_build(&s->ix, s->r, s->in.buf, err);
+	struct prefault *pf = arg;
+
+	pf->started = pf->len > PREFAULT_CHUNK && pthread_create(&pf->thread, NULL, prefault_thread, pf) == 0;
+}
+
+struct index_job {
+	struct prefault *pf;
+	char *err;
+};
+
+static int build_index(struct server *s, void *arg)
+{
+	struct index_job *job = arg;
+
+	return stream_index_build(&s->ix, s->r, s->in.buf, prefault_start, job->pf, job->err);
 }
 
 /* The tables the serving needs, once the index says how big. */
@@ -1237,6 +1254,7 @@ static int index_stream(struct server *s)
 {
 	struct prefault pf = { 0 };
 	char err[ERR_LEN] = "";
+	struct index_job job = { &pf, err };
 	int ret;
 
 	if (open_stream(s, err) < 0 || in_init_mapped(&s->in, s->in_fd) < 0 ||
@@ -1246,9 +1264,8 @@ static int index_stream(struct server *s)
 	}
 	pf.buf = s->in.buf;
 	pf.len = s->in.end;
-	pf.started = pf.len > PREFAULT_CHUNK && pthread_create(&pf.thread, NULL, prefault_thread, &pf) == 0;
 	atomic_store(&s->busy, true);
-	ret = guarded(s, build_index, err);
+	ret = guarded(s, build_index, &job);
 	atomic_store(&s->busy, false);
 	if (pf.started) {
 		atomic_store(&pf.stop, true);

@@ -74,10 +74,13 @@ int stream_index_ram_check(const struct ram_list *l, char err[ERR_LEN]);
 /* Walks a stream (an in_buf over the whole mapped file starting at base,
  * see in_init_mapped) and indexes it; refuses by name what a postcopy
  * source cannot serve. -1 with err (naming the offset) otherwise. The
- * reader skips a mapped-ram file's pages (STREAM_MAPPED_PAGES_SKIP). The
- * index points into the reader and the file: keep both. */
+ * reader skips a mapped-ram file's pages (STREAM_MAPPED_PAGES_SKIP); of
+ * another stream, whose every page the walk touches, walking(ctx) is
+ * called (if set) once the block list is read, before the pages: the
+ * moment to prefault the file. The index points into the reader and the
+ * file: keep both. */
 int stream_index_build(struct stream_index *ix, struct stream_reader *r, const unsigned char *base,
-		   char err[ERR_LEN]);
+		       void (*walking)(void *ctx), void *ctx, char err[ERR_LEN]);
 void stream_index_free(struct stream_index *ix);
 
 #endif

@@ -87,8 +87,14 @@ static int refuse_item(const struct stream_item *it, char err[ERR_LEN])
 	return 0;
 }
 
+/* Whom to tell that the pages are walked next. */
+struct walk_hook {
+	void (*walking)(void *ctx);
+	void *ctx;
+};
+
 static int index_item(struct stream_index *ix, struct stream_reader *r, const struct stream_item *it,
-		      const unsigned char *base, char err[ERR_LEN])
+		      const unsigned char *base, const struct walk_hook *walk, char err[ERR_LEN])
 {
 	if (refuse_item(it, err) < 0)
 		return -1;
@@ -110,7 +116,11 @@ static int index_item(struct stream_index *ix, struct stream_reader *r, const st
 		if (stream_page_size(r) != STREAM_INDEX_PAGE_SIZE)
 			return err_set(err, "offset %llu: target page size %u: postcopy-serve serves %u-byte pages only",
 				      (unsigned long long)it->offset, stream_page_size(r), STREAM_INDEX_PAGE_SIZE);
-		return index_blocks(ix, r, err);
+		if (index_blocks(ix, r, err) < 0)
+			return -1;
+		if (!stream_mapped_ram(r) && walk->walking)
+			walk->walking(walk->ctx);
+		return 0;
 	case SI_RAM_PAGE:
 	case SI_RAM_ZERO:
 		/* the reader skips a mapped-ram file's pages, and refuses records */
@@ -132,8 +142,9 @@ static int index_item(struct stream_index *ix, struct stream_reader *r, const st
 }
 
 int stream_index_build(struct stream_index *ix, struct stream_reader *r, const unsigned char *base,
-		   char err[ERR_LEN])
+		       void (*walking)(void *ctx), void *ctx, char err[ERR_LEN])
 {
+	const struct walk_hook walk = { walking, ctx };
 	struct stream_item it;
 	int ret;
 
@@ -146,7 +157,7 @@ int stream_index_build(struct stream_index *ix, struct stream_reader *r, const u
 		if (ix->devices && it.section && it.section->kind == SECTION_KIND_RAM)
 			return err_set(err, "offset %llu: RAM after device state: postcopy-serve sends the device state in one piece",
 				      (unsigned long long)it.offset);
-		if (it.type != SI_HEADER && index_item(ix, r, &it, base, err) < 0)
+		if (it.type != SI_HEADER && index_item(ix, r, &it, base, &walk, err) < 0)
 			return -1;
 	}
 	if (ret < 0)
