@@ -54,7 +54,10 @@ static inline uint64_t stream_index_page(const struct stream_index_block *b, uin
 struct stream_index {
 	struct stream_index_block *blocks;
 	uint32_t nblocks;
-	const unsigned char *config;	/* header + configuration, verbatim */
+	/* header + configuration, verbatim; a mapped-ram file's names the
+	 * capability, which a plain stream must not (see mapped_ram below:
+	 * stream_write_config_from() re-encodes it without) */
+	const unsigned char *config;
 	size_t config_len;
 	struct section_info ram;	/* the RAM section's id, idstr, instance, version */
 	uint64_t devices_start;		/* the FULL device sections, verbatim: */
