@@ -4,15 +4,15 @@
  *
  * The stream file is indexed in place (mapped; a pipe is spooled to an
  * unnamed temporary first): every page's last record, the configuration,
- * the RAM section, the device state. A mapped-ram file has its pages at
- * fixed offsets: they are looked up, not walked. Then the destination gets what a
- * QEMU source sends it: header and configuration, OPEN_RETURN_PATH,
- * POSTCOPY_ADVISE, the RAM START section with the block list, a DISCARD
- * per block (QEMU 7.2 needs one before LISTEN), one PACKAGED blob of
- * LISTEN, the device state and RUN; then RAM PART sections, the pages the
- * destination asks for on the return path first, the others in the
- * background in small sections, every page exactly once; END, EOF, and
- * success when it answers SHUT 0.
+ * the RAM section, the device state (a mapped-ram file has its pages at
+ * fixed offsets: they are looked up, not walked). Then the destination
+ * gets what a QEMU source sends it: header and configuration (without
+ * mapped-ram), OPEN_RETURN_PATH, POSTCOPY_ADVISE, the RAM START section
+ * with the block list, a DISCARD per block (QEMU 7.2 needs one before
+ * LISTEN), one PACKAGED blob of LISTEN, the device state and RUN; then RAM
+ * PART sections, the pages the destination asks for on the return path
+ * first, the others in the background in small sections, every page
+ * exactly once; END, EOF, and success when it answers SHUT 0.
  *
  * Threads: the applet's thread sends; a return-path thread reads the
  * destination's messages and queues its page requests; a monitor draws

@@ -161,7 +161,8 @@ uint32_t stream_page_size(const struct stream_reader *r);
  * block index, valid once SI_RAM_MEM_SIZE came. */
 const struct mapped_ram_block *stream_mapped_ram(const struct stream_reader *r);
 
-/* What a mapped-ram file's pages become. */
+/* What a mapped-ram file's pages become; set before the block list is
+ * read. */
 enum stream_mapped_pages {
 	STREAM_MAPPED_PAGES_READ,	/* items with their data (the default) */
 	STREAM_MAPPED_PAGES_LAZY,	/* items without it (data NULL, file_offset
