@@ -173,6 +173,8 @@ enum stream_mapped_pages {
 };
 
 void stream_reader_mapped_pages(struct stream_reader *r, enum stream_mapped_pages mode);
+/* LAZY when lazy, else READ. */
+void stream_reader_lazy_pages(struct stream_reader *r, bool lazy);
 /* The configuration says capability name is on. */
 bool stream_config_has_cap(const struct stream_config *cfg, const char *name);
 /* Sections seen so far (each section_info's index is below this). */

@@ -164,6 +164,11 @@ void stream_reader_mapped_pages(struct stream_reader *r, enum stream_mapped_page
 	r->mapped_pages = mode;
 }
 
+void stream_reader_lazy_pages(struct stream_reader *r, bool lazy)
+{
+	stream_reader_mapped_pages(r, lazy ? STREAM_MAPPED_PAGES_LAZY : STREAM_MAPPED_PAGES_READ);
+}
+
 bool stream_config_has_cap(const struct stream_config *cfg, const char *name)
 {
 	for (uint32_t i = 0; i < cfg->ncaps; i++)
