@@ -4,14 +4,15 @@
  *
  * The stream file is indexed in place (mapped; a pipe is spooled to an
  * unnamed temporary first): every page's last record, the configuration,
- * the RAM section, the device state. Then the destination gets what a
- * QEMU source sends it: header and configuration, OPEN_RETURN_PATH,
- * POSTCOPY_ADVISE, the RAM START section with the block list, a DISCARD
- * per block (QEMU 7.2 needs one before LISTEN), one PACKAGED blob of
- * LISTEN, the device state and RUN; then RAM PART sections, the pages the
- * destination asks for on the return path first, the others in the
- * background in small sections, every page exactly once; END, EOF, and
- * success when it answers SHUT 0.
+ * the RAM section, the device state (a mapped-ram file has its pages at
+ * fixed offsets: they are looked up, not walked). Then the destination
+ * gets what a QEMU source sends it: header and configuration (without
+ * mapped-ram), OPEN_RETURN_PATH, POSTCOPY_ADVISE, the RAM START section
+ * with the block list, a DISCARD per block (QEMU 7.2 needs one before
+ * LISTEN), one PACKAGED blob of LISTEN, the device state and RUN; then RAM
+ * PART sections, the pages the destination asks for on the return path
+ * first, the others in the background in small sections, every page
+ * exactly once; END, EOF, and success when it answers SHUT 0.
  *
  * Threads: the applet's thread sends; a return-path thread reads the
  * destination's messages and queues its page requests; a monitor draws
@@ -43,6 +44,7 @@
 #include "iobuf.h"
 #include "json.h"
 #include "log.h"
+#include "mapped_ram.h"
 #include "net.h"
 #include "opts.h"
 #include "postcopy_wire.h"
@@ -96,6 +98,12 @@ const struct applet_help postcopy_serve_help = {
 "past 8 times the RAM it claims plus 256 MiB); what cannot be served is\n"
 "refused by name: another target page size, vfio devices, compressed\n"
 "pages, no device state. A stream file must not change while it is served.\n"
+"\n"
+"A mapped-ram file (QEMU 9.0+ migrate file: with the mapped-ram capability,\n"
+"or stream-dump --to-mapped-ram) is served directly, from a file, not a\n"
+"pipe: its pages are read at their fixed offsets, so none is walked before\n"
+"the destination runs, and the destination gets a plain postcopy stream\n"
+"(it needs no mapped-ram capability).\n"
 "\n",
 	.notes =
 "\n"
@@ -279,17 +287,19 @@ static bool pages_sent(struct server *s, uint32_t b, uint64_t p, uint64_t n)
 static void put_page(struct server *s, struct stream_writer *w, uint32_t b, uint64_t p)
 {
 	const struct stream_index_block *pb = &s->ix.blocks[b];
-	uint64_t e = pb->page[p], addr = p * STREAM_INDEX_PAGE_SIZE;
+	uint64_t addr = p * STREAM_INDEX_PAGE_SIZE;
+	uint8_t fill;
+	uint64_t off = stream_index_page(pb, p, &fill);
 
-	if (e && !(e & STREAM_INDEX_ZERO)) {
-		stream_write_page(w, pb->rb, addr, s->in.buf + e);
-	} else if (!(e & 0xff)) {
+	if (off) {
+		stream_write_page(w, pb->rb, addr, s->in.buf + off);
+	} else if (!fill) {
 		stream_write_zero(w, pb->rb, addr, 0);
 	} else {
 		/* QEMU 10.0 refuses a ZERO record whose fill is not 0 */
 		unsigned char page[STREAM_INDEX_PAGE_SIZE];
 
-		memset(page, (int)(e & 0xff), sizeof(page));
+		memset(page, fill, sizeof(page));
 		stream_write_page(w, pb->rb, addr, page);
 	}
 }
@@ -908,6 +918,19 @@ static int send_package(struct server *s)
 	return s->out.err ? -1 : 0;
 }
 
+/* Header and configuration, as saved; a mapped-ram file's without the
+ * capability, which a destination without it refuses: what goes out is
+ * a plain stream (the writer is no mapped-ram one). */
+static void send_config(struct server *s)
+{
+	if (!s->ix.mapped_ram) {
+		out_write(&s->out, s->ix.config, s->ix.config_len);
+		return;
+	}
+	stream_write_header(&s->w);
+	stream_write_config_from(&s->w, stream_config(s->r));
+}
+
 static int start_postcopy(struct server *s)
 {
 	unsigned char advise[16], discard[300];
@@ -916,7 +939,7 @@ static int start_postcopy(struct server *s)
 	/* Two round trips before the package: a refusal then comes with
 	 * the stage it happened at (see failure_hint), not as a reset
 	 * that may beat the PONG before it. */
-	out_write(&s->out, s->ix.config, s->ix.config_len);
+	send_config(s);
 	send_command(s, MIG_CMD_OPEN_RETURN_PATH, NULL, 0);
 	ping(s, 1);
 	if (out_flush(&s->out) < 0 || wait_for_rp(s, got_pong, 1, "PONG 1") < 0)
@@ -1053,6 +1076,13 @@ static int spool_walk(struct server *s, int fd, char err[ERR_LEN])
 	}
 	in_set_source(&in, spool_read, &sp);
 	while ((n = stream_next(r, &it)) > 0) {
+		/* the reader could only say "not from a pipe" at MEM_SIZE */
+		if (it.type == SI_CONFIG && stream_config_has_cap(it.config, MAPPED_RAM_CAPABILITY)) {
+			snprintf(err, ERR_LEN, "offset %" PRIu64 ": a mapped-ram file (the configuration names "
+				 "the capability) cannot come through a pipe: its pages are at fixed offsets "
+				 "of the file; redirect stdin from the file itself", it.offset);
+			goto out;
+		}
 		if (it.type == SI_RAM_MEM_SIZE) {
 			uint64_t ram = 0;
 
@@ -1180,9 +1210,26 @@ static int guarded(struct server *s, int (*fn)(struct server *, void *), void *a
 	return ret;
 }
 
-static int build_index(struct server *s, void *err)
+/* Once the index is to walk the pages: not for a mapped-ram file, whose
+ * index touches a few pages only (a thread populating the whole mapping
+ * meanwhile would only compete with it, for the CPU and the mm). */
+static void prefault_start(void *arg)
 {
-	return stream_index_build(&s->ix, s->r, s->in.buf, err);
+	struct prefault *pf = arg;
+
+	pf->started = pf->len > PREFAULT_CHUNK && pthread_create(&pf->thread, NULL, prefault_thread, pf) == 0;
+}
+
+struct index_job {
+	struct prefault *pf;
+	char *err;
+};
+
+static int build_index(struct server *s, void *arg)
+{
+	struct index_job *job = arg;
+
+	return stream_index_build(&s->ix, s->r, s->in.buf, prefault_start, job->pf, job->err);
 }
 
 /* The tables the serving needs, once the index says how big. */
@@ -1207,6 +1254,7 @@ static int index_stream(struct server *s)
 {
 	struct prefault pf = { 0 };
 	char err[ERR_LEN] = "";
+	struct index_job job = { &pf, err };
 	int ret;
 
 	if (open_stream(s, err) < 0 || in_init_mapped(&s->in, s->in_fd) < 0 ||
@@ -1216,9 +1264,8 @@ static int index_stream(struct server *s)
 	}
 	pf.buf = s->in.buf;
 	pf.len = s->in.end;
-	pf.started = pf.len > PREFAULT_CHUNK && pthread_create(&pf.thread, NULL, prefault_thread, &pf) == 0;
 	atomic_store(&s->busy, true);
-	ret = guarded(s, build_index, err);
+	ret = guarded(s, build_index, &job);
 	atomic_store(&s->busy, false);
 	if (pf.started) {
 		atomic_store(&pf.stop, true);
@@ -1322,6 +1369,7 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "resume"); jw_bool(w, s->resume);
 	jw_key(w, "preempt"); jw_bool(w, s->preempt);
 	jw_key(w, "push_delay_ms"); jw_u64(w, s->push_delay_ms);
+	jw_key(w, "mapped_ram"); jw_bool(w, s->ix.mapped_ram);
 	jw_key(w, "blocks"); jw_u64(w, s->ix.nblocks);
 	jw_key(w, "pages_total"); jw_u64(w, s->ix.total_pages);
 	jw_key(w, "page_records"); jw_u64(w, s->ix.records);

@@ -155,12 +155,25 @@ const struct stream_config *stream_config(const struct stream_reader *r);
 uint32_t stream_page_size(const struct stream_reader *r);
 /* A mapped-ram file (mapped_ram.h): its MEM_SIZE list is followed by
  * SI_RAM_PAGE for every stored page and SI_RAM_ZERO (fill 0) for every
- * other, block by block in page order, before the stream goes on. The
- * input must be seekable (in_seekable()). NULL when the stream is not
- * mapped-ram, else the blocks' layouts by block index. */
+ * other, block by block in page order, before the stream goes on (unless
+ * STREAM_MAPPED_PAGES_SKIP). The input must be seekable (in_seekable()).
+ * NULL when the stream is not mapped-ram, else the blocks' layouts by
+ * block index, valid once SI_RAM_MEM_SIZE came. */
 const struct mapped_ram_block *stream_mapped_ram(const struct stream_reader *r);
-/* Mapped-ram pages come without their data (SI_RAM_PAGE's data NULL,
- * file_offset set), for a consumer that reads them itself. */
+
+/* What a mapped-ram file's pages become; set before the block list is
+ * read. */
+enum stream_mapped_pages {
+	STREAM_MAPPED_PAGES_READ,	/* items with their data (the default) */
+	STREAM_MAPPED_PAGES_LAZY,	/* items without it (data NULL, file_offset
+					 * set), for a consumer that reads them */
+	STREAM_MAPPED_PAGES_SKIP,	/* no items: the stream goes on right after
+					 * MEM_SIZE, for a consumer that finds the
+					 * pages by stream_mapped_ram() itself */
+};
+
+void stream_reader_mapped_pages(struct stream_reader *r, enum stream_mapped_pages mode);
+/* LAZY when lazy, else READ. */
 void stream_reader_lazy_pages(struct stream_reader *r, bool lazy);
 /* The configuration says capability name is on. */
 bool stream_config_has_cap(const struct stream_config *cfg, const char *name);

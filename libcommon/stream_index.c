@@ -26,6 +26,7 @@ int stream_index_ram_check(const struct ram_list *l, char err[ERR_LEN])
 static int index_blocks(struct stream_index *ix, struct stream_reader *r, char err[ERR_LEN])
 {
 	const struct ram_list *l = stream_ram(r);
+	const struct mapped_ram_block *mapped = stream_mapped_ram(r);
 
 	if (stream_index_ram_check(l, err) < 0)
 		return -1;
@@ -39,6 +40,12 @@ static int index_blocks(struct stream_index *ix, struct stream_reader *r, char e
 		b->rb = &l->blocks[i];
 		b->pages = l->blocks[i].length / STREAM_INDEX_PAGE_SIZE;
 		ix->total_pages += b->pages;
+		if (mapped) {
+			/* the reader's bitmap is the table: nothing to walk */
+			b->mapped = &mapped[i];
+			ix->records += mapped[i].stored;
+			continue;
+		}
 		/* the per-page table follows what the stream claims: map it
 		 * lazily, so a claim costs nothing until pages are indexed */
 		b->page = calloc(b->pages, sizeof(*b->page));
@@ -80,8 +87,14 @@ static int refuse_item(const struct stream_item *it, char err[ERR_LEN])
 	return 0;
 }
 
+/* Whom to tell that the pages are walked next. */
+struct walk_hook {
+	void (*walking)(void *ctx);
+	void *ctx;
+};
+
 static int index_item(struct stream_index *ix, struct stream_reader *r, const struct stream_item *it,
-		      const unsigned char *base, char err[ERR_LEN])
+		      const unsigned char *base, const struct walk_hook *walk, char err[ERR_LEN])
 {
 	if (refuse_item(it, err) < 0)
 		return -1;
@@ -103,9 +116,17 @@ static int index_item(struct stream_index *ix, struct stream_reader *r, const st
 		if (stream_page_size(r) != STREAM_INDEX_PAGE_SIZE)
 			return err_set(err, "offset %llu: target page size %u: postcopy-serve serves %u-byte pages only",
 				      (unsigned long long)it->offset, stream_page_size(r), STREAM_INDEX_PAGE_SIZE);
-		return index_blocks(ix, r, err);
+		if (index_blocks(ix, r, err) < 0)
+			return -1;
+		if (!stream_mapped_ram(r) && walk->walking)
+			walk->walking(walk->ctx);
+		return 0;
 	case SI_RAM_PAGE:
 	case SI_RAM_ZERO:
+		/* the reader skips a mapped-ram file's pages, and refuses records */
+		if (ix->blocks[it->block->index].mapped)
+			return err_set(err, "offset %llu: a page record in a mapped-ram file",
+				      (unsigned long long)it->offset);
 		return index_page(ix, it, base);
 	case SI_FOOTER:
 		if (it->section->kind == SECTION_KIND_OPAQUE)
@@ -121,25 +142,29 @@ static int index_item(struct stream_index *ix, struct stream_reader *r, const st
 }
 
 int stream_index_build(struct stream_index *ix, struct stream_reader *r, const unsigned char *base,
-		   char err[ERR_LEN])
+		       void (*walking)(void *ctx), void *ctx, char err[ERR_LEN])
 {
+	const struct walk_hook walk = { walking, ctx };
 	struct stream_item it;
 	int ret;
 
 	memset(ix, 0, sizeof(*ix));
+	/* a mapped-ram file's pages are where its bitmap says: not walked */
+	stream_reader_mapped_pages(r, STREAM_MAPPED_PAGES_SKIP);
 	while ((ret = stream_next(r, &it)) > 0) {
 		/* the device state is sent whole, verbatim: nothing of RAM
 		 * may lie inside it */
 		if (ix->devices && it.section && it.section->kind == SECTION_KIND_RAM)
 			return err_set(err, "offset %llu: RAM after device state: postcopy-serve sends the device state in one piece",
 				      (unsigned long long)it.offset);
-		if (it.type != SI_HEADER && index_item(ix, r, &it, base, err) < 0)
+		if (it.type != SI_HEADER && index_item(ix, r, &it, base, &walk, err) < 0)
 			return -1;
 	}
 	if (ret < 0)
 		return err_set(err, "%s", stream_error(r));
 	if (!ix->config)
 		return err_set(err, "no configuration section: QEMU 7.2 wants one first");
+	ix->mapped_ram = stream_mapped_ram(r) != NULL;
 	if (!ix->nblocks)
 		return err_set(err, "no RAM block list (MEM_SIZE): nothing to serve");
 	if (!ix->devices)

@@ -61,7 +61,7 @@ struct stream_reader {
 	/* mapped-ram: the blocks' layouts, the page handed out next, the
 	 * offset where the stream goes on, pages read a run at a time */
 	struct mapped_ram_block *mapped;
-	bool lazy_pages;
+	enum stream_mapped_pages mapped_pages;
 	uint32_t mapped_block;
 	uint64_t mapped_page;
 	uint64_t mapped_resume;
@@ -159,9 +159,14 @@ const struct mapped_ram_block *stream_mapped_ram(const struct stream_reader *r)
 	return r->mapped;
 }
 
+void stream_reader_mapped_pages(struct stream_reader *r, enum stream_mapped_pages mode)
+{
+	r->mapped_pages = mode;
+}
+
 void stream_reader_lazy_pages(struct stream_reader *r, bool lazy)
 {
-	r->lazy_pages = lazy;
+	stream_reader_mapped_pages(r, lazy ? STREAM_MAPPED_PAGES_LAZY : STREAM_MAPPED_PAGES_READ);
 }
 
 bool stream_config_has_cap(const struct stream_config *cfg, const char *name)
@@ -700,7 +705,8 @@ static int read_block_list_mapped(struct stream_reader *r, struct stream_item *i
 	it->type = SI_RAM_MEM_SIZE;
 	it->offset = base;
 	it->end_offset = pos;
-	r->mapped_block = 0;
+	/* skipped: read_mapped_page() finds no block left and goes on */
+	r->mapped_block = r->mapped_pages == STREAM_MAPPED_PAGES_SKIP ? r->ram.count : 0;
 	r->mapped_page = 0;
 	r->mapped_resume = pos;
 	r->state = RS_MAPPED_PAGES;
@@ -739,7 +745,7 @@ static int read_mapped_page(struct stream_reader *r, struct stream_item *it)
 		it->offset = off;
 		it->end_offset = off + r->page_size;
 		it->len = r->page_size;
-		if (r->lazy_pages)
+		if (r->mapped_pages == STREAM_MAPPED_PAGES_LAZY)
 			return 1;
 		if (r->in->mapped) {
 			it->data = r->in->buf + off;
