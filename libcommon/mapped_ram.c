@@ -203,37 +203,6 @@ static int put_bit(struct mapped_ram_out *m, const struct ram_block *b, uint64_t
 	return 0;
 }
 
-int mapped_ram_out_page(struct mapped_ram_out *m, const struct ram_block *b,
-			uint64_t addr, const void *data)
-{
-	const struct mapped_ram_block *mb = &m->blocks[b->index];
-	size_t done = 0;
-
-	if (page_is_zero(data, m->page_size))
-		return put_bit(m, b, addr, false);
-	if (addr >= b->length) {
-		errno = ERANGE;
-		note_error(m, ERANGE);
-		return -1;
-	}
-	while (done < m->page_size) {
-		ssize_t n = pwrite(m->fd, (const char *)data + done, m->page_size - done,
-				   (off_t)(mb->pages_offset + addr + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (!n)
-				errno = EIO;
-			note_error(m, errno);
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	__atomic_fetch_add(&m->pages_written, 1, __ATOMIC_RELAXED);
-	return put_bit(m, b, addr, true);
-}
-
 static int pwrite_all(struct mapped_ram_out *m, const void *p, size_t len, uint64_t off)
 {
 	size_t done = 0;
@@ -287,6 +256,12 @@ int mapped_ram_out_run(struct mapped_ram_out *m, const struct ram_block *b,
 	return 0;
 }
 
+int mapped_ram_out_page(struct mapped_ram_out *m, const struct ram_block *b,
+			uint64_t addr, const void *data)
+{
+	return mapped_ram_out_run(m, b, addr, data, 1);
+}
+
 int mapped_ram_out_fill(struct mapped_ram_out *m, const struct ram_block *b,
 			uint64_t addr, uint8_t fill)
 {
@@ -308,26 +283,15 @@ int mapped_ram_out_finish(struct mapped_ram_out *m)
 		struct mapped_ram_block *mb = &m->blocks[i];
 		uint64_t bytes = mapped_ram_bitmap_bytes(mb->npages);
 		unsigned char *le = malloc(bytes ? bytes : 1);
-		size_t done = 0;
 
 		if (!le)
 			return -1;
 		for (uint64_t w = 0; w < bytes / 8; w++)
 			for (int k = 0; k < 8; k++)
 				le[w * 8 + (uint64_t)k] = (unsigned char)(mb->bitmap[w] >> (8 * k));
-		while (done < bytes) {
-			ssize_t n = pwrite(m->fd, le + done, bytes - done, (off_t)(mb->bitmap_offset + done));
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				if (!n)
-					errno = EIO;
-				m->err = errno;
-				free(le);
-				return -1;
-			}
-			done += (size_t)n;
+		if (pwrite_all(m, le, bytes, mb->bitmap_offset) < 0) {
+			free(le);
+			return -1;
 		}
 		free(le);
 	}

@@ -44,44 +44,11 @@ setup() {
 }
 
 teardown() {
-	[[ -z $SERVE_PID ]] || kill -KILL "$SERVE_PID" 2>/dev/null || :
-	qemu_stop_all
-	rm -f "$SHM"
-	if [[ -n ${BATS_TEST_COMPLETED:-} ]]; then
-		return 0
-	fi
-	# the serve's own words, on failure
-	[[ ! -f $T/serve.err ]] || sed 's/^/serve: /' "$T/serve.err" >&2
-	[[ ! -f $T/serve.json ]] || sed 's/^/stats: /' "$T/serve.json" >&2
-}
-
-# stat_of NAME: a figure of the serve's --stats-json.
-stat_of() {
-	jq -r ".$1" "$T/serve.json"
+	serve_teardown
 }
 
 qemu_pid() {
 	cat "$QEMU_RUN_DIR/qemu.$1/qemu.pid"
-}
-
-# The guest ran to its end while postcopy-serve still held its background
-# pages back: every page it read came on request.
-halted_while_serving() {
-	serve_running || { echo 'postcopy-serve ended before the guest halted' >&2; return 2; }
-	[[ $(run_status dst) == running && $(migrate_status dst) == postcopy-active ]] &&
-		guest_halted dst
-}
-
-# The destination completed with the pattern as RAM, and the guest read it.
-restored_as_saved() {
-	local mb=$1 ebx
-	qmp_wait_migration dst 120 >/dev/null
-	[[ $(run_status dst) == running ]]
-	cmp "$SHM" "$BATS_FILE_TMPDIR/pattern$mb.img"
-	guest_halted dst
-	ebx=$(guest_ebx dst)
-	[[ $ebx == "$(read_ram_sum "$BATS_FILE_TMPDIR/pattern$mb.img" "$mb")" ]] ||
-		{ echo "EBX $ebx, expected $(read_ram_sum "$BATS_FILE_TMPDIR/pattern$mb.img" "$mb")" >&2; return 1; }
 }
 
 # lazy_restore MB: the destination runs at once, the guest reads all it
@@ -94,7 +61,7 @@ lazy_restore() {
 	wait_for 60 halted_while_serving
 	serve_wait 120
 	[[ $SERVE_STATUS -eq 0 ]]
-	restored_as_saved "$mb"
+	restored_as_saved "$BATS_FILE_TMPDIR/pattern$mb.img" "$mb"
 	# one request at least per MiB it read, nothing sent twice
 	(($(stat_of pages_requested) >= mb))
 	total=$(stat_of pages_total)
@@ -121,7 +88,7 @@ lazy_restore() {
 	wait_for 60 halted_while_serving
 	serve_wait 120
 	[[ $SERVE_STATUS -eq 0 ]]
-	restored_as_saved 256
+	restored_as_saved "$BATS_FILE_TMPDIR/pattern256.img" 256
 	[[ $(stat_of preempt) == true ]]
 	# every page the guest asked for came on the preempt channel
 	(($(stat_of pages_requested) >= 256))
@@ -138,7 +105,7 @@ lazy_restore() {
 	pc_dest dst 256 "$SHM" "$port" -bios "$BIOS"
 	cat "$BATS_FILE_TMPDIR/saved256.mig" | "$MIGBOX" postcopy-serve --progress \
 		--stats-json "$T/serve.json" "127.0.0.1:$port" 2>"$T/serve.err"
-	restored_as_saved 256
+	restored_as_saved "$BATS_FILE_TMPDIR/pattern256.img" 256
 	grep -q 'requested [0-9]*  pushed [0-9]*  left 0' "$T/serve.err"
 	(($(stat_of pages_pushed) > 0))
 }
@@ -156,7 +123,7 @@ lazy_restore() {
 	serve_bg "$T/serve" "127.0.0.1:$port" <"$BATS_FILE_TMPDIR/saved256.mig"
 	serve_wait 120
 	[[ $SERVE_STATUS -eq 0 ]]
-	restored_as_saved 256
+	restored_as_saved "$BATS_FILE_TMPDIR/pattern256.img" 256
 	[[ $(stat_of switchover_acked) == true ]]
 }
 
@@ -177,7 +144,7 @@ recover_after() {
 	cp "$T/serve.err" "$T/first.err"
 	"$MIGBOX" postcopy-serve --resume --stats-json "$T/serve.json" "127.0.0.1:$port2" \
 		<"$BATS_FILE_TMPDIR/saved256.mig" 2>"$T/serve.err"
-	restored_as_saved 256
+	restored_as_saved "$BATS_FILE_TMPDIR/pattern256.img" 256
 	[[ $(stat_of resume) == true ]]
 	# what it had asked for was there already; nothing was asked again
 	(($(stat_of pages_already_there) >= 256))

@@ -47,38 +47,7 @@ setup() {
 }
 
 teardown() {
-	[[ -z $SERVE_PID ]] || kill -KILL "$SERVE_PID" 2>/dev/null || :
-	qemu_stop_all
-	rm -f "$SHM"
-	if [[ -n ${BATS_TEST_COMPLETED:-} ]]; then
-		return 0
-	fi
-	[[ ! -f $T/serve.err ]] || sed 's/^/serve: /' "$T/serve.err" >&2
-	[[ ! -f $T/serve.json ]] || sed 's/^/stats: /' "$T/serve.json" >&2
-}
-
-stat_of() {
-	jq -r ".$1" "$T/serve.json"
-}
-
-# The guest ran to its end while postcopy-serve still held its background
-# pages back: every page it read came on request.
-halted_while_serving() {
-	serve_running || { echo 'postcopy-serve ended before the guest halted' >&2; return 2; }
-	[[ $(run_status dst) == running && $(migrate_status dst) == postcopy-active ]] &&
-		guest_halted dst
-}
-
-# The destination completed with the pattern as RAM, and the guest read it.
-restored_as_saved() {
-	local ebx
-	qmp_wait_migration dst 120 >/dev/null
-	[[ $(run_status dst) == running ]]
-	cmp "$SHM" "$PATTERN"
-	guest_halted dst
-	ebx=$(guest_ebx dst)
-	[[ $ebx == "$(read_ram_sum "$PATTERN" 256)" ]] ||
-		{ echo "EBX $ebx, expected $(read_ram_sum "$PATTERN" 256)" >&2; return 1; }
+	serve_teardown
 }
 
 # The serve took the file as mapped-ram: the pages it stores were looked
@@ -108,7 +77,7 @@ served_mapped() {
 	wait_for 60 halted_while_serving
 	serve_wait 120
 	[[ $SERVE_STATUS -eq 0 ]]
-	restored_as_saved
+	restored_as_saved "$PATTERN" 256
 	served_mapped
 	# one request at least per MiB the guest read
 	(($(stat_of pages_requested) >= 256))
@@ -123,7 +92,7 @@ served_mapped() {
 	wait_for 60 halted_while_serving
 	serve_wait 120
 	[[ $SERVE_STATUS -eq 0 ]]
-	restored_as_saved
+	restored_as_saved "$PATTERN" 256
 	served_mapped
 	[[ $(stat_of preempt) == true ]]
 	(($(stat_of pages_requested) >= 256))
@@ -144,7 +113,7 @@ served_mapped() {
 	qmp dst migrate-recover "{\"uri\":\"tcp:127.0.0.1:$port2\"}" >/dev/null
 	"$MIGBOX" postcopy-serve --resume --stats-json "$T/serve.json" "127.0.0.1:$port2" \
 		<"$SAVED" 2>"$T/serve.err"
-	restored_as_saved
+	restored_as_saved "$PATTERN" 256
 	served_mapped
 	[[ $(stat_of resume) == true ]]
 	# what it had asked for was there already

@@ -16,6 +16,15 @@
 #   guest_halted NAME       the read-RAM guest ran to its end
 #   migrate_status NAME     query-migrate's status
 #   run_status NAME         query-status's status
+#   serve_teardown          a test's end: the serve killed, every QEMU
+#                           stopped, $SHM removed; after a failure the
+#                           serve's stderr and stats on stderr
+#   stat_of NAME            a figure of the serve's stats ($T/serve.json)
+#   halted_while_serving    the read-RAM guest on dst ran to its end while
+#                           the serve held its background pages back
+#   restored_as_saved IMAGE MB
+#                           dst completed with IMAGE as its RAM ($SHM), and
+#                           the guest read it (its %ebx)
 
 READ_RAM_BIOS_SRC=${READ_RAM_BIOS_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/guests/read-ram-bios.S}
 # where read-ram-bios halts: its image sits at 0xf0000
@@ -108,4 +117,38 @@ migrate_status() {
 
 run_status() {
 	qmp "$1" query-status | jq -r .status
+}
+
+serve_teardown() {
+	[[ -z ${SERVE_PID:-} ]] || kill -KILL "$SERVE_PID" 2>/dev/null || :
+	qemu_stop_all
+	rm -f "$SHM"
+	if [[ -n ${BATS_TEST_COMPLETED:-} ]]; then
+		return 0
+	fi
+	# the serve's own words, on failure
+	[[ ! -f $T/serve.err ]] || sed 's/^/serve: /' "$T/serve.err" >&2
+	[[ ! -f $T/serve.json ]] || sed 's/^/stats: /' "$T/serve.json" >&2
+}
+
+stat_of() {
+	jq -r ".$1" "$T/serve.json"
+}
+
+# every page the guest read came on request
+halted_while_serving() {
+	serve_running || { echo 'postcopy-serve ended before the guest halted' >&2; return 2; }
+	[[ $(run_status dst) == running && $(migrate_status dst) == postcopy-active ]] &&
+		guest_halted dst
+}
+
+restored_as_saved() {
+	local image=$1 mb=$2 ebx
+	qmp_wait_migration dst 120 >/dev/null
+	[[ $(run_status dst) == running ]]
+	cmp "$SHM" "$image"
+	guest_halted dst
+	ebx=$(guest_ebx dst)
+	[[ $ebx == "$(read_ram_sum "$image" "$mb")" ]] ||
+		{ echo "EBX $ebx, expected $(read_ram_sum "$image" "$mb")" >&2; return 1; }
 }
