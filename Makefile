@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # migbox: make | make demo | make static | make check | make check-quick | make install
 CC ?= cc
 CLANG ?= clang
@@ -132,6 +133,9 @@ install: migbox man
 	for a in $$(./migbox --list); do ln -sf migbox $(DESTDIR)$(PREFIX)/bin/$$a; done
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 completions/migbox.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/migbox
+	install -d $(DESTDIR)$(PREFIX)/share/doc/migbox
+	install -m 644 README.md LICENSE doc/stats-json.md doc/stats-json.schema.json \
+		$(DESTDIR)$(PREFIX)/share/doc/migbox/
 
 bench: migbox migbox-static
 	bench/stream-dump.sh

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* migbox: the multi-call binary. Dispatches on argv[0] (a link named after
  * an applet) or on its first argument, and installs the links. */
 #include <errno.h>

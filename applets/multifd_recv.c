@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* multifd-recv: receive a migration stream over QEMU's multifd TCP
  * channels and write it out as one stream.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* multifd-send: send a migration stream over QEMU's multifd TCP channels.
  *
  * Threads: the applet's thread parses stdin and writes the main channel;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* postcopy-serve: a saved migration stream as the source of a postcopy
  * migration, for a QEMU 7.2 destination that runs at once and faults its
  * RAM in on demand.

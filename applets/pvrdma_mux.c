@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* pvrdma-mux: the RDMA-CM MAD multiplexer of QEMU's pvrdma devices, a
  * drop-in for QEMU's contrib/rdmacm-mux (same command line, socket name
  * and 360-byte messages, see cm_mux.h).

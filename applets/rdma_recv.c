@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* rdma-recv: the destination side of QEMU's RDMA migration protocol,
  * writing what it receives as one migration stream.
  *

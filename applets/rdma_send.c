@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* rdma-send: the source side of QEMU's RDMA migration protocol, for a
  * migration stream read on stdin.
  *

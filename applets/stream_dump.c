@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* stream-dump: inspect, digest and validate a QEMU migration stream.
  *
  * What is kept per record is bounded: counters per section (at most 8192),

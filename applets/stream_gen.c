@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* stream-gen: a valid, deterministic synthetic migration stream. */
 #include <errno.h>
 #include <inttypes.h>

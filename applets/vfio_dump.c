@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* vfio-dump: save a VFIO device's state as a migration stream. */
 #include <errno.h>
 #include <inttypes.h>

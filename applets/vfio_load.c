@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* vfio-load: restore a VFIO device's state from a migration stream.
  *
  * The device is touched only once the whole stream has been read and

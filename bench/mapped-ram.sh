@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # bench/mapped-ram.sh - saving and restoring a guest through a mapped-ram
 # file (QEMU 9.0+ fixed-offset layout), migbox beside QEMU 10.0's own
 # `migrate file:` with mapped-ram and multifd, in the same run.

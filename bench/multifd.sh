@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # bench/multifd.sh - multifd-send | multifd-recv beside QEMU migrating the
 # same RAM to itself (QEMU 7.2 and QEMU 10.0 in the same run), and beside
 # raw loopback TCP with as many streams as channels, one TCP stream and a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # bench/parse-scaling.sh - does `migbox stream-dump --digest` cost what a
 # stream's bytes are, whatever the stream is made of?
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # bench/postcopy-latency.sh - how long a guest waits for a page it faults
 # on while postcopy-serve pushes the rest in the background, with and
 # without the preempt channel (--preempt, QEMU's postcopy-preempt), against

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # bench/postcopy.sh - a lazy restore with postcopy-serve beside a plain
 # load of the same saved stream (migrate-incoming exec:cat), into QEMU 7.2;
 # and postcopy-serve of the same guest as a mapped-ram file (stream-dump

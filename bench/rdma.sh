@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # bench/rdma.sh - RDMA transports side by side on one Soft-RoCE link, in one
 # boot of the test VM (tests/vm/scenarios/rdma-bench.sh), the same bytes
 # each way (BENCH_MIB of guest RAM, default 256):

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # bench/stream-dump.sh - how fast `migbox stream-dump --digest` reads a stream,
 # beside `cat` (the page-cache ceiling) and `xxhsum -H3` (a fast hash).
 #

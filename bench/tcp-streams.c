@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* bench/tcp-streams.c: the loopback TCP ceiling for N streams. FILE is
  * cut into N byte ranges; N threads each sendfile() one range over its own
  * connection to 127.0.0.1, N threads read them into a buffer and drop

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* bench/tsc-hz.c: the host's TSC frequency, measured over 200 ms of
  * CLOCK_MONOTONIC. Under TCG a guest's RDTSC reads the host's TSC, so
  * this turns the ticks that tests/guests/read-ram-bios.S records (built

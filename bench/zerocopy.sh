@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # bench/zerocopy.sh - multifd-send with and without --zero-copy, same
 # stream, same run, over loopback into multifd-recv > /dev/null, for 1, 2
 # and 4 channels: wall time and the sender's CPU seconds (user, system)

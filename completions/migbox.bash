@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # bash completion for migbox and its applet links. Applet names come from
 # `migbox --list`, each applet's options and what their arguments take from
 # `migbox --options APPLET`: the applet's option table is the one source.

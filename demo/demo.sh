@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # demo/demo.sh - `make demo`: migbox on a real QEMU guest, on this machine.
 #
 #   1. live migration: a running QEMU 7.2 guest (demo/guest.S, TCG, 64 MiB,

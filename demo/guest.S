@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* demo/guest.S - the demo's guest: a 64 KiB -bios image for a -m 64 PC
  * that keeps its memory busy, so that a live migration has pages to send
  * again.

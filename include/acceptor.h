@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Accepting N connections on one listening socket, each telling what it is
  * by its first bytes, in any order (QEMU's multifd destination: a main
  * channel and N channels). A thread accepts and reads the first bytes of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The applet table, sorted by name: dispatch, --list, --install, the man
  * pages and the bash completion are all made from it.
  * APPLET(id, name, summary): built; its file defines id_main and id_help

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Big-endian loads and stores on byte buffers (the wire is big-endian). */
 #ifndef MIGBOX_BYTES_H
 #define MIGBOX_BYTES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The one clock of the applets: CLOCK_MONOTONIC in nanoseconds, for
  * deadlines, rates and latencies (never wall time). */
 #ifndef MIGBOX_CLOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The RDMA-CM MAD multiplexer of QEMU's pvrdma devices (rdmacm-mux): the
  * message QEMU and the mux exchange over a UNIX stream socket, and the
  * tables that route CM MADs from the port to the client (QEMU) that owns

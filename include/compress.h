@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The multifd compression methods as a table of operations, one context
  * per channel that streams across the channel's packets as QEMU's does:
  *   none  the pages as they are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Digests of machine state that do not depend on how a stream was framed.
  *
  * A RAM block's digest is XXH3-128 over, for every page of its final image

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The one error type of libcommon: a library function that fails fills a
  * caller's char err[ERR_LEN] with what went wrong (which file, channel or
  * offset, what was expected) and returns -1; the applet decides what to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Wakeable ends of byte I/O on file descriptors. Every wait can be woken: an end given a wake fd (session.h) polls it
  * beside its own fd, and a read or write fails with ECANCELED once the wake
  * fd is readable. A pipe is reopened through /proc/self/fd as a private

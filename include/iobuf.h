@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Buffered byte I/O on a wakeable end (io.h): an input buffer that can
  * hand out pointers into itself (a page is never copied to be looked at)
  * and keeps the stream offset for error messages, and an output buffer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Just enough JSON: a validator for bytes from outside (the vmdesc), a
  * reader of the vmdesc's device list, and a writer for --json output. */
 #ifndef MIGBOX_JSON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Messages on stderr, prefixed with the running applet's name. For applets
  * only: library code returns errors instead of printing them. */
 #ifndef MIGBOX_LOG_H

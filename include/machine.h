@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* What a machine type's version says about the migration stream. A QEMU
  * destination only loads a stream naming its own machine type, and the
  * machine type's compat properties fix the defaults that changed the wire

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* mapped-ram: QEMU's fixed-offset save format (QEMU 9.0+, "migrate file:"
  * with the mapped-ram capability). The stream is the usual one, except
  * that each RAM block's entry in the MEM_SIZE list is followed by a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* A thread that watches a transfer: it draws the progress line and fails
  * the transfer when no byte moved for a while (--timeout). The applet
  * supplies the counting and the failing. */

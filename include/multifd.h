@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* QEMU's multifd wire format (unchanged from QEMU 4.x to 9.x): the init
  * packet that opens each channel and the page packet header, each with an
  * encoder and a decoder that checks every field. All integers are

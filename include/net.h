@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* TCP endpoints for the network transports: "HOST:PORT", "[V6ADDR]:PORT"
  * and ":PORT" (any address), listening (IPv4 and IPv6), connecting with a
  * deadline, and reads and writes that say why they stopped.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Command-line options. An applet declares its options once, in a table
  * beside its usage text; getopt's strings, the option lines of --help and
  * of the man page, and the bash completion's words are all made from it

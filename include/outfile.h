@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 #ifndef MIGBOX_OUTFILE_H
 #define MIGBOX_OUTFILE_H
 

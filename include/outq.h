@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* An ordered output queue: threads append under the session lock, in an
  * order that is the order of the bytes in the output, and one writer
  * thread drains the queue to the fd without holding any lock, in waits

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* A sparse map from chunk numbers to fixed-size, zero-initialised chunks:
  * per-page state (a page hash, a "sent" bit) whose cost follows the pages a
  * stream carried, not the RAM its block list claims. The caller chooses

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* QEMU's postcopy migration on the wire, from the source's side: the
  * commands a postcopy source sends and the return-path messages a
  * destination sends back, each with a checking decoder. Integers are

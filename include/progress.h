@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* A progress line on stderr for long transfers: bytes, rate and whatever
  * the applet adds, refreshed at most twice a second. */
 #ifndef MIGBOX_PROGRESS_H

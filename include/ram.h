@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The guest's RAM blocks as the stream's MEM_SIZE record lists them, with
  * a hashed name index: a stream names a block in every page record that
  * does not CONTINUE, so lookups must not cost the number of blocks. */

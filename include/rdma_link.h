@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* One reliable connection of QEMU's RDMA migration protocol on rdma_cm and
  * verbs, sized as QEMU sizes its own (a peer may be a real QEMU): an RC QP
  * with 512 send and 3 receive work requests, three registered 512 KiB

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* QEMU's RDMA migration protocol (version 1, as QEMU 7.2 speaks it) on the
  * wire: the capabilities in the connection's private data, the 16-byte
  * control header in front of every SEND, and the records that control

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* What a stream sent of each page of its RAM blocks: nothing, one ZERO
  * record, one PAGE record, or more than one record. For a map of a
  * stream's RAM (stream-dump --map).

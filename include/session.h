@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* One run of an applet, which can fail in several threads at once: the
  * first failure (an error, --timeout, a signal) is recorded, and everything
  * that may be blocked is woken: the registered sockets are shut down, the

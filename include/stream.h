@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* QEMU's migration stream ("QEVM", version 3): constants, a pull parser that
  * works from a pipe in bounded memory, and a writer.
  *

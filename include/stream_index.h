@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The index of a saved stream file, for serving its pages out of order:
  * every page's last record (a file saved from a running guest sends pages
  * again), the configuration, the RAM section and the device state, found

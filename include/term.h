@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* What the terminal an applet writes to can show: its width, and whether
  * to colour (--color=auto|always|never, the NO_COLOR convention). */
 #ifndef MIGBOX_TERM_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* What the transfer applets (multifd-send/recv, rdma-send/recv,
  * postcopy-serve) share: one session per transfer that fails once and
  * wakes every waiter (session.h), the options they have in common as rows

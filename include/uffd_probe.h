@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Can this host be a postcopy destination? What QEMU's destination needs
  * of userfaultfd, checked on the running kernel: the syscall and
  * /dev/userfaultfd, the API and its features, whether an unprivileged

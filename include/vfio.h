@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* A VFIO device opened through the legacy container/group interface with a
  * type1 IOMMU, and the kernel's VFIO migration v2 uAPI on it. Functions
  * return -1 with the reason (the step and errno text) in dev->err. */

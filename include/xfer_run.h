@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* One driver for the transfer applets (multifd-send/recv, rdma-send/recv,
  * postcopy-serve), the way QEMU's migration core drives its transports
  * through a table of operations: xfer_main() owns the run - the options,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Zero-copy sends on a TCP socket (Linux MSG_ZEROCOPY, 4.14 and later):
  * the kernel sends from the caller's pages instead of copying them, so a
  * buffer handed to zc_writev_full() must stay untouched until the kernel

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* Accepting N connections told apart by their first bytes (acceptor.h). */
 #include <errno.h>
 #include <poll.h>

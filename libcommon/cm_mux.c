@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* The RDMA-CM MAD multiplexer's routing: see cm_mux.h. */
 #include <stdlib.h>
 #include <string.h>

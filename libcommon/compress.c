@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* multifd compression methods: none, zlib, zstd. Each context lives as long
  * as its channel, so the compressed stream runs across packets. */
 #include <limits.h>

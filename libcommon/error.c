@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* The one error type: a formatted message in the caller's buffer. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* Wakeable ends of I/O: reads and writes of pipes, sockets and files that
  * a session's wake fd interrupts (io.h). */
 #include <errno.h>

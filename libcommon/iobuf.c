@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* Input and output buffers over a wakeable end (iobuf.h). */
 #include <errno.h>
 #include <stdint.h>

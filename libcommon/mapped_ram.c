@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* mapped-ram headers, bitmaps and the writer (mapped_ram.h). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* Encoders and checking decoders of the multifd init and packet headers. */
 #include <stdio.h>
 #include <string.h>

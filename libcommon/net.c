@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* TCP endpoints: parsing, listening, connecting, full reads and writes. */
 #include <arpa/inet.h>
 #include <errno.h>

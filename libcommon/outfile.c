@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* Output files that appear only once complete and on disk (outfile.h). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* The ordered output queue and its writer thread. */
 #include <errno.h>
 #include <limits.h>

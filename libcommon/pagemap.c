@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* Sparse chunk map: open addressing on 64-bit keys, generations for O(1)
  * clearing. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* Postcopy on the wire: the return-path decoders and the commands. */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* One RC connection of QEMU's RDMA migration protocol: set-up in the
  * rdma-core order (event channel, id, pd, completion channel, cq, qp,
  * buffers), waits that wake, and release on every path. */

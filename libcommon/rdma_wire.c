@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* Encoders and checking decoders of QEMU's RDMA control messages. */
 #include <stdarg.h>
 #include <stdbool.h>

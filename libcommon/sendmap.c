@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* Per-page send classes of RAM blocks, sparse; cells for drawing them. */
 #include <errno.h>
 #include <stdlib.h>

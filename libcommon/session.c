@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* Fail once, wake everything; signals as failures. */
 #include <errno.h>
 #include <poll.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* The index of a saved stream file (stream_index.h). */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* Pull parser of the QEMU migration stream. Each record is looked at in
  * place (peek) and consumed only once it is complete and valid, so with a
  * tee (pass-through) only validated bytes go out. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* Encoder of the QEMU migration stream, the mirror of stream_read.c. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* The transfer layer: shared options, deadlines, counters, stats. */
 #include <errno.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* The userfaultfd checks of a postcopy destination, as QEMU's
  * postcopy_ram_supported_by_host() makes them, and a few more an operator
  * asks about. */

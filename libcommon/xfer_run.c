@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* The driver of the transfer applets (xfer_run.h). */
 #include <errno.h>
 #include <inttypes.h>

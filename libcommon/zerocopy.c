@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* MSG_ZEROCOPY sends and their completions (zerocopy.h). */
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # make deb's packages (packaging/mkdeb), installed with dpkg into a clean
 # directory tree, and the initramfs-tools hook run with initramfs-tools'
 # own hook functions.
@@ -93,3 +94,15 @@ setup_file()
 	run env DESTDIR="$dest" MIGBOX_STATIC=/nonexistent verbose=n sh "$hook"
 	[[ $status -eq 1 && $output == *"install migbox-static"* ]]
 }
+
+@test "deb: the copyright file is GPL-3.0+ (machine-readable), and migbox-static's names what it links" {
+	local c=$ROOT/usr/share/doc/migbox/copyright cs=$ROOT/usr/share/doc/migbox-static/copyright
+	head -n 1 "$c" | grep -qx 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/'
+	grep -qx 'License: GPL-3.0+' "$c"
+	grep -q '/usr/share/common-licenses/GPL-3' "$c"
+	grep -qx 'License: GPL-3.0+' "$cs"
+	grep -q 'readline (GPL-3.0+)' "$cs"
+	# every paragraph line after the first is indented, as the format wants
+	! grep -qE '^(This|On Debian|but WITHOUT)' "$c" "$cs"
+}
+

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # multifd-send and multifd-recv over loopback (no QEMU): streams arrive with
 # the same digests whatever the channels, compression and address family.
 # Faults are in faults-multifd.bats.

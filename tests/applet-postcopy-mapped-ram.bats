@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # postcopy-serve of a mapped-ram file (stream-dump --to-mapped-ram of a
 # stream-gen stream) against the fake destination of lib/fakedest: what
 # the destination gets is what serving the plain stream gives it, page

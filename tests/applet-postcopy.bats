@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # postcopy-serve without QEMU: the command line, --probe, the streams it
 # refuses before connecting, and fake destinations (a perl listener) that
 # misbehave. Against QEMU 7.2 it runs in the VM.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # pvrdma-mux on the host, no RDMA: its real UNIX socket with test clients
 # that speak QEMU's side byte for byte (tests/lib/muxpeer.pl client), and
 # --test-port in place of the umad port, fed by a test fabric (muxpeer.pl

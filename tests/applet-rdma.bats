@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # rdma-recv (and rdma-send once built) on a host without RDMA: the command
 # line, and a clear failure where no RDMA device is. The protocol itself is
 # tested against real QEMU on Soft-RoCE in the VM (vm-rdma.bats).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Every applet's --stats-json, real outputs of success and failure, against
 # doc/stats-json.schema.json (tests/lib/validate-stats, Debian's
 # python3-jsonschema); stream-dump --json and postcopy-serve --probe --json

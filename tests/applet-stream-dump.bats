@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # stream-dump: structure, digests, pass-through, and every kind of bad input.
 load helpers
 load stream-builder

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # stream-gen: valid, deterministic, shaped as asked.
 load helpers
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # stream-dump --map: the bars and counts of crafted layouts, scaling, width,
 # colour, pipes, --json, bad input, hostile block sizes, and a real terminal
 # (tmux) of a known width.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # mapped-ram files in stream-dump: conversion both ways (equal digests,
 # sparse holes, the same file whatever a page's history), the report, and
 # bad files (each field of a block's header pointing where it must not, a

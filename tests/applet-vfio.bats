@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # vfio-dump / vfio-load on the host: usage and missing devices. The real
 # device tests run in the VM (tests/vm-vfio.bats).
 load helpers

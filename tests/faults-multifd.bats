@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # multifd-send and multifd-recv under faults: every real failure fails both
 # ends with exit 1 and a message naming the channel or what stalled, with
 # no output that looks complete; connections that are not channels and

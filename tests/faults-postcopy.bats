@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # postcopy-serve against destinations and inputs that misbehave on
 # purpose: return-path messages out of place or out of range, floods of
 # requests, a stream file cut short while served, pipes that never end.

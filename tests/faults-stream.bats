@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The stream parser against damaged input, exhaustively: every truncation
 # and bit flips in every header byte of small streams end in a clean exit 1
 # naming the offset, or in a stream that is still valid; never a crash.

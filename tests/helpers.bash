@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Shared by every bats file: `load helpers`.
 # MIGBOX: the binary under test (make check points it at the normal, the
 # ASan/UBSan, or the static build).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # `make demo` (demo/demo.sh) against a real QEMU 7.2: it ends with the RAM
 # digests of both sides in a table and "identical", it removes its work
 # dir and stops every QEMU and applet it started (also on Ctrl-C), it runs

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # multifd-send and multifd-recv against a real QEMU (TCG, -S guests,
 # -m 64, RAM from a memory-backend-file `m` holding a known pattern), both
 # ways, for none/zlib/zstd and several channel counts. Run against QEMU 7.2

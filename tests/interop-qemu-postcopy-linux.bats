@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # postcopy-serve with a Linux guest: Debian's kernel and a busybox /init
 # (tests/lib/linux-guest.bash) that keeps a 16 MiB file in tmpfs and prints
 # "SUM <md5>" and "TICK n" on its serial console. QEMU 7.2 (TCG, 256 MiB)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # postcopy-serve against a real QEMU destination (TCG, no VM; 7.2, and 10.0
 # with QEMU_BIN naming it): a saved guest restored lazily, recovery after a
 # broken connection, and faults.

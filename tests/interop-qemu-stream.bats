@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # stream-dump against streams written and read by a real QEMU 7.2 (TCG, -S
 # guests, -m 64, RAM from a memory-backend-file `m` holding a pattern).
 # Needs qemu-system-x86, socat, jq (.ci/run installs them); without them

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # mapped-ram files (QEMU 9.0+: migrate file: with the mapped-ram capability)
 # written and read by a real QEMU 10.0, whatever QEMU_BIN says: QEMU 7.2 has
 # no mapped-ram. QEMU 10.0 comes from tests/qemu10/fetch (built when its

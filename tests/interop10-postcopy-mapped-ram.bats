@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # postcopy-serve of a mapped-ram file that a real QEMU 10.0 saved (migrate
 # file: with the mapped-ram capability) to a QEMU 10.0 destination with
 # postcopy-ram and without mapped-ram: the guest runs at once on requested

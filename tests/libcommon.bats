@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # libcommon's limits that no applet option reaches, as small C programs in
 # tests/unit/ built here against the library sources (with ASan/UBSan) and
 # run: each prints TAP, and a "not ok" line fails its test.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The multi-call binary: dispatch, --list, --install, --help, exit codes.
 load helpers
 
@@ -148,3 +149,26 @@ load helpers
 		diff -u "$BATS_TEST_DIRNAME/../man/$a.1" "$BATS_TEST_TMPDIR/p"
 	done
 }
+
+@test "licence: LICENSE is the GPL version 3, and every source file says GPL-3.0-or-later" {
+	local top=$BATS_TEST_DIRNAME/.. f missing=()
+	grep -q 'GNU GENERAL PUBLIC LICENSE' "$top/LICENSE"
+	grep -q 'Version 3, 29 June 2007' "$top/LICENSE"
+	while read -r f; do
+		case $f in man/*|*.md|*.json|.gitignore|LICENSE) continue ;; esac
+		head -n 2 "$top/$f" | grep -q 'SPDX-License-Identifier: GPL-3.0-or-later' || missing+=("$f")
+	done < <(git -C "$top" ls-files)
+	((${#missing[@]} == 0)) || { printf 'no SPDX line: %s\n' "${missing[@]}" >&2; false; }
+}
+
+@test "make install: the binary, a link per applet, man pages, completion, and the README, LICENSE and stats schema under share/doc" {
+	local top=$BATS_TEST_DIRNAME/.. d=$BATS_TEST_TMPDIR/inst
+	make -s -C "$top" install DESTDIR="$d" PREFIX=/usr >/dev/null
+	[[ -x $d/usr/bin/migbox && -L $d/usr/bin/stream-dump ]]
+	[[ -s $d/usr/share/man/man1/stream-dump.1 && -s $d/usr/share/bash-completion/completions/migbox ]]
+	for f in README.md LICENSE stats-json.md stats-json.schema.json; do
+		[[ -s $d/usr/share/doc/migbox/$f ]]
+	done
+	cmp "$d/usr/share/doc/migbox/LICENSE" "$top/LICENSE"
+}
+

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Byte-exact pieces of a QEMU migration stream, for crafting good and bad
 # input in tests: each function prints binary on stdout.
 u8()   { local h; printf -v h '%02x' $(($1)); printf "\\x$h"; }	# no subshell: tests print thousands

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # tests/vm-basic.bats - the throwaway test VM has what the VM tests need:
 # the static migbox, Soft-RoCE and an mtty mediated device.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # tests/vm-harness.bats - tests/vm/run itself: arguments, files in and out,
 # exit status, time limit, kernel panic. Uses the selftest scenario.
 

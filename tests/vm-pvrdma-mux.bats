@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # pvrdma-mux with real CM MADs: two throwaway VMs on one link, Soft-RoCE on
 # each (tests/vm/scenarios/pvrdma-mad.sh). On one, the mux owns rxe0's CM
 # class and a QEMU-side client (tests/vm/tools/mux-client.c) registers the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # pvrdma-mux with real QEMU 7.2 pvrdma devices inside the throwaway VM
 # (tests/vm/scenarios/pvrdma-dev.sh): QEMU with -device pvrdma and no
 # guest, then two nested guests (QEMU TCG inside the TCG VM) with the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # rdma-recv and rdma-send on Soft-RoCE inside the throwaway VM, against
 # real QEMUs 7.2 and 10.0 that run inside the VM too (10.0 from
 # tests/qemu10/fetch, staged by tests/vm/run --qemu10). One boot runs every

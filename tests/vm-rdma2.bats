@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # rdma-send and rdma-recv between two hosts: two throwaway VMs whose
 # virtio-net NICs share a QEMU socket netdev, Soft-RoCE on each eth0
 # (tests/vm/scenarios/rdma2.sh). 2 vCPUs each: with one, Debian's 6.12 rxe

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-3.0-or-later
 # vfio-dump / vfio-load against the kernel's VFIO migration v2 uAPI on real
 # mtty mdevs, inside the throwaway VM (tests/vm/run). One boot runs every
 # case (tests/vm/scenarios/vfio.sh); each test asserts its own case.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* libFuzzer target: pvrdma-mux's routing tables (cm_mux.c) driven by
  * arbitrary operations, each checked against a plain list that does the
  * same by linear search: REG, UNREG, a client leaving, MADs sent (comm ids

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* libFuzzer target: the multifd wire decoders (init packet, packet header
  * with the block and offset checks) and the zlib/zstd receive contexts fed
  * the rest of the input as a sequence of payloads, as a channel thread does. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* libFuzzer target: what postcopy-serve decodes from outside, on arbitrary
  * bytes. The first byte picks what the rest is:
  *   even: return-path messages one after another (be16 type | be16 len |

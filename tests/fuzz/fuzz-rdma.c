@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* libFuzzer target: every decoder of QEMU's RDMA control messages and the
  * checks of their records against a block list, on arbitrary bytes, with
  * an oracle: each check must accept exactly what a reference in 128-bit

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* libFuzzer target: the stream parser (mapped-ram files too: the input is
  * a seekable memfd), the writer re-encoding every item as a plain stream
  * or, when the input's last byte is odd, as a mapped-ram file, the RAM

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* libFuzzer target: what the multifd applets do with parsed items, not only
  * the parser. A fuzzed stream goes through the sender's side (the set of
  * pages sent since the last sync point, packets of up to 128 pages of one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* A 64 KiB -bios image for postcopy tests: a guest that only reads RAM.
  *
  * From the reset vector it enters 32-bit protected mode with flat

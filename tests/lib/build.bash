@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # tests/lib/build.bash - test programs built against libcommon.
 #
 #   build_test_program FLAVOUR OUT SOURCE [CC FLAGS AND LIBS...]

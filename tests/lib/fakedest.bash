@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # tests/lib/fakedest.bash - a fake postcopy destination (a perl listener
 # that plays the return path from hex bytes), for postcopy-serve tests
 # without QEMU: `load lib/fakedest` after `load helpers`. The test's

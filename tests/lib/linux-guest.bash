@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # tests/lib/linux-guest.bash - a small Linux guest for tests against real QEMU
 #
 # Load from bats after lib/qemu (`load lib/qemu`, `load lib/linux-guest`).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # tests/lib/multifd.bash - running multifd-send and multifd-recv in tests:
 # `load lib/multifd` after `load helpers`. Every wait has a deadline and
 # waits for a condition, not for time.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # tests/lib/mux.bash - pvrdma-mux on the host, no RDMA: the mux on a test
 # fabric (--test-port) and QEMU-side clients, both tests/lib/muxpeer.pl
 # driven through FIFOs: `load lib/mux` after `load helpers` (its

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: GPL-3.0-or-later
 # tests/lib/muxpeer.pl - the two peers of pvrdma-mux, for tests: QEMU's
 # side (a client of the mux socket, byte-exact 360-byte RdmaCmMuxMsg) and
 # the fabric (the other end of --test-port: one ib_user_mad per packet).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* no-so-zerocopy.so, an LD_PRELOAD for multifd-send tests: plays a kernel
  * before Linux 4.14, which answers SO_ZEROCOPY with ENOPROTOOPT. Every
  * other socket option passes through. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # tests/lib/postcopy.bash - lazy restores with postcopy-serve into a real
 # QEMU 7.2, for tests and benchmarks: `load lib/postcopy` after
 # `load lib/qemu` (or `source` both from plain bash; set MIGBOX).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # tests/lib/qemu.bash - drive real QEMU (qemu-system-x86_64, TCG) in tests.
 #
 # Load from bats with `load lib/qemu`, or `source` it from plain bash.

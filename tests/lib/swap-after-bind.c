@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* swap-after-bind.so, an LD_PRELOAD for pvrdma-mux tests: plays someone
  * who may write to the socket's directory and, right after bind() made
  * the socket file $SWAP_PATH, moves it aside and puts a symlink to

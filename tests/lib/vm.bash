@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # tests/lib/vm.bash - reading what a tests/vm/run scenario printed.
 
 # shellcheck source=build.bash

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # tests/lib/wait.bash - waiting for a state with a deadline, and a free
 # port. helpers.bash, lib/multifd.bash and lib/qemu.bash source it; so do
 # demo/demo.sh and bench/ through them. Every wait in the tests goes

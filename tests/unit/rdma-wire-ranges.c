@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* rdma-wire-ranges: the RDMA codec's range checks at the edges of 64-bit
  * arithmetic, which a destination's own blocks never reach but the checks
  * must get right whatever the blocks (tests/fuzz/fuzz-rdma.c compares

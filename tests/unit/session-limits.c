@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* session-limits: what no applet option reaches (multifd's 255 channels
  * stay below the tables): a session that cannot watch one more socket or
  * condition variable says so (-1, ENOSPC) instead of dropping it, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* zerocopy: the bookkeeping of MSG_ZEROCOPY completions (out of order,
  * twice, for no send, across the kernel's 32-bit wrap) and, on loopback
  * TCP, sends that complete, a wait that a wake fd ends while the peer

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # shellcheck shell=bash disable=SC2034
 # tests/vm/common.sh - host-side helpers shared by tests/vm/fetch and tests/vm/run
 #

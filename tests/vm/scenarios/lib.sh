@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # shellcheck shell=sh disable=SC3043
 # tests/vm/scenarios/lib.sh - helpers for scenarios (busybox sh, in the guest)
 #

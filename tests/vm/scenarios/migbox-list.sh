@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # migbox-list: the static migbox runs in the VM and lists its applets
 #
 # usage: migbox-list

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # mtty: an mtty mdev made from a UUID exists and has its VFIO group node
 #
 # usage: mtty UUID [TYPE]

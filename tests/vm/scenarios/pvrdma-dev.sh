@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # pvrdma-dev: QEMU 7.2's pvrdma device against pvrdma-mux on rxe0
 # (tests/vm-pvrdma.bats runs it with --nested).
 #

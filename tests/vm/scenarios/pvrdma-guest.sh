@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # pvrdma-guest: runs inside a nested pvrdma guest (lib.sh's nested_start),
 # not in the test VM itself.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # pvrdma-mad: one of two VMs on one link (tests/vm/run --net), Soft-RoCE on
 # eth0: real CM MADs through pvrdma-mux.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # rdma-bench: one rxe link, the same bytes four ways (bench/rdma.sh):
 # perftest's ib_write_bw, rdma-send -> rdma-recv, QEMU -> QEMU RDMA
 # migration, multifd-send -> multifd-recv over TCP on the same netdev.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # rdma: rdma-recv and rdma-send on Soft-RoCE, against real QEMU 7.2 and 10.0
 # inside the VM (tests/vm-rdma.bats adds QEMU 7.2, its firmware and the rxe
 # provider, and tests/vm/run --qemu10 QEMU 10.0 as /q10).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # rdma2: one of two VMs on one link (tests/vm/run --net): Soft-RoCE on
 # eth0, and rdma-recv or rdma-send across the link.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # rxe: Soft-RoCE comes up ACTIVE on a dummy netdev
 #
 # usage: rxe

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # selftest: exercises the harness itself (tests/vm-harness.bats)
 #
 # usage: selftest MODE [ARGS...]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # vfio: vfio-dump / vfio-load on real mtty mdevs, and their failure modes.
 #
 # usage: vfio CASE...   (needs /bin/vfio-regs, see tests/vm-vfio.bats)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* mux-client: QEMU's side of pvrdma-mux for a VM test, with real MADs.
  * Registers GID, waits for CM REQs and SIDR_REQs routed to it, and answers
  * each, as a pvrdma guest's CM would, through the mux to its sender: a REQ

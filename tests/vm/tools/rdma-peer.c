@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* rdma-peer: a misbehaving peer of QEMU's RDMA migration protocol, for the
  * fault tests of rdma-send and rdma-recv in the VM (built static by
  * tests/vm-rdma.bats with libcommon). It breaks one rule at a time:

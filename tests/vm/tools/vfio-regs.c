@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* vfio-regs: poke and read the UART registers of an mtty mdev through its
  * VFIO regions, to put known state into a device and read it back. A test
  * tool for the VM scenarios, built static by tests/vm-vfio.bats.
