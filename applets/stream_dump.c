@@ -31,7 +31,7 @@
 #include "term.h"
 
 enum { OPT_WIDTH = 256, OPT_ROWS, OPT_COLOR, OPT_PROGRESS, OPT_IMAGE_DIGEST, OPT_TO_STREAM,
-       OPT_TO_MAPPED_RAM };
+       OPT_TO_MAPPED_RAM, OPT_RARE };
 
 static const struct opt dump_opts[] = {
 	{ 'j', "json", NULL, "print the report as JSON", NULL },
@@ -46,6 +46,9 @@ static const struct opt dump_opts[] = {
 	{ OPT_WIDTH, "width", "N", "map cells per line (default: the terminal's width, else $COLUMNS, "
 	  "else 80; 1..4096)", NULL },
 	{ OPT_ROWS, "rows", "N", "map lines per block, for a finer scale (default 1)", NULL },
+	{ OPT_RARE, "rare", NULL, "a map cell shows the rarest class (in its block) of any of its "
+	  "pages instead of the class most of them have: one re-sent or never-sent page among "
+	  "thousands shows", NULL },
 	{ OPT_COLOR, "color", "[=WHEN]", "colour the map: auto (default: when the report goes to a "
 	  "terminal and NO_COLOR is unset), always, never", "auto always never" },
 	{ OPT_PROGRESS, "progress", NULL, "show bytes, rate and pages on stderr while reading", NULL },
@@ -85,9 +88,10 @@ const struct applet_help stream_dump_help = {
 "pages), its bar, and a line of page counts. A page is never sent (.),\n"
 "zero (0: one ZERO record), sent once (#: one PAGE record) or re-sent (%:\n"
 "two records or more); re-sends counts the records beyond each page's\n"
-"first. A cell shows the class most of its pages have, a tie going to\n"
-"the later of . 0 # %. With --json each block gets a \"map\" object: the\n"
-"counts, pages_per_cell and \"cells\", the bar as a string. A malformed\n"
+"first. A cell shows the class most of its pages have, or with --rare the\n"
+"class of its pages that is rarest in the block; a tie goes to the later\n"
+"of . 0 # %. With --json each block gets a \"map\" object: the counts,\n"
+"pages_per_cell, the cell rule and \"cells\", the bar as a string. A malformed\n"
 "stream draws no map (its --json report has the map read so far).\n"
 "\n"
 "Conversion: --to-stream and --to-mapped-ram write the same machine state\n"
@@ -122,6 +126,7 @@ struct command_stats {
 
 struct map_options {
 	bool on;
+	bool rare;			/* --rare: CELL_RAREST */
 	unsigned int width;		/* 0: the terminal's */
 	unsigned int rows;
 	enum color_when color;
@@ -531,7 +536,7 @@ static uint8_t *map_cells(struct dump *d, const struct ram_block *b, uint64_t *p
 
 	*per_cell = sendmap_scale(sb->pages, (uint64_t)d->map.width * d->map.rows, ncells);
 	cells = malloc(*ncells);
-	if (cells && sendmap_cells(sb, *per_cell, cells) < 0) {
+	if (cells && sendmap_cells(sb, *per_cell, d->map.rare ? CELL_RAREST : CELL_MAJORITY, cells) < 0) {
 		free(cells);
 		return NULL;
 	}
@@ -620,6 +625,7 @@ static int json_map_block(struct dump *d, struct json_writer *w, const struct ra
 	jw_key(w, "resent"); jw_u64(w, sb->count[PAGE_RESENT]);
 	jw_key(w, "resends"); jw_u64(w, sendmap_resends(sb));
 	jw_key(w, "pages_per_cell"); jw_u64(w, per_cell);
+	jw_key(w, "cell_rule"); jw_string(w, d->map.rare ? "rare" : "majority");
 	jw_key(w, "cells"); jw_string_n(w, (const char *)cells, ncells);
 	jw_object_end(w);
 	free(cells);
@@ -841,6 +847,10 @@ static int take_option(void *ctx, int key, const char *arg, char err[ERR_LEN])
 		d->map.width = (unsigned int)n;
 		a->map_tuned = true;
 		break;
+	case OPT_RARE:
+		d->map.rare = true;
+		a->map_tuned = true;
+		break;
 	case OPT_ROWS:
 		if (parse_uint(arg, 1, MAP_ROWS_MAX, &n) < 0)
 			return err_set(err, "--rows takes 1..%u, not '%s'", MAP_ROWS_MAX, arg);
@@ -884,7 +894,7 @@ static void parse_args(struct dump *d, int argc, char **argv)
 	if (d->pass_through && isatty(STDOUT_FILENO))
 		die_usage("--pass-through writes the stream to stdout, which is a terminal");
 	if (a.map_tuned && !d->map.on)
-		die_usage("--width, --rows and --color shape the map: add --map");
+		die_usage("--width, --rows, --rare and --color shape the map: add --map");
 	if (d->map.on && d->quiet)
 		die_usage("--map draws a report, --quiet has none");
 	if (d->conv.path && d->pass_through)

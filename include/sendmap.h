@@ -51,10 +51,18 @@ uint64_t sendmap_resends(const struct sendmap_block *sb);
 /* Pages a cell stands for when a block of `pages` has at most max_cells
  * cells (at least 1), and how many cells that makes. */
 uint64_t sendmap_scale(uint64_t pages, uint64_t max_cells, uint64_t *cells);
+/* What a cell shows of the pages it stands for. */
+enum cell_rule {
+	CELL_MAJORITY,		/* the class most of them have */
+	CELL_RAREST,		/* of the classes they have, the one with the
+				 * fewest pages in the whole block: one page
+				 * of a rare class is never outvoted */
+};
+
 /* The class of each cell of pages_per_cell pages (the last one may have
- * fewer) into cells[], which holds as many as sendmap_scale() said: the
- * class most of its pages have, a tie going to the later class. -1 on
- * ENOMEM. */
-int sendmap_cells(struct sendmap_block *sb, uint64_t pages_per_cell, uint8_t *cells);
+ * fewer) into cells[], which holds as many as sendmap_scale() said, by
+ * rule; a tie goes to the later class. -1 on ENOMEM. */
+int sendmap_cells(struct sendmap_block *sb, uint64_t pages_per_cell, enum cell_rule rule,
+		  uint8_t *cells);
 
 #endif

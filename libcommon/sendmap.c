@@ -91,6 +91,8 @@ uint64_t sendmap_scale(uint64_t pages, uint64_t max_cells, uint64_t *cells)
 /* The pages of a block in ascending order, counted cell by cell: only the
  * pages sent are visited, the rest of a cell is never sent. */
 struct cell_walk {
+	const struct sendmap_block *sb;
+	enum cell_rule rule;
 	uint64_t pages, per_cell;
 	uint8_t *cells;
 	uint64_t cur;			/* the cell being counted */
@@ -104,9 +106,16 @@ static void close_cell(struct cell_walk *w)
 	int best = PAGE_NEVER;
 
 	w->n[PAGE_NEVER] = len - w->n[PAGE_ZERO] - w->n[PAGE_ONCE] - w->n[PAGE_RESENT];
-	for (int c = PAGE_NEVER + 1; c < PAGE_CLASSES; c++)
-		if (w->n[c] >= w->n[best])
-			best = c;
+	if (w->rule == CELL_RAREST) {
+		best = -1;
+		for (int c = PAGE_NEVER; c < PAGE_CLASSES; c++)
+			if (w->n[c] && (best < 0 || w->sb->count[c] <= w->sb->count[best]))
+				best = c;
+	} else {
+		for (int c = PAGE_NEVER + 1; c < PAGE_CLASSES; c++)
+			if (w->n[c] >= w->n[best])
+				best = c;
+	}
 	w->cells[w->cur++] = (uint8_t)best;
 	memset(w->n, 0, sizeof(w->n));
 }
@@ -130,9 +139,11 @@ static int walk_chunk(void *ctx, uint64_t key, void *chunk)
 	return 0;
 }
 
-int sendmap_cells(struct sendmap_block *sb, uint64_t pages_per_cell, uint8_t *cells)
+int sendmap_cells(struct sendmap_block *sb, uint64_t pages_per_cell, enum cell_rule rule,
+		  uint8_t *cells)
 {
-	struct cell_walk w = { .pages = sb->pages, .per_cell = pages_per_cell, .cells = cells };
+	struct cell_walk w = { .sb = sb, .rule = rule, .pages = sb->pages,
+			       .per_cell = pages_per_cell, .cells = cells };
 	uint64_t ncells;
 
 	if (!pages_per_cell) {

@@ -59,6 +59,30 @@ scale_layout() {
 	[[ ${#lines[@]} -eq 5 ]]
 }
 
+@test "--map --rare: a cell shows the rarest class (in its block) of its pages, so one page of it is never outvoted" {
+	scale_layout > "$T/s"
+	# block: never 5, zero 4, once 5, re-sent 2
+	run mb stream-dump --map --rare --width 4 "$T/s"
+	assert_ok
+	[[ $(bar_of pc.ram <<<"$output") == "0%0%" ]]
+	run mb stream-dump --map --rare --width 8 "$T/s"
+	[[ $(bar_of pc.ram <<<"$output") == "#0%.00%#" ]]
+	# the majority map of the same: the re-sent pages drown
+	run mb stream-dump --map --width 4 "$T/s"
+	[[ $(bar_of pc.ram <<<"$output") == "..0#" ]]
+	run mb stream-dump --map --rare --json --width 4 "$T/s"
+	jq -e '.ram_blocks[0].map | .cell_rule == "rare" and .cells == "0%0%"' <<<"$output"
+	run mb stream-dump --rare "$T/s"
+	assert_fails_with 2 "add --map"
+	# one re-sent page among 16 in one cell: majority hides it, --rare not
+	layout "p 0" "p 1" "p 2" "p 3" "p 4" "p 5" "p 6" "p 7" "p 8" "p 9" "p 10" "p 11" \
+		"p 12" "p 13" "p 14" "p 15" "p 9" > "$T/one"
+	run mb stream-dump --map --width 1 "$T/one"
+	[[ $(bar_of pc.ram <<<"$output") == "#" ]]
+	run mb stream-dump --map --rare --width 1 "$T/one"
+	[[ $(bar_of pc.ram <<<"$output") == "%" ]]
+}
+
 @test "--map: a page sent five times stays re-sent (the per-page count saturates)" {
 	layout "p 1" "z 1" "p 1" "p 1" "p 1" "z 2" "z 2" "z 2" "z 2" > "$T/s"
 	run mb stream-dump --map --width 16 "$T/s"
@@ -161,7 +185,7 @@ scale_layout() {
 	run mb stream-dump --map --json --width 8 "$T/s"
 	assert_ok
 	[[ $(jq -c '.ram_blocks[0].map' <<<"$output") == \
-		'{"never":5,"zero":4,"once":5,"resent":2,"resends":2,"pages_per_cell":2,"cells":"#0%.#0%#"}' ]]
+		'{"never":5,"zero":4,"once":5,"resent":2,"resends":2,"pages_per_cell":2,"cell_rule":"majority","cells":"#0%.#0%#"}' ]]
 	run mb stream-dump --json "$T/s"
 	[[ $(jq '.ram_blocks[0] | has("map")' <<<"$output") == false ]]
 	run mb stream-dump --map --sections --width 8 "$T/s"

@@ -86,7 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		per_cell = sendmap_scale(sb->pages, size ? 1u + data[size - 1] * 16u : 80, &ncells);
 		cells = malloc(ncells);
-		if (!cells || sendmap_cells(sb, per_cell, cells) < 0)
+		if (!cells || sendmap_cells(sb, per_cell, size && data[0] & 1 ? CELL_RAREST : CELL_MAJORITY,
+					    cells) < 0)
 			abort();
 		for (int c = PAGE_ZERO; c < PAGE_CLASSES; c++)
 			sent += sb->count[c];
