@@ -36,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1118,6 +1120,19 @@ static void report_failure(void *ctx)
 
 	int id = rx->first_closed;
 	const char *error = rx->x.session.error;
+
+	/* A channel whose thread was waiting elsewhere (on a sync point)
+	 * never read the end its peer sent: the peer's FIN (CLOSE_WAIT,
+	 * where the sender's failure reset the others) names it too. Our
+	 * own shutdown on failure sends nothing and changes no state. */
+	for (unsigned int i = 0; id < 0 && rx->ch && i < rx->x.opts.channels; i++) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		if (rx->ch[i].fd >= 0 && !getsockopt(rx->ch[i].fd, IPPROTO_TCP, TCP_INFO, &ti, &len) &&
+		    ti.tcpi_state == TCP_CLOSE_WAIT)
+			id = (int)i;
+	}
 
 	if (id >= 0 && !strncmp(error, "main channel", 12))
 		msg("channel %d closed early, after %" PRIu64 " packets and %" PRIu64
