@@ -236,7 +236,7 @@ int mapped_ram_out_run(struct mapped_ram_out *m, const struct ram_block *b,
 		return -1;
 	}
 	while (i < n) {
-		uint32_t k = 0;
+		uint32_t k = 1;	/* page i, once it is not zero */
 
 		if (page_is_zero(data + (size_t)i * m->page_size, m->page_size)) {
 			if (put_bit(m, b, addr + (uint64_t)i * m->page_size, false) < 0)
