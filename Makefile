@@ -36,7 +36,7 @@ quiet = @echo "  $(1)	$@";
 endif
 
 .PHONY: all demo deb static asan fuzz man check check-quick check-asan check-interop \
-	check-interop10 check-vm check-fuzz install clean bench
+	check-interop10 check-trixie check-vm check-fuzz install clean bench
 
 all: migbox
 
@@ -109,6 +109,10 @@ check-interop: migbox
 
 check-interop10: migbox
 	SUITES=interop10 tests/run-all
+
+# ./install-deps, the build and the unit suite on Debian 13, in a chroot
+check-trixie:
+	SUITES=trixie tests/run-all
 
 check-vm: migbox-static migbox
 	SUITES=vm tests/run-all
