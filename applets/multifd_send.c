@@ -718,50 +718,17 @@ static int send_ram_item(struct sender *tx, struct stream_reader *r,
 	}
 }
 
-/* n bytes of the return path (the main channel's reading side) by the
- * deadline: n, 0 at its end before the first byte, -1 with errno
- * (ETIMEDOUT, ECANCELED on failure, EPROTO cut inside a message). */
-static ssize_t rp_read(struct sender *tx, unsigned char *p, size_t n, uint64_t deadline)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		int rc = io_wait(tx->main_fd, POLLIN, tx->x.session.wake_fd, ms_until(deadline));
-		ssize_t r;
-
-		if (rc < 0)
-			return -1;
-		if (!rc) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		r = read(tx->main_fd, p + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (!r) {
-			if (!got)
-				return 0;
-			errno = EPROTO;
-			return -1;
-		}
-		got += (size_t)r;
-	}
-	return (ssize_t)n;
-}
-
 /* One return-path message: 1, 0 at the end, -1 with err. Only PONG and
  * SHUT are expected of a precopy destination. */
 static int rp_message(struct sender *tx, struct pc_rp_msg *m, uint64_t deadline, char err[ERR_LEN])
 {
 	unsigned char h[PC_RP_HEADER_SIZE], body[PC_RP_MAX_LEN];
-	ssize_t n = rp_read(tx, h, sizeof(h), deadline);
+	ssize_t n = net_read_deadline(tx->main_fd, h, sizeof(h), deadline, tx->x.session.wake_fd);
 
 	if (n == 0)
 		return 0;
 	if (n < 0 || pc_rp_header(h, m, err) < 0 ||
-	    (m->len && (n = rp_read(tx, body, m->len, deadline)) != m->len) ||
+	    (m->len && (n = net_read_deadline(tx->main_fd, body, m->len, deadline, tx->x.session.wake_fd)) != m->len) ||
 	    pc_rp_body(body, m, err) < 0) {
 		if (n <= 0)
 			snprintf(err, ERR_LEN, "%s", errno == ETIMEDOUT ? "no answer in time" :

@@ -58,6 +58,11 @@ int net_writev_full(int fd, struct iovec *iov, int iovcnt);
 /* The same with sendmsg flags (MSG_MORE: more follows at once, hold the
  * segment for it). */
 int net_sendv_full(int fd, struct iovec *iov, int iovcnt, int flags);
+/* Reads n bytes by deadline_ns (0: no deadline) unless wake_fd turns
+ * readable: n, 0 at the stream's end before the first byte, -1 with errno
+ * (ETIMEDOUT, ECANCELED: woken, EPROTO: the end came inside the n bytes,
+ * or read's own: ECONNRESET the peer failed). */
+ssize_t net_read_deadline(int fd, void *buf, size_t n, uint64_t deadline_ns, int wake_fd);
 /* After the last write and shutdown(fd, SHUT_WR): waits, until
  * deadline_ns (0: forever) or wake_fd, for the peer to close too. 0 on an
  * orderly close, -1 with errno (ECONNRESET: the peer failed; ETIMEDOUT;

@@ -300,14 +300,13 @@ int net_sendv_full(int fd, struct iovec *iov, int iovcnt, int flags)
 	return 0;
 }
 
-int net_wait_close(int fd, uint64_t deadline_ns, int wake_fd)
+ssize_t net_read_deadline(int fd, void *buf, size_t n, uint64_t deadline_ns, int wake_fd)
 {
-	char c;
+	unsigned char *p = buf;
+	size_t got = 0;
 
-	for (;;) {
+	while (got < n) {
 		int rc = io_wait(fd, POLLIN, wake_fd, ms_until(deadline_ns));
-		socklen_t len = sizeof(int);
-		int soerr = 0;
 		ssize_t r;
 
 		if (rc < 0)
@@ -316,18 +315,28 @@ int net_wait_close(int fd, uint64_t deadline_ns, int wake_fd)
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr) {
-			errno = soerr;
+		r = read(fd, p + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
 			return -1;
-		}
-		r = read(fd, &c, 1);
-		if (r == 0)
-			return 0;
-		if (r > 0) {
+		if (r == 0) {
+			if (!got)
+				return 0;
 			errno = EPROTO;
 			return -1;
 		}
-		if (errno != EINTR)
-			return -1;
+		got += (size_t)r;
 	}
+	return (ssize_t)n;
+}
+
+int net_wait_close(int fd, uint64_t deadline_ns, int wake_fd)
+{
+	char c;
+	ssize_t r = net_read_deadline(fd, &c, 1, deadline_ns, wake_fd);
+
+	if (r > 0)
+		errno = EPROTO;
+	return r ? -1 : 0;
 }
