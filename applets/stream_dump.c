@@ -76,6 +76,8 @@ const struct applet_help stream_dump_help = {
 "A malformed stream exits 1 with the byte offset and the reason. A\n"
 "mapped-ram file (QEMU 9.0+ migrate file: with the mapped-ram capability:\n"
 "pages at fixed offsets) is read the same way, from a file, not a pipe.\n"
+"So is a libvirt save image (virsh save, managedsave): libvirt's header\n"
+"and domain XML come before the stream; offsets stay the file's.\n"
 "\n",
 	.notes =
 "\n"
@@ -495,7 +497,13 @@ static void print_text(struct dump *d)
 	FILE *f = d->report;
 	size_t vmlen;
 
+	const struct stream_libvirt_save *ls = stream_libvirt_save(d->r);
+
 	fprintf(f, "stream %s: QEVM version 3, %" PRIu64 " bytes\n", d->path, d->total_bytes);
+	if (ls)
+		fprintf(f, "libvirt save image: header version %u, %u bytes of domain XML, the domain %s; "
+			"the stream starts @%" PRIu64 "\n", ls->version, ls->data_len,
+			ls->was_running ? "ran (a restore runs it)" : "was paused", ls->stream_offset);
 	print_config_text(d);
 	print_sections_text(d);
 	print_ram_text(d);

@@ -183,6 +183,20 @@ uint32_t stream_section_count(const struct stream_reader *r);
 /* The vmdesc JSON, once SI_VMDESC was returned (NUL-terminated). */
 const char *stream_vmdesc(const struct stream_reader *r, size_t *len);
 
+/* libvirt's save image (virsh save, managedsave): a header and the
+ * domain XML before the stream. The reader steps over them (refusing a
+ * save that never completed or a compressed one); stream offsets stay
+ * file offsets. */
+struct stream_libvirt_save {
+	uint32_t version;	/* of libvirt's header: 1 or 2 */
+	uint32_t data_len;	/* the domain XML and cookie after the header */
+	bool was_running;	/* the domain ran when saved: restore runs it */
+	uint64_t stream_offset;	/* where QEVM starts */
+};
+
+/* NULL unless the input began with libvirt's save header. */
+const struct stream_libvirt_save *stream_libvirt_save(const struct stream_reader *r);
+
 /* Writer. Errors are sticky in the output buffer. */
 struct mapped_ram_out;
 

@@ -3,6 +3,7 @@
  * place (peek) and consumed only once it is complete and valid, so with a
  * tee (pass-through) only validated bytes go out. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,8 @@ struct stream_reader {
 	uint64_t rejected_footer;	/* last footer of cur not followed by a record */
 	char *vmdesc;
 	size_t vmdesc_len;
+	bool libvirt_seen;
+	struct stream_libvirt_save libvirt;
 	/* mapped-ram: the blocks' layouts, the page handed out next, the
 	 * offset where the stream goes on, pages read a run at a time */
 	struct mapped_ram_block *mapped;
@@ -279,6 +282,72 @@ static enum section_kind kind_of(const char *idstr)
 	return SECTION_KIND_OPAQUE;
 }
 
+/* libvirt's save header: 16 bytes of magic, then u32 version, data_len,
+ * was_running, format (compression), cookie offset and 14 unused, in the
+ * saving host's byte order; data_len bytes of XML and cookie follow. */
+#define LIBVIRT_SAVE_HEADER_SIZE	92
+#define LIBVIRT_SAVE_VERSION_MAX	2
+
+static uint32_t get_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int skip_libvirt_save(struct stream_reader *r)
+{
+	static const char *const formats[] = { "raw", "gzip", "bzip2", "xz", "lzop", "zstd" };
+	static const char *const tools[] = { "cat", "gzip", "bzip2", "xz", "lzop", "zstd" };
+	const unsigned char *p = peek(r, 0, LIBVIRT_SAVE_HEADER_SIZE, "libvirt's save header (92 bytes)");
+	uint32_t (*get)(const unsigned char *) = get_le32;
+	struct stream_libvirt_save *ls = &r->libvirt;
+	uint64_t at = in_offset(r->in), left;
+	uint32_t format;
+
+	if (!p)
+		return -1;
+	if (!memcmp(p, "LibvirtQemudPart", 16))
+		return fail(r, at, "a libvirt save image that never completed (magic LibvirtQemudPart, "
+			    "which libvirt replaces once QEMU wrote the whole stream)");
+	if (memcmp(p, "LibvirtQemudSave", 16))
+		return fail(r, at, "bad magic \"%.16s\", expected \"QEVM\" or libvirt's \"LibvirtQemudSave\"", p);
+	/* libvirt writes it in its host's order: big-endian looks too big */
+	if (get_le32(p + 16) > LIBVIRT_SAVE_VERSION_MAX)
+		get = get_be32;
+	ls->version = get(p + 16);
+	if (!ls->version || ls->version > LIBVIRT_SAVE_VERSION_MAX)
+		return fail(r, at + 16, "libvirt save header version %u, expected 1 or 2", get_le32(p + 16));
+	ls->data_len = get(p + 20);
+	ls->was_running = get(p + 24) != 0;
+	format = get(p + 28);
+	if (format) {
+		uint64_t start = at + LIBVIRT_SAVE_HEADER_SIZE + ls->data_len;
+
+		if (format >= sizeof(formats) / sizeof(formats[0]))
+			return fail(r, at + 28, "libvirt save image format %u, which libvirt does not have", format);
+		return fail(r, at + 28, "the stream in this libvirt save image is compressed with %s "
+			    "(libvirt's save_image_format): read it decompressed, e.g. "
+			    "tail -c +%" PRIu64 " FILE | %s -d | migbox stream-dump",
+			    formats[format], start + 1, tools[format]);
+	}
+	in_skip(r->in, LIBVIRT_SAVE_HEADER_SIZE);
+	for (left = ls->data_len; left;) {
+		size_t k = left < (1u << 20) ? (size_t)left : 1u << 20;
+
+		if (!peek(r, 0, k, "libvirt's domain XML (data_len of its save header)"))
+			return -1;
+		in_skip(r->in, k);
+		left -= k;
+	}
+	ls->stream_offset = in_offset(r->in);
+	r->libvirt_seen = true;
+	return 0;
+}
+
+const struct stream_libvirt_save *stream_libvirt_save(const struct stream_reader *r)
+{
+	return r->libvirt_seen ? &r->libvirt : NULL;
+}
+
 static int read_header(struct stream_reader *r, struct stream_item *it)
 {
 	const unsigned char *p = peek(r, 0, 8, "the stream header (magic QEVM, version)");
@@ -286,6 +355,11 @@ static int read_header(struct stream_reader *r, struct stream_item *it)
 
 	if (!p)
 		return -1;
+	if (!r->libvirt_seen && !memcmp(p, "LibvirtQ", 8)) {
+		if (skip_libvirt_save(r) < 0 ||
+		    !(p = peek(r, 0, 8, "the stream header after libvirt's (magic QEVM, version)")))
+			return -1;
+	}
 	magic = get_be32(p);
 	version = get_be32(p + 4);
 	if (magic != QEMU_VM_FILE_MAGIC)

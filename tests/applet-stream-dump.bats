@@ -353,3 +353,54 @@ state 8bcd4f480a33849c4e017ab4549cedaf" ]]
 	run bash -c "set -o pipefail; '$MIGBOX' stream-dump -p -q '$T/s' | head -c 10 >/dev/null"
 	assert_fails_with 1 "stream-dump: writing stdout: Broken pipe"
 }
+
+# libvirt_save FILE STREAM [MAGIC [FORMAT [ORDER]]]: libvirt's save image
+# as its qemu driver lays it out (qemu_saveimage.h): 92 bytes of header
+# in the saving host's order, 1 KiB of domain XML, then the stream. The
+# libvirt suite reads one that `virsh save` wrote.
+libvirt_save() {
+	perl -e '
+		my ($out, $in, $magic, $format, $order) = @ARGV;
+		my $xml = "<domain type=\"qemu\"><name>t</name></domain>\0";
+		$xml .= "\0" x (1024 - length $xml);
+		open(my $i, "<:raw", $in) or die; local $/; my $s = <$i>;
+		open(my $o, ">:raw", $out) or die;
+		print $o $magic, pack("${order}19", 2, length $xml, 1, $format, 0, (0) x 14), $xml, $s;
+	' "$1" "$2" "${3:-LibvirtQemudSave}" "${4:-0}" "${5:-V}"
+}
+
+@test "a libvirt save image (virsh save): the stream after libvirt's header and XML is read, in either byte order; -p passes the file as is, --to-stream writes the bare stream" {
+	mb stream-gen -b pc.ram:2M --devices 2 -i 2 > "$T/s"
+	libvirt_save "$T/le.save" "$T/s"
+	libvirt_save "$T/be.save" "$T/s" LibvirtQemudSave 0 N
+	run mb stream-dump "$T/le.save"
+	assert_ok
+	[[ $output == *"libvirt save image: header version 2, 1024 bytes of domain XML, the domain ran (a restore runs it); the stream starts @1116"* ]]
+	run mb stream-dump "$T/be.save"
+	assert_ok
+	[[ $output == *"the stream starts @1116"* ]]
+	[[ $(mb stream-dump --digest "$T/le.save") == $(mb stream-dump --digest "$T/s") ]]
+	# -p passes its input as is; converted, it is a bare stream
+	mb stream-dump -p <"$T/le.save" | cmp - "$T/le.save"
+	mb stream-dump -q --to-stream "$T/out" "$T/le.save"
+	[[ $(head -c 4 "$T/out") == QEVM ]]
+	[[ $(mb stream-dump --digest "$T/out") == $(mb stream-dump --digest "$T/s") ]]
+}
+
+@test "a libvirt save image that never completed, is compressed or ends inside its XML: exit 1 naming the offset and what is wrong" {
+	mb stream-gen -b pc.ram:1M > "$T/s"
+	libvirt_save "$T/part.save" "$T/s" LibvirtQemudPart
+	run mb stream-dump "$T/part.save"
+	assert_fails_with 1 "stream-dump: $T/part.save: offset 0: a libvirt save image that never completed (magic LibvirtQemudPart, which libvirt replaces once QEMU wrote the whole stream)"
+	libvirt_save "$T/z.save" "$T/s" LibvirtQemudSave 5
+	run mb stream-dump "$T/z.save"
+	assert_fails_with 1 "stream-dump: $T/z.save: offset 28: the stream in this libvirt save image is compressed with zstd (libvirt's save_image_format): read it decompressed, e.g. tail -c +1117 FILE | zstd -d | migbox stream-dump"
+	# and that advice works
+	zstd -q -c "$T/s" > "$T/s.zst"
+	libvirt_save "$T/z2.save" "$T/s.zst" LibvirtQemudSave 5
+	tail -c +1117 "$T/z2.save" | zstd -q -d | mb stream-dump -q
+	libvirt_save "$T/whole.save" "$T/s"
+	head -c 600 "$T/whole.save" > "$T/trunc.save"
+	run mb stream-dump "$T/trunc.save"
+	assert_fails_with 1 "stream-dump: $T/trunc.save: offset 600: stream truncated: expected libvirt's domain XML (data_len of its save header) (1024 bytes), input ends"
+}
