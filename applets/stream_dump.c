@@ -782,7 +782,7 @@ static int print_json(struct dump *d, const char *error, const struct digest *st
 	int ret;
 
 	jw_init(&w, d->report, false);
-	jw_object(&w);
+	jw_document(&w, "stream-dump", "dump");
 	jw_key(&w, "file"); jw_string(&w, d->path);
 	jw_key(&w, "valid"); jw_bool(&w, !error);
 	if (error) {
