@@ -522,8 +522,8 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "pin_all"); jw_bool(w, tx->pin_all);
 	jw_key(w, "input_bytes"); jw_u64(w, tx->x.input_bytes);
 	jw_key(w, "ram_total"); jw_u64(w, tx->ram_total);
-	/* what both ends could compare: pages placed in the destination's
-	 * memory, whichever way (writes and runs are whole pages) */
+	/* pages placed in the destination's memory, by write or COMPRESS
+	 * (both whole pages); rdma-recv cannot see the writes to count it */
 	jw_key(w, "pages"); jw_u64(w, (tx->link.write_bytes + tx->compress_bytes) / PAGE);
 	jw_key(w, "input_page_records"); jw_u64(w, tx->input_page_records);
 	jw_key(w, "input_zero_records"); jw_u64(w, tx->input_zero_records);
