@@ -1410,7 +1410,7 @@ static int probe(bool json)
 		struct json_writer w;
 
 		jw_init(&w, stdout, true);
-		jw_object(&w);
+		jw_document(&w, "postcopy-serve", "probe");
 		jw_key(&w, "usable"); jw_bool(&w, p.usable);
 		jw_key(&w, "page_size"); jw_i64(&w, p.page_size);
 		jw_key(&w, "huge_page_sizes"); jw_string(&w, p.huge_sizes);

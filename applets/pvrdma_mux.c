@@ -127,7 +127,9 @@ const struct applet_help pvrdma_mux_help = {
 "\n"
 "SIGTERM, SIGINT, SIGHUP: answers in flight are sent (1 s at most), the\n"
 "socket file is removed, then it dies of the signal; the console's quit\n"
-"does the same and exits 0. SIGUSR1: --stats-json.\n"
+"does the same and exits 0. SIGUSR1: --stats-json, a snapshot (final\n"
+"false); the file written at exit has final true, and ok true only when\n"
+"the exit status is 0.\n"
 "Exit status: 1 when it cannot start (no port, the CM class taken, the\n"
 "socket in use), 2 usage error.\n",
 };
@@ -186,7 +188,7 @@ struct mux {
 
 	/* Figures. */
 	uint64_t clients_total, clients_refused, dropped_nonrequest, dropped_queue, dropped_partial;
-	uint64_t mads_refused_gid, mads_refused_commid;
+	uint64_t mads_refused_gid, mads_refused_commid, mads_refused_len;
 	uint64_t req[3], req_invalid, err[5];
 	uint64_t mads_from_clients, mads_sent, mad_send_failed;
 	uint64_t mads_in, mads_routed, mads_dropped, completions;
@@ -693,8 +695,11 @@ static enum cmmux_err handle_mad(struct mux *m, struct client *c, struct cmmux_m
 	char gid[INET6_ADDRSTRLEN];
 	int rc;
 
+	/* every MAD counted here ends in exactly one of the counters below
+	 * (--stats-json says so: mads_from_clients) */
 	m->mads_from_clients++;
 	if (msg->umad_len <= 0 || msg->umad_len > CMMUX_MAD_MAX) {
+		m->mads_refused_len++;
 		say(m, LOG_WARNING, "client %u: a MAD of %d bytes (1 to %d): refused", id,
 		    (int)msg->umad_len, CMMUX_MAD_MAX);
 		return CMMUX_EINVAL;
@@ -931,7 +936,8 @@ static int port_read(struct mux *m)
 
 /* ---- figures ---- */
 
-static void write_stats(struct mux *m)
+/* final: at exit, where ok says how it ends; else a SIGUSR1 snapshot. */
+static void write_stats(struct mux *m, bool final)
 {
 	struct out_file f;
 	struct json_writer w;
@@ -946,12 +952,16 @@ static void write_stats(struct mux *m)
 		return;
 	}
 	jw_init(&w, fp, true);
-	jw_object(&w);
-	jw_key(&w, "applet"); jw_string(&w, "pvrdma-mux");
+	jw_document(&w, "pvrdma-mux", "stats");
+	jw_key(&w, "ok"); jw_bool(&w, !session_failed(&m->session));
+	if (session_failed(&m->session)) {
+		jw_key(&w, "error"); jw_string(&w, m->session.error);
+	}
+	jw_key(&w, "seconds"); jw_double(&w, (double)(now_ms() - m->start_ms) / 1000);
+	jw_key(&w, "endpoint"); jw_string(&w, m->path);
+	jw_key(&w, "final"); jw_bool(&w, final);
 	jw_key(&w, "device"); jw_string(&w, m->dev);
 	jw_key(&w, "port"); jw_u64(&w, m->port_num);
-	jw_key(&w, "socket"); jw_string(&w, m->path);
-	jw_key(&w, "uptime_s"); jw_double(&w, (double)(now_ms() - m->start_ms) / 1000);
 	jw_key(&w, "clients"); jw_u64(&w, m->nclients);
 	jw_key(&w, "clients_total"); jw_u64(&w, m->clients_total);
 	jw_key(&w, "clients_refused"); jw_u64(&w, m->clients_refused);
@@ -970,15 +980,18 @@ static void write_stats(struct mux *m)
 	jw_object_end(&w);
 	jw_key(&w, "answers");
 	jw_object(&w);
-	for (int i = 0; i < 5; i++) {
-		jw_key(&w, cmmux_err_name((uint32_t)i));
-		jw_u64(&w, m->err[i]);
-	}
+	jw_key(&w, "ok"); jw_u64(&w, m->err[CMMUX_OK]);
+	jw_key(&w, "einval"); jw_u64(&w, m->err[CMMUX_EINVAL]);
+	jw_key(&w, "eexist"); jw_u64(&w, m->err[CMMUX_EEXIST]);
+	jw_key(&w, "eacces"); jw_u64(&w, m->err[CMMUX_EACCES]);
+	jw_key(&w, "enotfound"); jw_u64(&w, m->err[CMMUX_ENOTFOUND]);
 	jw_object_end(&w);
+	jw_key(&w, "mads_from_clients"); jw_u64(&w, m->mads_from_clients);
 	jw_key(&w, "mads_sent"); jw_u64(&w, m->mads_sent);
 	jw_key(&w, "mads_send_failed"); jw_u64(&w, m->mad_send_failed);
 	jw_key(&w, "mads_refused_not_its_gid"); jw_u64(&w, m->mads_refused_gid);
 	jw_key(&w, "mads_refused_comm_id_taken"); jw_u64(&w, m->mads_refused_commid);
+	jw_key(&w, "mads_refused_bad_length"); jw_u64(&w, m->mads_refused_len);
 	jw_key(&w, "mads_received"); jw_u64(&w, m->mads_in);
 	jw_key(&w, "mads_routed"); jw_u64(&w, m->mads_routed);
 	jw_key(&w, "mads_dropped"); jw_u64(&w, m->mads_dropped);
@@ -1185,7 +1198,7 @@ static void poll_once(struct mux *m, bool accepting, int timeout_ms)
 		struct signalfd_siginfo si;
 
 		if (read(m->usr1_fd, &si, sizeof(si)) > 0)
-			write_stats(m);
+			write_stats(m, false);
 	}
 	if (m->pfd[PFD_CONSOLE].revents & (POLLIN | POLLHUP))
 		rl_callback_read_char();
@@ -1389,14 +1402,14 @@ static int setup(struct mux *m)
 		.commids_per_client = (uint32_t)m->commids_per_client,
 	});
 	if (!m->clients || !m->pfd || !m->router) {
-		msg("out of memory");
+		session_fail(&m->session, "out of memory");
 		return -1;
 	}
 	for (uint32_t i = 0; i < m->max_clients; i++) {
 		m->clients[i].fd = -1;
 		m->clients[i].queue = calloc(m->queue_max, sizeof(struct cmmux_msg));
 		if (!m->clients[i].queue) {
-			msg("out of memory");
+			session_fail(&m->session, "out of memory");
 			return -1;
 		}
 	}
@@ -1404,7 +1417,7 @@ static int setup(struct mux *m)
 	sigaddset(&usr1, SIGUSR1);
 	m->usr1_fd = signalfd(-1, &usr1, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (port_open(m, err, sizeof(err)) < 0 || listen_socket(m, err, sizeof(err)) < 0) {
-		msg("%s", err);
+		session_fail(&m->session, "%s", err);
 		return -1;
 	}
 	return 0;
@@ -1443,14 +1456,16 @@ int pvrdma_mux_main(int argc, char **argv)
 	if (session_init(&m.session) < 0)
 		die_errno("cannot set up");
 	m.start_ms = now_ms();
+	/* a failed start, a signal or a fatal port error: the session has
+	 * the message, and --stats-json its ok false */
 	if (setup(&m) == 0) {
 		serve(&m);
 		if (m.quit && !session_failed(&m.session))
 			status = EXIT_OK;
-		else
-			msg("%s", m.session.error);	/* a signal, or a fatal port error */
 	}
-	write_stats(&m);
+	if (status != EXIT_OK)
+		msg("%s", m.session.error);
+	write_stats(&m, true);
 	cleanup(&m);
 	return session_end(&m.session, status);
 }

@@ -132,7 +132,7 @@ struct receiver {
 	/* Figures (monitor reads some). */
 	_Atomic uint64_t messages, file_bytes_total, registered_bytes;
 	uint64_t registrations, compress_msgs, compress_bytes;
-	uint64_t pages_out, zero_pages_out;
+	uint64_t output_page_records, output_zero_records;
 	char peer[NET_NAME_LEN];
 };
 
@@ -519,10 +519,10 @@ static int emit_page(struct receiver *rx, const struct ram_block *rb, unsigned c
 {
 	if (page_is_zero(page, 4096)) {
 		stream_write_zero(&rx->w, rb, addr, 0);
-		rx->zero_pages_out++;
+		rx->output_zero_records++;
 	} else {
 		stream_write_page(&rx->w, rb, addr, page);
-		rx->pages_out++;
+		rx->output_page_records++;
 	}
 	return rx->out.err ? -1 : 0;
 }
@@ -711,8 +711,10 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "registered_bytes"); jw_u64(w, rx->registered_bytes);
 	jw_key(w, "compress_messages"); jw_u64(w, rx->compress_msgs);
 	jw_key(w, "compress_bytes"); jw_u64(w, rx->compress_bytes);
-	jw_key(w, "pages"); jw_u64(w, rx->pages_out);
-	jw_key(w, "zero_pages"); jw_u64(w, rx->zero_pages_out);
+	/* no "pages" as rdma-send has: an RDMA WRITE tells the destination
+	 * nothing, so which pages the writes covered is unknown here */
+	jw_key(w, "output_page_records"); jw_u64(w, rx->output_page_records);
+	jw_key(w, "output_zero_records"); jw_u64(w, rx->output_zero_records);
 	jw_key(w, "output_bytes"); jw_u64(w, rx->out.written);
 }
 

@@ -130,7 +130,7 @@ struct sender {
 	_Atomic uint64_t file_bytes;
 	uint64_t ram_total;
 	uint64_t file_messages, registrations, compress_msgs, compress_bytes;
-	uint64_t pages, zero_pages;
+	uint64_t input_page_records, input_zero_records;
 };
 
 #define tx_fail(tx, ...) session_fail(&(tx)->x.session, __VA_ARGS__)
@@ -369,10 +369,10 @@ static int send_page(struct sender *tx, const struct stream_item *it)
 	dst = ring_buf(tx, m->buf) + m->len;
 	if (it->type == SI_RAM_ZERO) {
 		memset(dst, it->fill, PAGE);
-		tx->zero_pages++;
+		tx->input_zero_records++;
 	} else {
 		memcpy(dst, it->data, PAGE);
-		tx->pages++;
+		tx->input_page_records++;
 	}
 	if (m->one_byte) {
 		if (!m->len)
@@ -495,8 +495,8 @@ static uint64_t monitor_moved(void *ctx, char *extra, size_t n)
 
 	if (extra)
 		snprintf(extra, n, "written %s  pages %" PRIu64 "  zero %" PRIu64,
-			 human_bytes(hb, sizeof(hb), (double)tx->link.write_bytes), tx->pages,
-			 tx->zero_pages);
+			 human_bytes(hb, sizeof(hb), (double)tx->link.write_bytes),
+			 tx->input_page_records, tx->input_zero_records);
 	return tx->link.write_bytes + tx->file_bytes;
 }
 
@@ -522,8 +522,11 @@ static void stats_fields(void *ctx, struct json_writer *w)
 	jw_key(w, "pin_all"); jw_bool(w, tx->pin_all);
 	jw_key(w, "input_bytes"); jw_u64(w, tx->x.input_bytes);
 	jw_key(w, "ram_total"); jw_u64(w, tx->ram_total);
-	jw_key(w, "pages"); jw_u64(w, tx->pages);
-	jw_key(w, "zero_pages"); jw_u64(w, tx->zero_pages);
+	/* pages placed in the destination's memory, by write or COMPRESS
+	 * (both whole pages); rdma-recv cannot see the writes to count it */
+	jw_key(w, "pages"); jw_u64(w, (tx->link.write_bytes + tx->compress_bytes) / PAGE);
+	jw_key(w, "input_page_records"); jw_u64(w, tx->input_page_records);
+	jw_key(w, "input_zero_records"); jw_u64(w, tx->input_zero_records);
 	jw_key(w, "writes"); jw_u64(w, tx->link.writes);
 	jw_key(w, "write_bytes"); jw_u64(w, tx->link.write_bytes);
 	jw_key(w, "registrations"); jw_u64(w, tx->registrations);

@@ -665,6 +665,23 @@ static void json_config(struct dump *d, struct json_writer *w)
 	jw_array_end(w);
 }
 
+static void json_libvirt_save(struct dump *d, struct json_writer *w)
+{
+	const struct stream_libvirt_save *ls = stream_libvirt_save(d->r);
+
+	jw_key(w, "libvirt_save");
+	if (!ls) {
+		jw_null(w);
+		return;
+	}
+	jw_object(w);
+	jw_key(w, "version"); jw_u64(w, ls->version);
+	jw_key(w, "data_len"); jw_u64(w, ls->data_len);
+	jw_key(w, "was_running"); jw_bool(w, ls->was_running);
+	jw_key(w, "stream_offset"); jw_u64(w, ls->stream_offset);
+	jw_object_end(w);
+}
+
 static void json_sections(struct dump *d, struct json_writer *w)
 {
 	jw_key(w, "sections");
@@ -782,13 +799,14 @@ static int print_json(struct dump *d, const char *error, const struct digest *st
 	int ret;
 
 	jw_init(&w, d->report, false);
-	jw_object(&w);
+	jw_document(&w, "stream-dump", "dump");
 	jw_key(&w, "file"); jw_string(&w, d->path);
 	jw_key(&w, "valid"); jw_bool(&w, !error);
 	if (error) {
 		jw_key(&w, "error"); jw_string(&w, error);
 	}
 	jw_key(&w, "bytes"); jw_u64(&w, d->total_bytes);
+	json_libvirt_save(d, &w);
 	json_config(d, &w);
 	json_sections(d, &w);
 	ret = json_ram(d, &w, state != NULL);

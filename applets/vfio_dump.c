@@ -79,7 +79,7 @@ static void print_info(struct vfio_dev *d, bool json)
 		struct json_writer w;
 
 		jw_init(&w, stdout, false);
-		jw_object(&w);
+		jw_document(&w, "vfio-dump", "info");
 		jw_key(&w, "device"); jw_string(&w, d->name);
 		jw_key(&w, "iommu_group"); jw_i64(&w, d->group_id);
 		jw_key(&w, "flags"); jw_u64(&w, flags);

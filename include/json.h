@@ -51,4 +51,14 @@ void jw_null(struct json_writer *w);
 /* Finishes the document with a newline. */
 void jw_end(struct json_writer *w);
 
+/* The version of doc/stats-json.schema.json that every JSON document
+ * migbox writes follows; a consumer checks it. */
+#define JSON_SCHEMA_VERSION	2
+
+/* Opens a document with the fields that say what it is: applet (which
+ * applet wrote it), schema_version, and report ("stats" for --stats-json,
+ * "dump", "probe", "info"): applet and report select its definition in
+ * the schema. */
+void jw_document(struct json_writer *w, const char *applet, const char *report);
+
 #endif

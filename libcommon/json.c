@@ -434,3 +434,11 @@ void jw_end(struct json_writer *w)
 {
 	fputc('\n', w->f);
 }
+
+void jw_document(struct json_writer *w, const char *applet, const char *report)
+{
+	jw_object(w);
+	jw_key(w, "applet"); jw_string(w, applet);
+	jw_key(w, "schema_version"); jw_u64(w, JSON_SCHEMA_VERSION);
+	jw_key(w, "report"); jw_string(w, report);
+}

@@ -218,8 +218,7 @@ int xfer_stats_write(struct xfer *x, void (*fields)(void *ctx, struct json_write
 		return err_set(err, "cannot write %s: %s", x->opts.stats_path, strerror(errno));
 	}
 	jw_init(&w, f, true);
-	jw_object(&w);
-	jw_key(&w, "applet"); jw_string(&w, x->applet);
+	jw_document(&w, x->applet, "stats");
 	jw_key(&w, "ok"); jw_bool(&w, !session_failed(s));
 	if (session_failed(s)) {
 		jw_key(&w, "error"); jw_string(&w, s->error);

@@ -68,7 +68,7 @@ teardown() {
 	to a badlen fe80::1 300
 	expect a 7 'RESP MAD 1'
 	usr1_stats
-	[[ $(stat_of '.requests.reg, .requests.unreg, .requests.invalid, .answers.EACCES') == $'3\n3\n1\n2' ]]
+	[[ $(stat_of '.requests.reg, .requests.unreg, .requests.invalid, .answers.eacces') == $'3\n3\n1\n2' ]]
 }
 
 @test "pvrdma-mux: a message in pieces is put together; a non-request closes only its client" {

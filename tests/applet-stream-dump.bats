@@ -379,6 +379,11 @@ libvirt_save() {
 	run mb stream-dump "$T/be.save"
 	assert_ok
 	[[ $output == *"the stream starts @1116"* ]]
+	run mb stream-dump --json "$T/le.save"
+	assert_ok
+	[[ $(jq -c .libvirt_save <<<"$output") == '{"version":2,"data_len":1024,"was_running":true,"stream_offset":1116}' ]]
+	"$BATS_TEST_DIRNAME/lib/validate-stats" - <<<"$output"
+	[[ $(mb stream-dump --json "$T/s" | jq -c .libvirt_save) == null ]]
 	[[ $(mb stream-dump --digest "$T/le.save") == $(mb stream-dump --digest "$T/s") ]]
 	# -p passes its input as is; converted, it is a bare stream
 	mb stream-dump -p <"$T/le.save" | cmp - "$T/le.save"

@@ -69,6 +69,12 @@ setup_file()
 	grep -q '"mads_sent":[1-9]' "$OUT_A"
 	sed -n 's/^stats: //p' "$OUT_A" >"$BATS_TEST_TMPDIR/mux.json"
 	"$BATS_TEST_DIRNAME/lib/validate-stats" "$BATS_TEST_TMPDIR/mux.json"
+	# the file written at SIGTERM (the scenario took its spaces out); every
+	# client's MAD is counted by its fate, the foreign-GID one refused
+	jq -e '.final and .ok == false and .error == "interruptedbySIGTERM" and .answers.ok >= 1
+		and .mads_refused_not_its_gid >= 1 and .mads_from_clients == .mads_sent + .mads_send_failed
+		+ .mads_refused_not_its_gid + .mads_refused_comm_id_taken + .mads_refused_bad_length' \
+		"$BATS_TEST_TMPDIR/mux.json"
 	grep -qx 'mux exit 143' "$OUT_A"
 	grep -qx 'rc=0' "$OUT_A"
 	grep -qx 'rc=0' "$OUT_B"

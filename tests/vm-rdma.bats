@@ -177,7 +177,7 @@ passed() { vm_case_passed "$RDMA_OUT" "$1" info stderr; }
 	passed sigterm_recv
 }
 
-@test "rdma: the --stats-json files of rdma-recv (from QEMU) and rdma-send (to rdma-recv) follow doc/stats-json.schema.json" {
+@test "rdma: the --stats-json files of rdma-recv (from QEMU, from rdma-send) and rdma-send (to rdma-recv) follow doc/stats-json.schema.json; the sender's pages are its input's records, both ends count the same COMPRESS" {
 	local n=0 line
 	while IFS= read -r line; do
 		n=$((n + 1))
@@ -186,6 +186,19 @@ passed() { vm_case_passed "$RDMA_OUT" "$1" info stderr; }
 	grep -h '"applet": *"rdma-recv"' "$BATS_TEST_TMPDIR"/stats*.json | grep -q '"ok": *true'
 	grep -h '"applet": *"rdma-send"' "$BATS_TEST_TMPDIR"/stats*.json | grep -q '"ok": *true'
 	"$BATS_TEST_DIRNAME/lib/validate-stats" "$BATS_TEST_TMPDIR"/stats*.json
+	# every page record of rdma-send's input went by WRITE or COMPRESS
+	jq -se '[.[] | select(.applet == "rdma-send" and .ok)
+		| .pages == .input_page_records + .input_zero_records and .pages > 0]
+		| length > 0 and all' "$BATS_TEST_TMPDIR"/stats*.json >/dev/null
+	# rdma-send | rdma-recv: of rdma-send's pages, the receiver sees the
+	# COMPRESS ones (its WRITEs are one-sided), and counts the same bytes
+	for c in send_to_recv send_to_recv_pin; do
+		jq -en --argjson s "$(sed -n "s/^stats-json $c: //p" "$RDMA_OUT")" \
+			--argjson r "$(sed -n "s/^stats-json $c recv: //p" "$RDMA_OUT")" \
+			'$s.ok and $r.ok and $s.compress_bytes == $r.compress_bytes
+			and $s.compress_messages == $r.compress_messages and ($r | has("pages") | not)
+			and $r.output_page_records > 0' >/dev/null
+	done
 }
 
 @test "rdma: the VM run as a whole succeeded" {

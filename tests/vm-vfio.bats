@@ -24,9 +24,13 @@ setup_file()
 # passed CASE: its lines are in the output and it passed
 passed() { vm_case_passed "$VFIO_OUT" "$1" state stderr time info dump; }
 
-@test "vfio: --info reports mtty's migration flags, state and data size" {
+@test "vfio: --info reports mtty's migration flags, state and data size; --json follows doc/stats-json.schema.json" {
 	passed info
 	grep -q '^info: migration flags 0x7: STOP_COPY P2P PRE_COPY$' "$VFIO_OUT"
+	sed -n 's/^info-json: //p' "$VFIO_OUT" >"$BATS_TEST_TMPDIR/info.json"
+	"$BATS_TEST_DIRNAME/lib/validate-stats" "$BATS_TEST_TMPDIR/info.json"
+	jq -e '.applet == "vfio-dump" and .schema_version == 2 and .report == "info"
+		and .flags == 7 and .stop_copy and .pre_copy and .data_size == 60' "$BATS_TEST_TMPDIR/info.json"
 }
 
 @test "vfio: --precopy dump (START, PART, END; 96 bytes) loads into another device" {

@@ -126,7 +126,9 @@ send_to_recv() {
 	rm -f /tmp/out.mig
 	migbox stream-gen -s 3 -b pc.ram:64M -b vga.vram:4M -b rom:64K -i 3 -r 30 \
 		-m zero=30,random=30,text=30,repeat=10 --vfio 0000:00:05.0/vfio:5000 -o /tmp/in.mig
-	migbox rdma-recv --timeout 60 -o /tmp/out.mig "$ADDR:$PORT" 2> /tmp/recv.err &
+	rm -f /tmp/recv.json
+	migbox rdma-recv --timeout 60 --stats-json /tmp/recv.json -o /tmp/out.mig "$ADDR:$PORT" \
+		2> /tmp/recv.err &
 	recv=$!
 	wait_for 10 grep -q 'listening on' /tmp/recv.err || { fail "rdma-recv did not listen"; return; }
 	migbox rdma-send "$@" --timeout 60 --stats-json /tmp/send.json "$ADDR:$PORT" \
@@ -137,6 +139,8 @@ send_to_recv() {
 	echo "stderr $case: $(cat /tmp/send.err /tmp/recv.err | tr '\n' '|')"
 	echo "info $case: $(tr -d '\n ' < /tmp/send.json | head -c 600)"
 	echo "stats-json $case: $(tr -d '\n' < /tmp/send.json)"
+	# both ends of one transfer, compared on the host (vm-rdma.bats)
+	echo "stats-json $case recv: $(tr -d '\n' < /tmp/recv.json)"
 	[ $src = 0 ] && [ $rc = 0 ] || { fail "rdma-send exit $src, rdma-recv exit $rc"; return; }
 	migbox stream-dump --digest /tmp/in.mig > /tmp/in.dg
 	migbox stream-dump --digest /tmp/out.mig > /tmp/out.dg
