@@ -86,10 +86,13 @@ teardown() {
 		[[ ! -f $DST_SERIAL ]] || linux_guest_tail "$DST_SERIAL" >&2
 		tail -n 5 "$(libvirt_domain_log DST)" 2>/dev/null | sed 's/^/DST log: /' >&2
 	fi
-	if virsh dominfo DST >/dev/null 2>&1; then
-		virsh destroy DST >/dev/null 2>&1
-		virsh undefine DST >/dev/null 2>&1
-	fi
+	# every domain but the source: DST, and the transient ones
+	local d
+	for d in $(virsh list --all --name); do
+		[[ $d == DOM ]] && continue
+		virsh destroy "$d" >/dev/null 2>&1
+		virsh undefine "$d" >/dev/null 2>&1
+	done
 	return 0
 }
 
@@ -284,23 +287,25 @@ check_dst_postcopy() {
 
 @test "libvirt: without the domains' uuids multifd-recv refuses QEMU's channels, and QEMU multifd-send's" {
 	local rc=0 recv send dst_uuid
-	[[ $(virsh domstate DOM) == running ]] || resume_source
-	# a source whose uuid multifd-recv was not told
-	libvirt_qmp DOM migrate-set-capabilities '{"capabilities":[{"capability":"multifd","state":true}]}' >/dev/null
-	libvirt_qmp DOM migrate-set-parameters '{"multifd-channels":2}' >/dev/null
+	# a source whose uuid multifd-recv was not told: not DOM, as QEMU 7.2
+	# may refuse any later migration of a source whose multifd channel
+	# was refused ("duplicate yank instance")
+	libvirt_idle_xml SRC2 >"$T/SRC2.xml"
+	virsh create "$T/SRC2.xml" >/dev/null
+	libvirt_qmp SRC2 migrate-set-capabilities '{"capabilities":[{"capability":"multifd","state":true}]}' >/dev/null
 	"$MIGBOX" multifd-recv -c 2 -o "$T/x.mig" "127.0.0.1:$PORT" 2>"$T/recv.err" 3>&- &
 	recv=$!
 	wait_for 20 port_listens "$PORT"
-	libvirt_qmp DOM migrate "{\"uri\":\"tcp:127.0.0.1:$PORT\"}" >/dev/null
+	libvirt_qmp SRC2 migrate "{\"uri\":\"tcp:127.0.0.1:$PORT\"}" >/dev/null
 	wait "$recv" || rc=$?
 	((rc == 1))
-	grep -q uuid "$T/recv.err"
-	wait_for 30 migration_over DOM
-	[[ $(libvirt_migrate_status DOM) == failed ]]
+	grep -q "refused: uuid $(virsh domuuid SRC2), expected 00000000-0000-0000-0000-000000000000" "$T/recv.err"
+	wait_for 30 migration_over SRC2
+	[[ $(libvirt_migrate_status SRC2) == failed ]]
 	[[ ! -e $T/x.mig ]]
 	# a failed migration leaves the source running
-	[[ $(virsh domstate DOM) == running ]]
-	libvirt_qmp DOM migrate-set-capabilities '{"capabilities":[{"capability":"multifd","state":false}]}' >/dev/null
+	[[ $(virsh domstate SRC2) == running ]]
+	virsh destroy SRC2 >/dev/null
 	# a destination sent the all-zero uuid
 	saved_stream
 	define_dst
@@ -326,16 +331,10 @@ check_dst_postcopy() {
 	local sysctl
 	sysctl=$(</proc/sys/vm/unprivileged_userfaultfd)
 	# QEMU as uid 64055 (Debian's libvirt-qemu), waiting for a migration
-	cat >"$T/U.xml" <<-'EOF'
-		<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
-		  <name>U</name>
-		  <memory unit='MiB'>64</memory>
-		  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-		  <devices><controller type='usb' model='none'/><memballoon model='none'/></devices>
-		  <seclabel type='static' model='dac' relabel='yes'><label>+64055:+64055</label></seclabel>
-		  <qemu:commandline><qemu:arg value='-incoming'/><qemu:arg value='defer'/></qemu:commandline>
-		</domain>
-	EOF
+	libvirt_idle_xml U \
+		"<seclabel type='static' model='dac' relabel='yes'><label>+64055:+64055</label></seclabel>" \
+		"<qemu:commandline><qemu:arg value='-incoming'/><qemu:arg value='defer'/></qemu:commandline>" \
+		>"$T/U.xml"
 	virsh create "$T/U.xml" >/dev/null
 	[[ $(stat -c %u "/proc/$(libvirt_qemu_pid U)") == 64055 ]]
 	run virsh qemu-monitor-command U '{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"postcopy-ram","state":true}]}}'

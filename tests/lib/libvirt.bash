@@ -26,6 +26,10 @@
 #                          disk, no network)
 #   libvirt_guest_xml NAME SERIAL
 #                          that guest's whole domain XML
+#   libvirt_idle_xml NAME [XML...]
+#                          a domain with nothing to boot (64 MiB, SeaBIOS
+#                          finds no disk and waits), the XML elements given
+#                          added (the qemu: namespace is declared)
 #   libvirt_qmp DOM CMD [ARGS-JSON]
 #                          one QMP command through virsh
 #                          qemu-monitor-command; prints its "return"
@@ -60,7 +64,7 @@ libvirt_need_tools() {
 		command -v "$t" >/dev/null ||
 			{ _libvirt_fail "$t not installed: run ./install-deps"; return 1; }
 	done
-	[[ -f /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so ]] ||
+	compgen -G '/usr/lib/*/libvirt/connection-driver/libvirt_driver_qemu.so' >/dev/null ||
 		{ _libvirt_fail "libvirt's QEMU driver is not installed (libvirt-daemon-driver-qemu): run ./install-deps"; return 1; }
 	[[ $(id -u) == 0 ]] || { _libvirt_fail 'the private libvirtd needs root (mount namespace)'; return 1; }
 }
@@ -211,6 +215,20 @@ EOF
 libvirt_guest_xml() {
 	echo "<domain type='qemu'>"
 	libvirt_guest_body "$@" || return 1
+	echo '</domain>'
+}
+
+libvirt_idle_xml() {
+	local name=$1
+	shift
+	cat <<EOF
+<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>$name</name>
+  <memory unit='MiB'>64</memory>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices><controller type='usb' model='none'/><memballoon model='none'/></devices>
+EOF
+	printf '  %s\n' "$@"
 	echo '</domain>'
 }
 
