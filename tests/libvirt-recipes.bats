@@ -15,7 +15,9 @@
 # tmpfs and prints "SUM <md5>" and "TICK n". The domain DOM boots once for
 # the file and is the source of every migration, in the order of the
 # tests: tcp:, fd:, multifd (whose stream, vm.mig, the destination tests
-# load), then exec:, which kills it. A migrated stream must hold the RAM the
+# load), then exec:, which kills it; then, as the README says, libvirtd
+# restarted with seccomp_sandbox = 0 and DOM started again, exec: into a
+# file and into multifd-send. A migrated stream must hold the RAM the
 # source, paused by the migration, holds (its RAM file's --image-digest);
 # a destination domain DST must hold that RAM and its guest carry on:
 # TICKs after the source's last, the same SUM of its file.
@@ -83,8 +85,10 @@ teardown() {
 		[[ -z ${R:-} ]] || { echo "the recipe's lines:"; recipe_report; } >&2
 		echo "source DOM: $(virsh domstate --reason DOM 2>&1 | head -n 1), query-migrate $(libvirt_qmp DOM query-migrate 2>&1)" >&2
 		linux_guest_tail "$SRC_SERIAL" >&2
-		[[ ! -f $DST_SERIAL ]] || linux_guest_tail "$DST_SERIAL" >&2
-		tail -n 5 "$(libvirt_domain_log DST)" 2>/dev/null | sed 's/^/DST log: /' >&2
+		if [[ -f $DST_SERIAL ]]; then
+			linux_guest_tail "$DST_SERIAL"
+			tail -n 5 "$(libvirt_domain_log DST)" | sed 's/^/DST log: /'
+		fi >&2
 	fi
 	# every domain but the source: DST, and the transient ones
 	local d
@@ -193,6 +197,21 @@ dst_carried_on() {
 # the first SUM DST computed wholly after the restore
 dst_fresh_sum() {
 	linux_guest_sums_after "$DST_SERIAL" $((SRC_LAST + 1)) | head -n 1 | grep .
+}
+
+@test "libvirt: every code block of the README's libvirt section is marked, and a test runs each mark" {
+	local marks used
+	# a block's last line before it, blank lines aside, is its mark
+	marks=$(awk '/^## / { on = ($0 == "## With libvirt") } !on { next }
+		/^    / && !inblock { inblock = 1
+			if (prev !~ /^<!-- libvirt-recipe [a-z-]+ -->$/) { print "UNMARKED " NR; next }
+			split(prev, w, " "); print w[3] }
+		!/^    / && !/^[ \t]*$/ { inblock = 0; prev = $0 }' "$README" | sort)
+	[[ -n $marks && $marks != *UNMARKED* ]] ||
+		{ echo "README.md lines of blocks without a mark: $(grep UNMARKED <<<"$marks")" >&2; return 1; }
+	used=$(grep -ohE '(run_recipe( --keep-going)?|readme_block) [a-z-]+' "$BATS_TEST_DIRNAME"/libvirt-*.bats |
+		awk '{ print $NF }' | sort -u)
+	diff <(echo "$marks") <(echo "$used")
 }
 
 @test "libvirt: the domain's QEMU runs under libvirt's seccomp sandbox, as the README says" {
@@ -355,4 +374,35 @@ check_dst_postcopy() {
 	grep -q 'Unable to read from monitor' "$R/1.out"
 	[[ -z $(libvirt_qemu_pid DOM) ]]
 	[[ ! -e $W/vm.mig ]]
+}
+
+@test "libvirt: with seccomp_sandbox = 0, libvirtd restarted and the domain started again, its QEMU runs with -sandbox off" {
+	[[ $(virsh domstate DOM) != running ]] || virsh destroy DOM >/dev/null
+	echo 'seccomp_sandbox = 0' >>"$LIBVIRT_DIR/etc/qemu.conf"
+	libvirt_restart
+	: >"$SRC_SERIAL"
+	virsh start DOM >/dev/null
+	grep -qF -- '-sandbox off' "$(libvirt_domain_log DOM)"
+	echo "# libvirtd restarted, DOM started again: $SECONDS s" >&3
+	linux_guest_wait "$SRC_SERIAL" "$BOOT_TIMEOUT" linux_guest_booted "$SRC_SERIAL" 5
+}
+
+@test "libvirt recipe exec-file: without the sandbox, exec:migbox stream-dump -q -p > FILE holds the RAM the paused source holds" {
+	[[ $(tr '\0' ' ' <"/proc/$(libvirt_qemu_pid DOM)/cmdline") == *' -sandbox off '* ]]
+	run_recipe exec-file
+	libvirt_wait_migration DOM 30
+	migbox stream-dump --digest "$W/vm.mig" | holds_source_ram
+}
+
+@test "libvirt recipe exec-multifd: without the sandbox, exec:migbox multifd-send reaches multifd-recv whole" {
+	local recv rc=0
+	[[ $(virsh domstate DOM) == running ]] || resume_source
+	"$MIGBOX" multifd-recv -c 8 -o "$T/exec.mig" "127.0.0.1:$PORT" 2>"$T/recv.err" 3>&- &
+	recv=$!
+	wait_for 20 port_listens "$PORT"
+	run_recipe exec-multifd
+	wait "$recv" || rc=$?
+	((rc == 0)) || { cat "$T/recv.err" >&2; return 1; }
+	libvirt_wait_migration DOM 30
+	migbox stream-dump --digest "$T/exec.mig" | holds_source_ram
 }

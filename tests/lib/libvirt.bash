@@ -16,7 +16,9 @@
 #   libvirt_start DIR      start libvirtd with its state in DIR (made
 #                          here, not under /var or /run), export
 #                          LIBVIRT_DEFAULT_URI for virsh, wait until it
-#                          answers
+#                          answers; `migbox` (MIGBOX) is on its QEMUs' PATH
+#   libvirt_restart        end the daemon and start it again, as after a
+#                          change of $LIBVIRT_DIR/etc/qemu.conf
 #   libvirt_stop           destroy and undefine every domain, end the
 #                          daemon (and any QEMU it left), remove DIR
 #   libvirt_guest_body NAME SERIAL
@@ -95,7 +97,7 @@ libvirt_start() {
 	case $dir/ in
 	/var/* | /run/* | /etc/libvirt/*) _libvirt_fail "$dir: the daemon's namespace hides it (give a directory elsewhere, e.g. under /tmp)"; return 1 ;;
 	esac
-	mkdir -p "$dir"/{etc,run,lib,log,cache,ovl/run/upper,ovl/run/work,ovl/var/upper,ovl/var/work} || return 1
+	mkdir -p "$dir"/{etc,run,lib,log,cache,bin} || return 1
 	shm=$(mktemp -d /dev/shm/migbox-libvirt.XXXXXX) || return 1
 	printf '%s\n' "$shm" >"$dir/shm"
 	LIBVIRT_DIR=$dir
@@ -110,17 +112,27 @@ libvirt_start() {
 		cat /etc/group
 		getent group libvirt-qemu >/dev/null || echo 'libvirt-qemu:x:64055:'
 	} >"$dir/group"
+	[[ -z ${MIGBOX:-} ]] || ln -sf "$MIGBOX" "$dir/bin/migbox"
 	export LIBVIRT_DIR
 	export LIBVIRT_DEFAULT_URI="qemu+unix:///system?socket=$dir/run/libvirt-sock"
+	_libvirt_launch
+}
 
+# _libvirt_launch: libvirtd in a new mount namespace, on $LIBVIRT_DIR; its
+# PATH, and so its QEMUs' (exec: URIs), starts with $LIBVIRT_DIR/bin.
+_libvirt_launch() {
+	local dir=$LIBVIRT_DIR ovl
+	# an overlay's upper and work directories serve one mount at a time
+	ovl=$(mktemp -d "$dir/ovl.XXXXXX") || return 1
+	mkdir -p "$ovl"/{run,var}/{upper,work} || return 1
 	# --daemon returns once the daemon listens; --timeout ends a daemon
 	# whose test never stopped it, once it has no domain and no client.
 	# No fd of ours (bats waits on fd 3) stays open in it.
 	# shellcheck disable=SC2016 # the script's own variables
-	if ! unshare --mount --propagation private -- sh -ec '
-		d=$1
+	if ! PATH=$dir/bin:$PATH unshare --mount --propagation private -- sh -ec '
+		d=$1 o=$2
 		for m in run var; do
-			mount -t overlay overlay -o "lowerdir=/$m,upperdir=$d/ovl/$m/upper,workdir=$d/ovl/$m/work" "/$m"
+			mount -t overlay overlay -o "lowerdir=/$m,upperdir=$o/$m/upper,workdir=$o/$m/work" "/$m"
 		done
 		mkdir -p /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt
 		mount --bind "$d/etc" /etc/libvirt
@@ -131,7 +143,7 @@ libvirt_start() {
 		mount --bind "$d/log" /var/log/libvirt
 		mount --bind "$d/cache" /var/cache/libvirt
 		exec libvirtd --daemon --pid-file "$d/libvirtd.pid" --timeout 600
-	' sh "$dir" </dev/null >"$dir/start.log" 2>&1 3>&-; then
+	' sh "$dir" "$ovl" </dev/null >"$dir/start.log" 2>&1 3>&-; then
 		_libvirt_fail "libvirtd did not start: $(cat "$dir/start.log")"
 		return 1
 	fi
@@ -154,8 +166,30 @@ _libvirt_pid_of() {
 	return 0
 }
 
+# _libvirt_kill PID...: TERM, then KILL after 5 s.
+_libvirt_kill() {
+	local pid i alive
+	(($#)) || return 0
+	kill -TERM "$@" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		alive=0
+		for pid; do [[ -d /proc/$pid ]] && alive=1; done
+		((alive)) || return 0
+		sleep 0.05
+	done
+	kill -KILL "$@" 2>/dev/null
+}
+
+libvirt_restart() {
+	local pid
+	pid=$(_libvirt_pid_of "$LIBVIRT_DIR/libvirtd.pid" libvirtd)
+	[[ -z $pid ]] || _libvirt_kill "$pid"
+	_libvirt_launch
+}
+
 libvirt_stop() {
-	local dir=${LIBVIRT_DIR:-} d pid pids f i alive
+	local dir=${LIBVIRT_DIR:-} d f pid
+	local -a pids=()
 	[[ -n $dir && -d $dir ]] || return 0
 	if [[ -n $(_libvirt_pid_of "$dir/libvirtd.pid" libvirtd) ]]; then
 		for d in $(virsh list --all --name 2>/dev/null); do
@@ -163,22 +197,13 @@ libvirt_stop() {
 			virsh undefine "$d" >/dev/null 2>&1
 		done
 	fi
-	pids=$(_libvirt_pid_of "$dir/libvirtd.pid" libvirtd)
+	pid=$(_libvirt_pid_of "$dir/libvirtd.pid" libvirtd)
+	[[ -z $pid ]] || pids+=("$pid")
 	for f in "$dir"/run/qemu/*.pid; do
-		[[ -f $f ]] && pids+=" $(_libvirt_pid_of "$f" qemu-system)"
+		pid=$(_libvirt_pid_of "$f" qemu-system)
+		[[ -z $pid ]] || pids+=("$pid")
 	done
-	if [[ -n ${pids// /} ]]; then
-		# shellcheck disable=SC2086
-		kill -TERM $pids 2>/dev/null
-		for ((i = 0; i < 100; i++)); do
-			alive=0
-			for pid in $pids; do [[ -d /proc/$pid ]] && alive=1; done
-			((alive)) || break
-			sleep 0.05
-		done
-		# shellcheck disable=SC2086
-		kill -KILL $pids 2>/dev/null
-	fi
+	_libvirt_kill "${pids[@]}"
 	rm -rf "$(cat "$dir/shm" 2>/dev/null || echo /nonexistent)" "$dir"
 	unset LIBVIRT_DIR LIBVIRT_DEFAULT_URI
 }
