@@ -121,18 +121,20 @@ libvirt_start() {
 # _libvirt_launch: libvirtd in a new mount namespace, on $LIBVIRT_DIR; its
 # PATH, and so its QEMUs' (exec: URIs), starts with $LIBVIRT_DIR/bin.
 _libvirt_launch() {
-	local dir=$LIBVIRT_DIR ovl
-	# an overlay's upper and work directories serve one mount at a time
-	ovl=$(mktemp -d "$dir/ovl.XXXXXX") || return 1
-	mkdir -p "$ovl"/{run,var}/{upper,work} || return 1
+	local dir=$LIBVIRT_DIR
+	mkdir -p "$dir/ovl" || return 1
 	# --daemon returns once the daemon listens; --timeout ends a daemon
 	# whose test never stopped it, once it has no domain and no client.
 	# No fd of ours (bats waits on fd 3) stays open in it.
 	# shellcheck disable=SC2016 # the script's own variables
 	if ! PATH=$dir/bin:$PATH unshare --mount --propagation private -- sh -ec '
-		d=$1 o=$2
+		d=$1 o=$1/ovl
+		# the overlays write only their mount points: on a tmpfs of the
+		# namespace, whatever file system holds DIR
+		mount -t tmpfs tmpfs "$o"
 		for m in run var; do
-			mount -t overlay overlay -o "lowerdir=/$m,upperdir=$o/$m/upper,workdir=$o/$m/work" "/$m"
+			mkdir "$o/$m" "$o/$m.work"
+			mount -t overlay overlay -o "lowerdir=/$m,upperdir=$o/$m,workdir=$o/$m.work" "/$m"
 		done
 		mkdir -p /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt
 		mount --bind "$d/etc" /etc/libvirt
@@ -143,8 +145,8 @@ _libvirt_launch() {
 		mount --bind "$d/log" /var/log/libvirt
 		mount --bind "$d/cache" /var/cache/libvirt
 		exec libvirtd --daemon --pid-file "$d/libvirtd.pid" --timeout 600
-	' sh "$dir" "$ovl" </dev/null >"$dir/start.log" 2>&1 3>&-; then
-		_libvirt_fail "libvirtd did not start: $(cat "$dir/start.log")"
+	' sh "$dir" </dev/null >"$dir/start.log" 2>&1 3>&-; then
+		_libvirt_fail "libvirtd did not start in a mount namespace of its own (unshare, mount: root with CAP_SYS_ADMIN): $(cat "$dir/start.log")"
 		return 1
 	fi
 	if ! wait_until "$LIBVIRT_START_TIMEOUT" _libvirt_answers; then
