@@ -406,3 +406,19 @@ check_dst_postcopy() {
 	libvirt_wait_migration DOM 30
 	migbox stream-dump --digest "$T/exec.mig" | holds_source_ram
 }
+
+@test "libvirt recipe save: the image virsh save writes (libvirt's header, the XML, the stream) is read by stream-dump as it is, and holds the RAM of the domain it saved" {
+	local want
+	[[ $(virsh domstate DOM) == running ]] || resume_source
+	# paused, so that its RAM stays what is saved
+	virsh suspend DOM >/dev/null
+	want=$(source_ram_digest)
+	[[ -n $want ]]
+	run_recipe save
+	[[ $(recipe_out 'stream-dump --digest' | pc_ram_digest) == "$want" ]]
+	[[ $(head -c 16 "$W/dom.save") == LibvirtQemudSave ]]
+	run migbox stream-dump "$W/dom.save"
+	[[ $status -eq 0 ]]
+	[[ $output == *"libvirt save image: header version 2, "*" bytes of domain XML, the domain was paused; the stream starts @"* ]]
+	[[ $(virsh domstate DOM) == 'shut off' ]]
+}
