@@ -36,7 +36,7 @@ quiet = @echo "  $(1)	$@";
 endif
 
 .PHONY: all demo deb static asan fuzz man check check-quick check-asan check-interop \
-	check-interop10 check-trixie check-vm check-fuzz install clean bench
+	check-interop10 check-libvirt check-trixie check-vm check-fuzz install clean bench
 
 all: migbox
 
@@ -110,6 +110,9 @@ check-interop: migbox
 check-interop10: migbox
 	SUITES=interop10 tests/run-all
 
+check-libvirt: migbox
+	SUITES=libvirt tests/run-all
+
 # ./install-deps, the build and the unit suite on Debian 13, in a chroot
 check-trixie:
 	SUITES=trixie tests/run-all
@@ -122,7 +125,8 @@ check-fuzz: fuzz migbox
 	FUZZ_SECONDS=$(FUZZ_SECONDS) SUITES=fuzz tests/run-all
 
 # Everything, as CI runs it: unit (applets and exhaustive faults), the same
-# under ASan/UBSan, real QEMU, the test VM, the fuzzers.
+# under ASan/UBSan, real QEMU, the README's libvirt recipes, the test VM,
+# the fuzzers.
 check: migbox migbox-static asan fuzz build/static/libcommon.a build/asan/libcommon.a
 	tests/run-all
 

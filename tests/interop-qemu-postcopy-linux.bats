@@ -50,7 +50,7 @@ save_running_guest() {
 	((${#guest[@]})) || return 1
 	qemu_start src --run --mem 256 --mem-path "$BATS_FILE_TMPDIR/src.ram" --share off -- \
 		"${guest[@]}" || return 1
-	linux_guest_wait "$serial" "$BOOT_TIMEOUT" booted "$serial" 5 || { qemu_log src >&2; return 1; }
+	linux_guest_wait "$serial" "$BOOT_TIMEOUT" linux_guest_booted "$serial" 5 || { qemu_log src >&2; return 1; }
 	# into the guest's md5sum, where a restore would have to finish it
 	linux_guest_wait "$serial" 30 ticked_tenth "$serial"
 	[[ $(qmp src query-status | jq -r .status) == running ]] ||
@@ -67,11 +67,6 @@ save_running_guest() {
 
 ticked_tenth() {
 	(($(linux_guest_ticks "$1" | tail -n 1) % 10 == 0))
-}
-
-# booted SERIAL N: the guest printed its first SUM and N TICKs.
-booted() {
-	[[ -n $(linux_guest_sums "$1") && $(linux_guest_ticks "$1" | wc -l) -ge $2 ]]
 }
 
 setup_file() {

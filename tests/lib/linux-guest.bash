@@ -17,6 +17,7 @@
 #                                serial console into the file SERIAL (the
 #                                same on a source and its destination, as
 #                                the machine must match)
+#   linux_guest_booted SERIAL N  the guest printed its first SUM and N TICKs
 #   linux_guest_ticks SERIAL     the numbers of the complete TICK lines
 #   linux_guest_sums SERIAL      the digests of the complete SUM lines
 #   linux_guest_sums_after SERIAL N  those computed after TICK N+1 or later
@@ -128,6 +129,11 @@ linux_guest_args() {
 		{ _linux_guest_fail 'set LINUX_GUEST_INITRD to a file made by linux_guest_initramfs'; return 1; }
 	printf '%s\n' -kernel "$kernel" -initrd "$LINUX_GUEST_INITRD" \
 		-append "$LINUX_GUEST_APPEND" -serial "file:$1"
+}
+
+# linux_guest_booted SERIAL N: the guest printed its first SUM and N TICKs.
+linux_guest_booted() {
+	[[ -n $(linux_guest_sums "$1") && $(linux_guest_ticks "$1" | wc -l) -ge $2 ]]
 }
 
 # linux_guest_ticks SERIAL: the N of every complete "TICK N" line, in order
