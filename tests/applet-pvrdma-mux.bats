@@ -111,12 +111,7 @@ teardown() {
 
 @test "pvrdma-mux: replies go back by comm id: REP, REJ, RTU, MRA, LAP, APR, DREQ, DREP, SIDR_REP" {
 	mux_start
-	client a
-	client b
-	to a reg ::ffff:10.1.0.2
-	expect a 1 'RESP REG 0'
-	to b reg ::ffff:10.1.0.3
-	expect b 1 'RESP REG 0'
+	two_clients ::ffff:10.1.0.2 ::ffff:10.1.0.3
 	# a's REQ with its comm id 0x1234 goes out, and is learned
 	to a mad ::ffff:10.1.0.2 10 00001234 0 ::ffff:10.1.0.9
 	expect a 2 'RESP MAD 0'
@@ -198,12 +193,7 @@ expired_once() {
 
 @test "pvrdma-mux: a client that stops reading is dropped --queue-timeout after its queue fills; the MADs behind are not lost" {
 	mux_start --queue 4 --queue-timeout 1
-	client a
-	client b
-	to a reg ::ffff:10.1.0.2
-	expect a 1 'RESP REG 0'
-	to b reg ::ffff:10.1.0.3
-	expect b 1 'RESP REG 0'
+	two_clients ::ffff:10.1.0.2 ::ffff:10.1.0.3
 	to a stall
 	expect a 2 'STALLED'
 	# far more than a socket buffer and the queue hold, then one for b
@@ -224,12 +214,7 @@ port_waiting() {
 
 @test "pvrdma-mux: while the port waits for a client that does not read, the others' requests are answered" {
 	mux_start --queue 4 --queue-timeout 3600
-	client a
-	client b
-	to a reg ::ffff:10.1.0.2
-	expect a 1 'RESP REG 0'
-	to b reg ::ffff:10.1.0.3
-	expect b 1 'RESP REG 0'
+	two_clients ::ffff:10.1.0.2 ::ffff:10.1.0.3
 	to a stall
 	expect a 2 'STALLED'
 	to fabric many 3000 ::ffff:10.1.0.9 10 00000001 0 ::ffff:10.1.0.2
@@ -443,12 +428,7 @@ connections() {
 
 @test "pvrdma-mux: a comm id stays its first owner's; a MAD from a GID the client did not register is refused" {
 	mux_start
-	client a
-	client b
-	to a reg ::ffff:10.1.0.2
-	expect a 1 'RESP REG 0'
-	to b reg ::ffff:10.1.0.3
-	expect b 1 'RESP REG 0'
+	two_clients ::ffff:10.1.0.2 ::ffff:10.1.0.3
 	to a mad ::ffff:10.1.0.2 10 000000aa 0 ::ffff:10.1.0.9
 	expect a 2 'RESP MAD 0'
 	# b reuses a's comm id: EACCES (3), not sent
@@ -475,12 +455,7 @@ connections() {
 	echo 0000:0000:0000:0000:0000:ffff:0a01:0003 >"$T/gids/1"
 	echo 0000:0000:0000:0000:0000:0000:0000:0000 >"$T/gids/2"
 	mux_start --test-gids "$T/gids"
-	client a
-	client b
-	to a reg ::ffff:10.1.0.2
-	expect a 1 'RESP REG 0'
-	to b reg ::ffff:10.1.0.3
-	expect b 1 'RESP REG 0'
+	two_clients ::ffff:10.1.0.2 ::ffff:10.1.0.3
 	# a's GID as its sgid and at the GRH's index 0: sent
 	to a madgrh 0 ::ffff:10.1.0.2 10 000000a1 0 ::ffff:10.1.0.9
 	expect a 2 'RESP MAD 0'

@@ -268,12 +268,7 @@ REQ_PAGE_2=000300130000000000002000000010000670632e72616d
 
 @test "pvrdma-mux: each client's MAD is counted once by its fate, mads_from_clients their sum; answers in lower case" {
 	mux_start
-	client a
-	client b
-	to a reg ::ffff:10.1.0.2
-	expect a 1 'RESP REG 0'
-	to b reg ::ffff:10.1.0.3
-	expect b 1 'RESP REG 0'
+	two_clients ::ffff:10.1.0.2 ::ffff:10.1.0.3
 	# sent, twice
 	to a mad ::ffff:10.1.0.2 10 000000aa 0 ::ffff:10.1.0.9
 	expect a 2 'RESP MAD 0'

@@ -75,6 +75,17 @@ client() {
 	wait_log "$T/mux.log" "client [0-9]+ \\(pid [0-9]+\\) connected"
 }
 
+# two_clients GID_A GID_B: clients a and b, each with its GID registered
+# (the first line of each one's log is its REG's answer).
+two_clients() {
+	client a
+	client b
+	to a reg "$1"
+	expect a 1 'RESP REG 0'
+	to b reg "$2"
+	expect b 1 'RESP REG 0'
+}
+
 has_lines() {
 	[[ -f $1 ]] && (($(wc -l <"$1") >= $2))
 }
