@@ -168,18 +168,17 @@ _libvirt_pid_of() {
 	return 0
 }
 
+_libvirt_none_alive() {
+	local pid
+	for pid; do [[ ! -d /proc/$pid ]] || return 1; done
+}
+
 # _libvirt_kill PID...: TERM, then KILL after 5 s.
 _libvirt_kill() {
-	local pid i alive
 	(($#)) || return 0
 	kill -TERM "$@" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		alive=0
-		for pid; do [[ -d /proc/$pid ]] && alive=1; done
-		((alive)) || return 0
-		sleep 0.05
-	done
-	kill -KILL "$@" 2>/dev/null
+	wait_until 5 _libvirt_none_alive "$@" || kill -KILL "$@" 2>/dev/null
+	return 0
 }
 
 libvirt_restart() {
@@ -274,24 +273,24 @@ libvirt_migrate_status() {
 	libvirt_qmp "$1" query-migrate | jq -r '.status // "none"'
 }
 
+# _libvirt_migration_ended DOM: query-migrate's status (in _lv_status, its
+# answer in _lv_out) is final, or QEMU no longer answers (gone).
+_libvirt_migration_ended() {
+	_lv_out=$(libvirt_qmp "$1" query-migrate) || { _lv_status=gone; return 0; }
+	_lv_status=$(jq -r '.status // "none"' <<<"$_lv_out")
+	[[ $_lv_status == completed || $_lv_status == failed || $_lv_status == cancelled ]]
+}
+
 libvirt_wait_migration() {
-	local dom=$1 timeout=${2:-120} out status deadline
-	deadline=$((SECONDS + timeout))
-	while :; do
-		out=$(libvirt_qmp "$dom" query-migrate) ||
-			{ _libvirt_fail "$dom: migration: no answer ($(virsh domstate --reason "$dom" 2>&1))"; return 1; }
-		status=$(jq -r '.status // "none"' <<<"$out")
-		case $status in
-		completed) return 0 ;;
-		failed | cancelled)
-			_libvirt_fail "$dom: migration $status: $(jq -r '."error-desc" // "(no error-desc)"' <<<"$out")"
-			return 1
-			;;
-		esac
-		((SECONDS < deadline)) ||
-			{ _libvirt_fail "$dom: migration not completed after ${timeout}s: $status"; return 1; }
-		sleep 0.1
-	done
+	local dom=$1 timeout=${2:-120}
+	WAIT_INTERVAL=0.1 wait_until "$timeout" _libvirt_migration_ended "$dom" ||
+		{ _libvirt_fail "$dom: migration not completed after ${timeout}s: $_lv_status"; return 1; }
+	case $_lv_status in
+	completed) return 0 ;;
+	gone) _libvirt_fail "$dom: migration: no answer ($(virsh domstate --reason "$dom" 2>&1))" ;;
+	*) _libvirt_fail "$dom: migration $_lv_status: $(jq -r '."error-desc" // "(no error-desc)"' <<<"$_lv_out")" ;;
+	esac
+	return 1
 }
 
 libvirt_ram_file() {
